@@ -1,0 +1,396 @@
+//! The gateway configuration file both daemons read (SPEC A4, O1).
+//!
+//! One TOML file holds the shared `[prefix]` section and one section per
+//! daemon (`[nat64]`, `[dns64]`). Each daemon reads the whole file through
+//! [`GatewayFile`] with its own section type and treats the other daemon's
+//! section as an opaque table, so both always see the same prefixes. Unknown
+//! keys are errors; every error names the file, the line, the key and the
+//! problem.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::prefix::{Nat64Prefix, PrefixKind, WELL_KNOWN_PREFIX, extract};
+use crate::special::{Embeddable, embeddable};
+
+/// The whole gateway file, as one daemon sees it: `N` is the type of the
+/// `[nat64]` section, `D` that of `[dns64]`. A daemon passes its own section
+/// type for its own section and [`toml::Table`] for the other one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayFile<N = toml::Table, D = toml::Table> {
+    /// `[prefix]`: the NAT64 prefixes both daemons use.
+    #[serde(default)]
+    pub prefix: PrefixConfig,
+    /// `[nat64]`: nat64d's own settings.
+    #[serde(default)]
+    pub nat64: N,
+    /// `[dns64]`: dns64d's own settings.
+    #[serde(default)]
+    pub dns64: D,
+}
+
+/// The shared `[prefix]` section: the prefix table both daemons use
+/// (SPEC A1, A3, A4, D8).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixConfig {
+    /// `prefixes`: one or more NAT64 prefixes, no two overlapping.
+    /// Default: `["64:ff9b::/96"]`.
+    #[serde(default)]
+    pub prefixes: PrefixList,
+    /// `allow_non_global`: let the Well-Known Prefix carry non-global IPv4
+    /// addresses (SPEC A3). For labs only. Default: `false`.
+    #[serde(default)]
+    pub allow_non_global: bool,
+}
+
+impl PrefixConfig {
+    /// The prefix holding `addr`, and the IPv4 address embedded in it.
+    pub fn extract(&self, addr: Ipv6Addr) -> Option<(&Nat64Prefix, Ipv4Addr)> {
+        self.prefixes
+            .iter()
+            .find_map(|p| extract(p, addr).map(|v4| (p, v4)))
+    }
+
+    /// SPEC A3 under this configuration's `allow_non_global`.
+    pub fn embeddable(&self, prefix: &Nat64Prefix, addr: Ipv4Addr) -> Embeddable {
+        embeddable(prefix, addr, self.allow_non_global)
+    }
+
+    /// A one-line summary for start-up logs and `--check-config`.
+    pub fn summary(&self) -> String {
+        let list: Vec<String> = self
+            .prefixes
+            .iter()
+            .map(|p| {
+                let kind = match p.kind() {
+                    PrefixKind::WellKnown => "well-known",
+                    PrefixKind::LocalUse => "local-use, RFC 8215",
+                    PrefixKind::NetworkSpecific => "network-specific",
+                };
+                format!("{p} ({kind})")
+            })
+            .collect();
+        format!(
+            "prefixes: {}; allow_non_global = {}",
+            list.join(", "),
+            self.allow_non_global
+        )
+    }
+}
+
+/// A non-empty list of NAT64 prefixes, no two of which overlap (an address
+/// inside two prefixes would have two meanings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixList(Vec<Nat64Prefix>);
+
+impl PrefixList {
+    /// Validates a list of prefixes.
+    pub fn new(prefixes: Vec<Nat64Prefix>) -> Result<PrefixList, String> {
+        if prefixes.is_empty() {
+            return Err(
+                "the list is empty; give at least one NAT64 prefix, such as \"64:ff9b::/96\""
+                    .to_owned(),
+            );
+        }
+        for (i, a) in prefixes.iter().enumerate() {
+            for b in &prefixes[..i] {
+                if a == b {
+                    return Err(format!("`{a}` is listed twice"));
+                }
+                if a.overlaps(b) {
+                    return Err(format!(
+                        "`{b}` and `{a}` overlap; an address inside both would have two meanings"
+                    ));
+                }
+            }
+        }
+        Ok(PrefixList(prefixes))
+    }
+
+    /// The prefixes, in configured order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Nat64Prefix> {
+        self.0.iter()
+    }
+
+    /// The prefixes as a slice.
+    pub fn as_slice(&self) -> &[Nat64Prefix] {
+        &self.0
+    }
+}
+
+impl Default for PrefixList {
+    fn default() -> Self {
+        PrefixList(vec![WELL_KNOWN_PREFIX])
+    }
+}
+
+impl<'de> Deserialize<'de> for PrefixList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = Vec::<Nat64Prefix>::deserialize(d)?;
+        PrefixList::new(list).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the configuration file: {source}")]
+    Read {
+        /// The file name as given.
+        file: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid configuration.
+    #[error("{0}")]
+    Invalid(Invalid),
+}
+
+/// Where and why a configuration file is invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The file name as given.
+    pub file: String,
+    /// 1-based line and column of the offending text, when known.
+    pub position: Option<(usize, usize)>,
+    /// The dotted key, such as `prefix.prefixes[1]`, when the problem is in
+    /// a value rather than in the TOML syntax.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some((line, column)) = self.position {
+            write!(f, ":{line}:{column}")?;
+        }
+        match &self.key {
+            Some(key) => write!(f, ": key `{key}`: {}", self.problem),
+            None => write!(f, ": {}", self.problem),
+        }
+    }
+}
+
+impl ConfigError {
+    /// The structured form of an invalid file, or `None` for a read error.
+    pub fn invalid(&self) -> Option<&Invalid> {
+        match self {
+            ConfigError::Invalid(invalid) => Some(invalid),
+            ConfigError::Read { .. } => None,
+        }
+    }
+}
+
+/// Reads and validates the configuration file at `path` into `T`
+/// (usually a [`GatewayFile`]).
+pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    parse(&file, &text)
+}
+
+/// Validates configuration `text` into `T`; `file` names it in errors.
+pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
+    let invalid = |position, key, problem| {
+        ConfigError::Invalid(Invalid {
+            file: file.to_owned(),
+            position,
+            key,
+            problem,
+        })
+    };
+    let de = toml::de::Deserializer::parse(text)
+        .map_err(|e| invalid(position(text, &e), None, e.message().to_owned()))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner();
+        let (key, problem) = name_key(&path, inner.message());
+        invalid(position(text, inner), key, problem)
+    })
+}
+
+/// 1-based line and column of a TOML error's span.
+fn position(text: &str, err: &toml::de::Error) -> Option<(usize, usize)> {
+    let offset = err.span()?.start.min(text.len());
+    let before = text.get(..offset)?;
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some((line, column))
+}
+
+/// Turns serde's path and message into the key an operator wrote and the
+/// problem with it. serde_path_to_error already puts an unknown key at the end
+/// of the path; the message repeats its name, which we drop.
+fn name_key(path: &str, message: &str) -> (Option<String>, String) {
+    let key = (path != ".").then(|| path.to_owned());
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((_, expected)) = rest.split_once('`')
+    {
+        let expected = expected.trim_start_matches(", ");
+        let problem = if expected.is_empty() {
+            "unknown key".to_owned()
+        } else {
+            format!("unknown key; {expected}")
+        };
+        return (key, problem);
+    }
+    (key, message.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_gw(text: &str) -> Result<GatewayFile, Invalid> {
+        parse::<GatewayFile>("gateway.toml", text).map_err(|e| e.invalid().cloned().unwrap())
+    }
+
+    fn message(text: &str) -> String {
+        parse_gw(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a4_defaults() {
+        let cfg = parse_gw("").unwrap();
+        assert_eq!(cfg.prefix.prefixes.as_slice(), &[WELL_KNOWN_PREFIX]);
+        assert!(!cfg.prefix.allow_non_global);
+        assert!(cfg.nat64.is_empty() && cfg.dns64.is_empty());
+    }
+
+    #[test]
+    fn a4_example_file() {
+        let cfg = parse_gw(
+            "[prefix]\nprefixes = [\"64:ff9b::/96\", \"2001:db8:64::/96\"]\nallow_non_global = true\n\
+             [nat64]\ntun = \"nat64\"\n[dns64]\nlisten = [\"[::]:53\"]\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.prefix.prefixes.as_slice().len(), 2);
+        assert!(cfg.prefix.allow_non_global);
+        assert_eq!(cfg.nat64["tun"].as_str(), Some("nat64"));
+        let (p, v4) = cfg
+            .prefix
+            .extract("2001:db8:64::c000:221".parse().unwrap())
+            .unwrap();
+        assert_eq!(p.to_string(), "2001:db8:64::/96");
+        assert_eq!(v4, Ipv4Addr::new(192, 0, 2, 33));
+        assert!(
+            cfg.prefix
+                .extract("2001:db8:65::1".parse().unwrap())
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_length_names_file_key_and_rule() {
+        assert_eq!(
+            message("[prefix]\nprefixes = [\"64:ff9b::/96\", \"2001:db8::/33\"]\n"),
+            "gateway.toml:2:29: key `prefix.prefixes[1]`: `2001:db8::/33` has length /33, \
+             but a NAT64 prefix must be /32, /40, /48, /56, /64 or /96 (RFC 6052 §2.2)"
+        );
+    }
+
+    #[test]
+    fn u_octet_names_key() {
+        let m = message("[prefix]\nprefixes = [\"2001:db8:0:0:ff00::/96\"]\n");
+        assert!(m.starts_with("gateway.toml:2:"), "{m}");
+        assert!(m.contains("key `prefix.prefixes[0]`"), "{m}");
+        assert!(m.contains("u octet"), "{m}");
+    }
+
+    #[test]
+    fn host_bits_names_key() {
+        let m = message("[prefix]\nprefixes = [\"64:ff9b::1/96\"]\n");
+        assert!(m.contains("key `prefix.prefixes[0]`"), "{m}");
+        assert!(m.contains("host bits"), "{m}");
+    }
+
+    #[test]
+    fn unknown_key_in_section() {
+        assert_eq!(
+            message("[prefix]\nprefixs = [\"64:ff9b::/96\"]\n"),
+            "gateway.toml:2:1: key `prefix.prefixs`: unknown key; expected `prefixes` or `allow_non_global`"
+        );
+    }
+
+    #[test]
+    fn unknown_section() {
+        let m = message("[prefixes]\nprefixes = []\n");
+        assert!(m.starts_with("gateway.toml:1:"), "{m}");
+        assert!(
+            m.contains("key `prefixes`: unknown key; expected one of `prefix`, `nat64`, `dns64`"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn wrong_type() {
+        assert_eq!(
+            message("[prefix]\nallow_non_global = \"yes\"\n"),
+            "gateway.toml:2:20: key `prefix.allow_non_global`: invalid type: string \"yes\", expected a boolean"
+        );
+        let m = message("[prefix]\nprefixes = \"64:ff9b::/96\"\n");
+        assert!(
+            m.contains("key `prefix.prefixes`: invalid type: string"),
+            "{m}"
+        );
+        let m = message("nat64 = 5\n");
+        assert!(m.contains("key `nat64`: invalid type: integer `5`"), "{m}");
+    }
+
+    #[test]
+    fn empty_overlapping_and_duplicate_lists() {
+        let m = message("[prefix]\nprefixes = []\n");
+        assert!(
+            m.contains("key `prefix.prefixes`: the list is empty"),
+            "{m}"
+        );
+        let m = message("[prefix]\nprefixes = [\"2001:db8::/32\", \"2001:db8:0:1::/64\"]\n");
+        assert!(
+            m.contains("`2001:db8::/32` and `2001:db8:0:1::/64` overlap"),
+            "{m}"
+        );
+        let m = message("[prefix]\nprefixes = [\"64:ff9b::/96\", \"64:ff9b::/96\"]\n");
+        assert!(m.contains("`64:ff9b::/96` is listed twice"), "{m}");
+    }
+
+    #[test]
+    fn toml_syntax_error() {
+        let m = message("[prefix]\nprefixes = [\"64:ff9b::/96\"\n");
+        assert!(m.starts_with("gateway.toml:"), "{m}");
+        assert!(!m.contains("key `"), "{m}");
+    }
+
+    #[test]
+    fn unreadable_file() {
+        let err = load::<GatewayFile>(Path::new("/nonexistent/gateway.toml")).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }));
+        assert!(
+            err.to_string()
+                .starts_with("/nonexistent/gateway.toml: cannot read the configuration file:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn summary_names_kinds() {
+        let cfg =
+            parse_gw("[prefix]\nprefixes = [\"64:ff9b::/96\", \"64:ff9b:1::/48\"]\n").unwrap();
+        assert_eq!(
+            cfg.prefix.summary(),
+            "prefixes: 64:ff9b::/96 (well-known), 64:ff9b:1::/48 (local-use, RFC 8215); allow_non_global = false"
+        );
+    }
+}

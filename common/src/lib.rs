@@ -1,0 +1,17 @@
+//! What nat64d and dns64d must agree on (SPEC A1–A4): validated NAT64
+//! prefixes, the RFC 6052 mapping between IPv4 and IPv6 addresses, the
+//! special-purpose address ranges, and the shared `[prefix]` config section.
+//!
+//! Everything here is pure: no I/O except [`config::load`], which reads the
+//! one file it is given.
+
+pub mod config;
+pub mod prefix;
+pub mod special;
+
+pub use config::{ConfigError, GatewayFile, PrefixConfig};
+pub use prefix::{
+    LOCAL_USE_PREFIX, Nat64Prefix, PrefixError, PrefixKind, PrefixLen, WELL_KNOWN_PREFIX, embed,
+    extract,
+};
+pub use special::{Embeddable, embeddable, special_v4, special_v6};

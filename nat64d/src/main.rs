@@ -1,0 +1,54 @@
+//! The nat64d binary: command line and configuration loading.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use common::GatewayFile;
+
+/// Stateful NAT64 translator of the nat64gw gateway (RFC 7915, RFC 6146).
+///
+/// Reads the shared `[prefix]` section and its own `[nat64]` section of the
+/// gateway configuration file. This version validates the configuration
+/// (`--check-config`); it does not translate packets yet.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// The gateway configuration file (TOML), shared with dns64d.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "/etc/nat64gw/gateway.toml"
+    )]
+    config: PathBuf,
+    /// Validate the configuration file, print a summary and exit: status 0
+    /// when it is valid, 1 with the file, line, key and problem otherwise.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let cfg: GatewayFile = match common::config::load(&args.config) {
+        Ok(cfg) => cfg,
+        Err(err) => {
+            eprintln!("nat64d: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.check_config {
+        println!(
+            "{}: configuration OK; {}",
+            args.config.display(),
+            cfg.prefix.summary()
+        );
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "nat64d {}: this version validates the configuration only (--check-config); \
+         the translator is not implemented yet",
+        env!("CARGO_PKG_VERSION")
+    );
+    ExitCode::from(2)
+}
