@@ -70,3 +70,14 @@ fn without_check_config_it_says_what_it_cannot_do() {
     assert_eq!(code, 2);
     assert!(err.contains("validates the configuration only"), "{err}");
 }
+
+#[test]
+fn check_config_accepts_the_shipped_example() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/gateway.toml");
+    let (code, out, err) = run(&["--check-config", "--config", example]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("prefixes: 64:ff9b::/96 (well-known); allow_non_global = false"),
+        "{out}"
+    );
+}
