@@ -61,17 +61,38 @@ impl PrefixLen {
         }
     }
 
-    /// Byte positions of the four IPv4 octets inside the IPv6 address
-    /// (RFC 6052 §2.2, Figure 1): they follow the prefix and skip byte 8,
-    /// the u octet.
-    const fn v4_positions(self) -> [usize; 4] {
+    /// The prefix mask: the first `bits()` bits set.
+    const fn mask(self) -> u128 {
+        !(u128::MAX >> self.bits())
+    }
+
+    /// Places the 32 IPv4 bits right after the prefix, skipping bits 64–71
+    /// (the u octet), as RFC 6052 §2.2 Figure 1 draws it. Bit positions count
+    /// from the most significant bit; for length L < 96, the first 64 − L
+    /// IPv4 bits fill bits L..64 and the remaining L − 32 fill 72..L + 40.
+    const fn spread(self, v4: u32) -> u128 {
+        let v = v4 as u128;
         match self {
-            PrefixLen::L32 => [4, 5, 6, 7],
-            PrefixLen::L40 => [5, 6, 7, 9],
-            PrefixLen::L48 => [6, 7, 9, 10],
-            PrefixLen::L56 => [7, 9, 10, 11],
-            PrefixLen::L64 => [9, 10, 11, 12],
-            PrefixLen::L96 => [12, 13, 14, 15],
+            PrefixLen::L96 => v,
+            _ => {
+                let low = self.bits() as u32 - 32; // IPv4 bits after the u octet
+                let hi = (v >> low) << 64;
+                let lo = (v & ((1u128 << low) - 1)) << (88 - self.bits() as u32);
+                hi | lo
+            }
+        }
+    }
+
+    /// The inverse of [`PrefixLen::spread`]: the 32 IPv4 bits of an address.
+    const fn gather(self, addr: u128) -> u32 {
+        match self {
+            PrefixLen::L96 => addr as u32,
+            _ => {
+                let low = self.bits() as u32 - 32;
+                let hi = (addr >> 64) & ((1u128 << (64 - low)) - 1);
+                let lo = (addr >> (88 - self.bits() as u32)) & ((1u128 << low) - 1);
+                ((hi << low) | lo) as u32
+            }
         }
     }
 }
@@ -231,38 +252,35 @@ impl Nat64Prefix {
     }
 
     /// Whether `addr` lies inside this prefix.
+    #[inline]
     pub fn contains(&self, addr: Ipv6Addr) -> bool {
-        let n = usize::from(self.len.bits() / 8);
-        addr.octets()[..n] == self.addr.octets()[..n]
+        (addr.to_bits() ^ self.addr.to_bits()) & self.len.mask() == 0
     }
 
     /// Whether the two prefixes share any address.
     pub fn overlaps(&self, other: &Nat64Prefix) -> bool {
-        let n = usize::from(self.len.bits().min(other.len.bits()) / 8);
-        self.addr.octets()[..n] == other.addr.octets()[..n]
+        let mask = self.len.mask() & other.len.mask();
+        (self.addr.to_bits() ^ other.addr.to_bits()) & mask == 0
     }
 }
 
 /// The IPv4-embedded IPv6 address of `v4` under `prefix` (RFC 6052 §2.2):
 /// the u octet and the suffix are zero.
+#[inline]
 pub fn embed(prefix: &Nat64Prefix, v4: Ipv4Addr) -> Ipv6Addr {
-    let mut out = prefix.addr.octets();
-    for (&pos, byte) in prefix.len.v4_positions().iter().zip(v4.octets()) {
-        out[pos] = byte;
-    }
-    Ipv6Addr::from(out)
+    Ipv6Addr::from_bits(prefix.addr.to_bits() | prefix.len.spread(v4.to_bits()))
 }
 
 /// The IPv4 address embedded in `addr` under `prefix` (RFC 6052 §2.2), or
 /// `None` when `addr` is outside the prefix. The u octet and the suffix are
 /// ignored, as RFC 6052 §2.2 and SPEC A1 ask.
+#[inline]
 pub fn extract(prefix: &Nat64Prefix, addr: Ipv6Addr) -> Option<Ipv4Addr> {
-    if !prefix.contains(addr) {
+    let bits = addr.to_bits();
+    if (bits ^ prefix.addr.to_bits()) & prefix.len.mask() != 0 {
         return None;
     }
-    let octets = addr.octets();
-    let [a, b, c, d] = prefix.len.v4_positions().map(|pos| octets[pos]);
-    Some(Ipv4Addr::new(a, b, c, d))
+    Some(Ipv4Addr::from_bits(prefix.len.gather(bits)))
 }
 
 impl fmt::Display for Nat64Prefix {
