@@ -1,5 +1,9 @@
 //! nat64d: the stateful NAT64 translator of the gateway (RFC 7915, RFC 6146).
 //!
-//! This version reads and validates the gateway configuration; the packet
-//! path (`wire`, `translate`, `state`, `pool`) arrives with its issues. The
-//! library holds the pure logic, the binary the I/O shell.
+//! The library holds the pure packet logic: [`wire`] (typed views over
+//! bytes), [`translate`] (RFC 7915, in place), [`stats`] (why a packet was
+//! dropped). It reads no clock and does no I/O; the binary is the I/O shell.
+
+pub mod stats;
+pub mod translate;
+pub mod wire;

@@ -1,0 +1,126 @@
+//! Why a packet was not translated: every exit of the packet path that is
+//! not a successful translation is a [`DropReason`], and each reason is a
+//! counter (SPEC O2). The pure code returns reasons; it never logs.
+
+/// Every way the translator refuses a packet. Each variant cites the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Shorter than the fixed IPv4 or IPv6 header.
+    TruncatedHeader,
+    /// The version field does not match the header being read.
+    BadVersion,
+    /// IPv4 IHL below 5 or beyond the total length (RFC 791).
+    BadHeaderLength,
+    /// The IPv4 total length or IPv6 payload length claims more bytes than
+    /// arrived, or less than the header.
+    BadTotalLength,
+    /// The IPv4 header checksum is wrong (RFC 791; RFC 7915 §4 translates
+    /// only valid packets).
+    BadIpv4Checksum,
+    /// More IPv6 extension headers than we walk, or one that runs past the
+    /// packet (RFC 8200 §4).
+    BadExtensionHeaders,
+    /// Hop-by-Hop Options not first (RFC 8200 §4.3).
+    MisplacedHopByHop,
+    /// An upper-layer protocol other than TCP, UDP and ICMP (RFC 6146 §3:
+    /// the stateful translator handles only these).
+    UnsupportedProtocol,
+    /// The transport header is shorter than its fixed part or its own
+    /// length field (TCP data offset, UDP length).
+    TruncatedTransport,
+    /// IPv6 UDP with checksum zero, invalid in IPv6 (RFC 8200 §8.1).
+    Udp6ZeroChecksum,
+    /// IPv4 UDP with checksum zero in a fragment: the checksum cannot be
+    /// computed without the whole datagram (SPEC N8, RFC 7915 §4.5).
+    Udp4ZeroChecksumFragment,
+    /// An ICMP informational message other than Echo Request/Reply (SPEC
+    /// N10, RFC 7915 §4.2, §5.2).
+    IcmpInformational,
+    /// An ICMP error type or code with no translation (RFC 7915 §4.2, §5.2).
+    IcmpUntranslatable,
+    /// A fragmented ICMP message: its checksum cannot be adjusted without
+    /// reassembly (RFC 7915 §5.2 ICMPv6 checksum over the pseudo-header).
+    IcmpFragmented,
+    /// The translated packet would exceed 65535 bytes.
+    TooBig,
+    /// No room in the caller's buffer for the grown header (a caller bug,
+    /// counted rather than panicking).
+    NoHeadroom,
+    /// IPv6 Next Header is "No Next Header" (59): nothing to translate.
+    NoNextHeader,
+    /// An error would go to an unspecified, multicast or broadcast source
+    /// (RFC 4443 §2.4(e), RFC 1812 §4.3.2.7).
+    ErrorToInvalidSource,
+    /// An ICMP error message: translating errors and the packet they quote
+    /// (SPEC N11, N12) is not in this version yet.
+    IcmpErrorUnsupported,
+    /// A translated packet larger than the egress MTU that would need
+    /// fragmenting by the translator (SPEC N4, N7): not in this version yet.
+    NeedsFragmentation,
+}
+
+impl DropReason {
+    /// Every variant, for counters and metrics.
+    pub const ALL: &'static [DropReason] = &[
+        DropReason::TruncatedHeader,
+        DropReason::BadVersion,
+        DropReason::BadHeaderLength,
+        DropReason::BadTotalLength,
+        DropReason::BadIpv4Checksum,
+        DropReason::BadExtensionHeaders,
+        DropReason::MisplacedHopByHop,
+        DropReason::UnsupportedProtocol,
+        DropReason::TruncatedTransport,
+        DropReason::Udp6ZeroChecksum,
+        DropReason::Udp4ZeroChecksumFragment,
+        DropReason::IcmpInformational,
+        DropReason::IcmpUntranslatable,
+        DropReason::IcmpFragmented,
+        DropReason::TooBig,
+        DropReason::NoHeadroom,
+        DropReason::NoNextHeader,
+        DropReason::ErrorToInvalidSource,
+        DropReason::IcmpErrorUnsupported,
+        DropReason::NeedsFragmentation,
+    ];
+
+    /// A stable snake_case name, for metric labels.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DropReason::TruncatedHeader => "truncated_header",
+            DropReason::BadVersion => "bad_version",
+            DropReason::BadHeaderLength => "bad_header_length",
+            DropReason::BadTotalLength => "bad_total_length",
+            DropReason::BadIpv4Checksum => "bad_ipv4_checksum",
+            DropReason::BadExtensionHeaders => "bad_extension_headers",
+            DropReason::MisplacedHopByHop => "misplaced_hop_by_hop",
+            DropReason::UnsupportedProtocol => "unsupported_protocol",
+            DropReason::TruncatedTransport => "truncated_transport",
+            DropReason::Udp6ZeroChecksum => "udp6_zero_checksum",
+            DropReason::Udp4ZeroChecksumFragment => "udp4_zero_checksum_fragment",
+            DropReason::IcmpInformational => "icmp_informational",
+            DropReason::IcmpUntranslatable => "icmp_untranslatable",
+            DropReason::IcmpFragmented => "icmp_fragmented",
+            DropReason::TooBig => "too_big",
+            DropReason::NoHeadroom => "no_headroom",
+            DropReason::NoNextHeader => "no_next_header",
+            DropReason::ErrorToInvalidSource => "error_to_invalid_source",
+            DropReason::IcmpErrorUnsupported => "icmp_error_unsupported",
+            DropReason::NeedsFragmentation => "needs_fragmentation",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::ALL.len());
+    }
+}

@@ -1,0 +1,125 @@
+//! RFC 7915 IP/ICMP translation, in place, as pure functions.
+//!
+//! Two steps per packet, as the architecture asks: `inspect` reads the
+//! untrusted bytes once and returns what the state layer needs (the flow's
+//! addresses and ports, or a [`DropReason`]); `translate` takes the mapping
+//! the state layer decided and rewrites the same buffer, growing into the
+//! headroom in front of the packet when IPv4 becomes IPv6. Errors the
+//! translator must send back (Time Exceeded, Packet Too Big, Parameter
+//! Problem) are built in the same buffer, in front of the quoted packet.
+//! Nothing here allocates, reads the clock or does I/O.
+
+mod errors;
+mod v4_to_v6;
+mod v6_to_v4;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+pub use v4_to_v6::{Flow4, inspect4, translate4};
+pub use v6_to_v4::{Flow6, inspect6, translate6};
+
+/// Headroom the caller must leave in front of a packet: the largest growth
+/// of one translation (IPv4 20-byte header → IPv6 40 + Fragment 8) or of an
+/// error built around the packet (IPv6 40 + ICMPv6 8).
+pub const HEADROOM: usize = 48;
+
+/// Translation settings (the `[nat64]` keys that reach the packet path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// MTU of the IPv4 side: larger translated packets get Packet Too Big
+    /// (DF set) or are refused (SPEC N4).
+    pub ipv4_mtu: u16,
+    /// MTU assumed for the IPv6 side (default 1280, RFC 7915 §4): larger
+    /// DF-set IPv4 packets get Fragmentation Needed (SPEC N7).
+    pub ipv6_mtu: u16,
+    /// Zero the TOS / Traffic Class instead of copying it (SPEC N1, N5).
+    pub zero_tos: bool,
+    /// Source of the ICMPv4 errors the translator itself sends (SPEC N13).
+    pub own_v4: Ipv4Addr,
+    /// Source of the ICMPv6 errors the translator itself sends (SPEC N13).
+    pub own_v6: Ipv6Addr,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ipv4_mtu: 1500,
+            ipv6_mtu: 1280,
+            zero_tos: false,
+            own_v4: Ipv4Addr::UNSPECIFIED,
+            own_v6: Ipv6Addr::UNSPECIFIED,
+        }
+    }
+}
+
+/// Transport protocols the stateful translator handles (RFC 6146 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// ICMP queries; the identifier is the "port" (SPEC N10).
+    Icmp,
+}
+
+/// What kind of packet a flow's packet is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// TCP or UDP data, or a non-first fragment of them.
+    Data,
+    /// ICMP Echo Request.
+    EchoRequest,
+    /// ICMP Echo Reply.
+    EchoReply,
+}
+
+/// The IPv4 side of a translated flow: the addresses and ports (or ICMP
+/// identifier, in `src_port`) the state layer chose for an IPv6 packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Map4 {
+    /// IPv4 source: a pool address.
+    pub src: Ipv4Addr,
+    /// Source port, or the ICMP identifier.
+    pub src_port: u16,
+    /// IPv4 destination: extracted from the IPv6 destination.
+    pub dst: Ipv4Addr,
+    /// Destination port (unused for ICMP).
+    pub dst_port: u16,
+}
+
+/// The IPv6 side of a translated flow, for an IPv4 packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Map6 {
+    /// IPv6 source: the IPv4 source embedded in the prefix.
+    pub src: Ipv6Addr,
+    /// Source port (unused for ICMP).
+    pub src_port: u16,
+    /// IPv6 destination: the host the binding belongs to.
+    pub dst: Ipv6Addr,
+    /// Destination port, or the ICMP identifier.
+    pub dst_port: u16,
+}
+
+/// What to do with the buffer after a translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Send `buf[start..start + len]` on the other side: the translation.
+    Forward {
+        /// Offset of the first byte.
+        start: usize,
+        /// Length.
+        len: usize,
+    },
+    /// Send `buf[start..start + len]` back where the packet came from: an
+    /// ICMP error the translator generated (same family as the input).
+    Reply {
+        /// Offset of the first byte.
+        start: usize,
+        /// Length.
+        len: usize,
+    },
+}
+
+#[cfg(test)]
+mod tests;

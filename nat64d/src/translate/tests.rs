@@ -1,0 +1,706 @@
+//! Translation tests, named after the SPEC items they check. Inputs are
+//! built with etherparse (an independent implementation) and every packet
+//! the translator emits is parsed back with it and its checksums checked.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice, UdpHeader};
+use proptest::prelude::*;
+
+use super::*;
+use crate::stats::DropReason;
+
+const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+const SERVER6: Ipv6Addr = Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0xcb00, 0x710a); // 64:ff9b::203.0.113.10
+const SERVER4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
+const POOL4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const OWN6: Ipv6Addr = Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0xc000, 0x0201);
+const OWN4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+fn cfg() -> Config {
+    Config {
+        own_v4: OWN4,
+        own_v6: OWN6,
+        ..Config::default()
+    }
+}
+
+/// The mapping the state layer would choose for client:40000 → server:443.
+const OUT: Map4 = Map4 {
+    src: POOL4,
+    src_port: 61001,
+    dst: SERVER4,
+    dst_port: 443,
+};
+/// The reverse mapping, for replies.
+const BACK: Map6 = Map6 {
+    src: SERVER6,
+    src_port: 443,
+    dst: CLIENT6,
+    dst_port: 40000,
+};
+
+/// A buffer holding `pkt` after [`HEADROOM`] bytes.
+fn buffer(pkt: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; HEADROOM + pkt.len()];
+    buf[HEADROOM..].copy_from_slice(pkt);
+    buf
+}
+
+fn udp6(payload: &[u8], hop: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv6(CLIENT6.octets(), SERVER6.octets(), hop)
+        .udp(40000, 443)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn tcp6(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv6(CLIENT6.octets(), SERVER6.octets(), 64)
+        .tcp(40000, 443, 1_000_000, 64240)
+        .syn()
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn echo6(id: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv6(CLIENT6.octets(), SERVER6.octets(), 64)
+        .icmpv6_echo_request(id, 7)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn udp4(payload: &[u8], ttl: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(SERVER4.octets(), POOL4.octets(), ttl)
+        .udp(443, 61001)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn tcp4(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(SERVER4.octets(), POOL4.octets(), 64)
+        .tcp(443, 61001, 7, 65535)
+        .ack(1_000_001)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+/// Fixes the IPv4 header checksum after a test edited the header.
+fn fix_ipv4_checksum(pkt: &mut [u8]) {
+    let ihl = usize::from(pkt[0] & 0xf) * 4;
+    pkt[10] = 0;
+    pkt[11] = 0;
+    let c = crate::wire::checksum::finish(crate::wire::checksum::sum(&pkt[..ihl]));
+    pkt[10..12].copy_from_slice(&c.to_be_bytes());
+}
+
+/// The independent check: etherparse parses `pkt` and every checksum in it
+/// is what etherparse computes.
+fn oracle(pkt: &[u8]) -> SlicedPacket<'_> {
+    let s = SlicedPacket::from_ip(pkt).expect("etherparse parses the output");
+    let (src4, dst4, src6, dst6) = match &s.net {
+        Some(NetSlice::Ipv4(ip)) => {
+            let h = ip.header().to_header();
+            assert_eq!(
+                h.header_checksum,
+                h.calc_header_checksum(),
+                "IPv4 header checksum"
+            );
+            (Some(h.source), Some(h.destination), None, None)
+        }
+        Some(NetSlice::Ipv6(ip)) => {
+            let h = ip.header();
+            (None, None, Some(h.source()), Some(h.destination()))
+        }
+        other => panic!("not IP: {other:?}"),
+    };
+    match (&s.transport, src4, dst4, src6, dst6) {
+        (Some(TransportSlice::Tcp(t)), Some(a), Some(b), _, _) => {
+            assert_eq!(
+                t.checksum(),
+                t.calc_checksum_ipv4(a, b).unwrap(),
+                "TCP/IPv4 checksum"
+            );
+        }
+        (Some(TransportSlice::Tcp(t)), _, _, Some(a), Some(b)) => {
+            assert_eq!(
+                t.checksum(),
+                t.calc_checksum_ipv6(a, b).unwrap(),
+                "TCP/IPv6 checksum"
+            );
+        }
+        (Some(TransportSlice::Udp(u)), Some(a), Some(b), _, _) => {
+            let h = UdpHeader::from_slice(u.slice()).unwrap().0;
+            assert_eq!(
+                h.checksum,
+                h.calc_checksum_ipv4_raw(a, b, u.payload()).unwrap(),
+                "UDP/IPv4 checksum"
+            );
+        }
+        (Some(TransportSlice::Udp(u)), _, _, Some(a), Some(b)) => {
+            let h = UdpHeader::from_slice(u.slice()).unwrap().0;
+            assert_eq!(
+                h.checksum,
+                h.calc_checksum_ipv6_raw(a, b, u.payload()).unwrap(),
+                "UDP/IPv6 checksum"
+            );
+        }
+        (Some(TransportSlice::Icmpv4(i)), ..) => {
+            assert_eq!(
+                i.checksum(),
+                i.icmp_type().calc_checksum(i.payload()),
+                "ICMPv4 checksum"
+            );
+        }
+        (Some(TransportSlice::Icmpv6(i)), _, _, Some(a), Some(b)) => {
+            assert!(i.is_checksum_valid(a, b), "ICMPv6 checksum");
+        }
+        (None, ..) => {}
+        (other, ..) => panic!("unexpected transport {other:?}"),
+    }
+    s
+}
+
+fn forward(out: Output) -> (usize, usize) {
+    match out {
+        Output::Forward { start, len } => (start, len),
+        Output::Reply { .. } => panic!("expected a translation, got a reply: {out:?}"),
+    }
+}
+
+fn reply(out: Output) -> (usize, usize) {
+    match out {
+        Output::Reply { start, len } => (start, len),
+        Output::Forward { .. } => panic!("expected a reply, got a translation: {out:?}"),
+    }
+}
+
+fn run6(pkt: &[u8], map: &Map4, cfg: &Config) -> Result<(Vec<u8>, Output), DropReason> {
+    let mut buf = buffer(pkt);
+    let flow = inspect6(&buf[HEADROOM..])?;
+    let out = translate6(&mut buf, HEADROOM, &flow, map, cfg, 0x4242)?;
+    Ok((buf, out))
+}
+
+fn run4(pkt: &[u8], map: &Map6, cfg: &Config) -> Result<(Vec<u8>, Output), DropReason> {
+    let mut buf = buffer(pkt);
+    let flow = inspect4(&buf[HEADROOM..])?;
+    let out = translate4(&mut buf, HEADROOM, &flow, map, cfg, 0x4242)?;
+    Ok((buf, out))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// version/IHL 45, TOS b8, total length 0x0021, ID 4242, flags 0, TTL 3f,
+/// protocol 11, header checksum, 198.51.100.1, 203.0.113.10; UDP 61001 →
+/// 443, length 000d, checksum, "hello".
+const N1_UDP_FIXTURE: &str = "45b80021424200003f11d292c6336401cb00710aee4901bb000d65bd68656c6c6f";
+
+#[test]
+fn n1_udp_6to4_fixture() {
+    let mut pkt = udp6(b"hello", 64);
+    pkt[0] = 0x6b; // Traffic Class 0xb8 (EF), carried into the TOS.
+    pkt[1] = 0x80;
+    let (buf, out) = run6(&pkt, &OUT, &cfg()).unwrap();
+    let (start, len) = forward(out);
+    let v4 = &buf[start..start + len];
+    // version/IHL 45, TOS b8, total 33, ID 4242, DF clear, TTL 63, UDP,
+    // checksum, 198.51.100.1 → 203.0.113.10; UDP 61001 → 443, length 13.
+    assert_eq!(hex(v4), N1_UDP_FIXTURE);
+    let s = oracle(v4);
+    let Some(NetSlice::Ipv4(ip)) = s.net else {
+        panic!()
+    };
+    assert_eq!(ip.header().slice()[1], 0xb8);
+}
+
+#[test]
+fn n1_zero_tos_option() {
+    let mut pkt = udp6(b"x", 64);
+    pkt[0] = 0x6b;
+    pkt[1] = 0x80;
+    let c = Config {
+        zero_tos: true,
+        ..cfg()
+    };
+    let (buf, out) = run6(&pkt, &OUT, &c).unwrap();
+    let (start, _) = forward(out);
+    assert_eq!(buf[start + 1], 0);
+}
+
+#[test]
+fn n1_extension_headers_skipped() {
+    // Hop-by-Hop + Destination Options in front of UDP.
+    let inner = udp6(b"ext", 64);
+    let mut pkt = inner[..40].to_vec();
+    pkt[6] = 0; // Hop-by-Hop
+    pkt.extend_from_slice(&[60, 0, 1, 4, 0, 0, 0, 0]);
+    pkt.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+    pkt.extend_from_slice(&inner[40..]);
+    let plen = u16::try_from(pkt.len() - 40).unwrap();
+    pkt[4..6].copy_from_slice(&plen.to_be_bytes());
+    let (buf, out) = run6(&pkt, &OUT, &cfg()).unwrap();
+    let (start, len) = forward(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Udp(u)) = s.transport else {
+        panic!("no UDP")
+    };
+    assert_eq!(u.payload(), b"ext");
+}
+
+#[test]
+fn n1_routing_segments_left_gets_parameter_problem() {
+    let inner = udp6(b"rt", 64);
+    let mut pkt = inner[..40].to_vec();
+    pkt[6] = 43;
+    pkt.extend_from_slice(&[17, 0, 0, 1, 0, 0, 0, 0]); // Segments Left 1
+    pkt.extend_from_slice(&inner[40..]);
+    let plen = u16::try_from(pkt.len() - 40).unwrap();
+    pkt[4..6].copy_from_slice(&plen.to_be_bytes());
+    let (buf, out) = run6(&pkt, &OUT, &cfg()).unwrap();
+    let (start, len) = reply(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv6(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!((i.type_u8(), i.code_u8()), (4, 0));
+    assert_eq!(
+        u32::from_be_bytes(i.bytes5to8()),
+        43,
+        "pointer to Segments Left"
+    );
+}
+
+#[test]
+fn n2_df_and_ident() {
+    let (buf, out) = run6(&udp6(&[0; 100], 64), &OUT, &cfg()).unwrap();
+    let (start, _) = forward(out);
+    assert_eq!(buf[start + 6] & 0x40, 0, "small packet: DF clear");
+    assert_eq!(
+        &buf[start + 4..start + 6],
+        &[0x42, 0x42],
+        "ID from the generator"
+    );
+    let (buf, out) = run6(&udp6(&[0; 1300], 64), &OUT, &cfg()).unwrap();
+    let (start, len) = forward(out);
+    assert_eq!(len, 1328);
+    assert_eq!(buf[start + 6] & 0x40, 0x40, "above 1260: DF set");
+}
+
+#[test]
+fn n2_fragment_header_to_ipv4_fields() {
+    // First fragment of a UDP datagram: Fragment header, M=1, ID 0x1234abcd.
+    let inner = udp6(&[7; 40], 64);
+    let mut pkt = inner[..40].to_vec();
+    pkt[6] = 44;
+    pkt.extend_from_slice(&[17, 0, 0, 1, 0x12, 0x34, 0xab, 0xcd]);
+    pkt.extend_from_slice(&inner[40..72]); // 8-byte UDP header + 24 bytes
+    let plen = u16::try_from(pkt.len() - 40).unwrap();
+    pkt[4..6].copy_from_slice(&plen.to_be_bytes());
+    let (buf, out) = run6(&pkt, &OUT, &cfg()).unwrap();
+    let (start, len) = forward(out);
+    let v4 = &buf[start..start + len];
+    assert_eq!(
+        &v4[4..6],
+        &[0xab, 0xcd],
+        "ID = low 16 bits of the fragment ID"
+    );
+    assert_eq!(&v4[6..8], &[0x20, 0x00], "MF set, DF clear, offset 0");
+    assert_eq!(len, 20 + 32);
+    oracle(v4);
+}
+
+#[test]
+fn n3_hop_limit_1_gets_time_exceeded() {
+    let pkt = udp6(b"ttl", 1);
+    let (buf, out) = run6(&pkt, &OUT, &cfg()).unwrap();
+    let (start, len) = reply(out);
+    let err = &buf[start..start + len];
+    let s = oracle(err);
+    let Some(NetSlice::Ipv6(ip)) = &s.net else {
+        panic!()
+    };
+    assert_eq!(ip.header().source_addr(), OWN6);
+    assert_eq!(ip.header().destination_addr(), CLIENT6);
+    let Some(TransportSlice::Icmpv6(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!((i.type_u8(), i.code_u8()), (3, 0));
+    assert_eq!(&err[48..], &pkt[..], "the whole offending packet is quoted");
+}
+
+#[test]
+fn n4_packet_too_big() {
+    let c = Config {
+        ipv4_mtu: 1400,
+        ..cfg()
+    };
+    let pkt = udp6(&[0; 1452], 64); // 1500 bytes of IPv6 → 1480 of IPv4
+    let (buf, out) = run6(&pkt, &OUT, &c).unwrap();
+    let (start, len) = reply(out);
+    assert_eq!(len, 1280, "ICMPv6 error cut to 1280 bytes");
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv6(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!((i.type_u8(), u32::from_be_bytes(i.bytes5to8())), (2, 1420));
+    let c = Config {
+        ipv4_mtu: 1000,
+        ..cfg()
+    };
+    let (buf, out) = run6(&pkt, &OUT, &c).unwrap();
+    let (start, len) = reply(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv6(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!(u32::from_be_bytes(i.bytes5to8()), 1280, "never below 1280");
+}
+
+#[test]
+fn n5_tcp_4to6() {
+    let mut pkt = tcp4(b"GET /");
+    pkt[1] = 0x28; // TOS
+    fix_ipv4_checksum(&mut pkt);
+    let (buf, out) = run4(&pkt, &BACK, &cfg()).unwrap();
+    let (start, len) = forward(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(NetSlice::Ipv6(ip)) = &s.net else {
+        panic!()
+    };
+    let h = ip.header();
+    assert_eq!(
+        (
+            h.traffic_class(),
+            h.flow_label().value(),
+            h.hop_limit(),
+            h.next_header().0
+        ),
+        (0x28, 0, 63, 6)
+    );
+    assert_eq!((h.source_addr(), h.destination_addr()), (SERVER6, CLIENT6));
+    let Some(TransportSlice::Tcp(t)) = s.transport else {
+        panic!()
+    };
+    assert_eq!(
+        (t.source_port(), t.destination_port(), t.payload()),
+        (443, 40000, &b"GET /"[..])
+    );
+}
+
+#[test]
+fn n5_options_skipped_and_source_route_refused() {
+    // A Record Route option (7) is ignored.
+    let base = udp4(b"opt", 64);
+    let with_opt = |opt: [u8; 8]| {
+        let mut p = Vec::new();
+        p.extend_from_slice(&base[..20]);
+        p.extend_from_slice(&opt);
+        p.extend_from_slice(&base[20..]);
+        p[0] = 0x47;
+        let total = u16::try_from(p.len()).unwrap();
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        fix_ipv4_checksum(&mut p);
+        p
+    };
+    let (buf, out) = run4(&with_opt([7, 7, 4, 0, 0, 0, 0, 0]), &BACK, &cfg()).unwrap();
+    let (start, len) = forward(out);
+    assert_eq!(len, 40 + 8 + 3);
+    oracle(&buf[start..start + len]);
+    // An unexpired Loose Source Route (pointer 4 ≤ length 7).
+    let pkt = with_opt([131, 7, 4, 192, 0, 2, 9, 1]);
+    let (buf, out) = run4(&pkt, &BACK, &cfg()).unwrap();
+    let (start, len) = reply(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv4(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!(
+        (i.type_u8(), i.code_u8()),
+        (3, 5),
+        "Source Route Failed (RFC 7915 §4.1)"
+    );
+    // An expired one (pointer 8 > length 7) is ignored.
+    let (_, out) = run4(&with_opt([131, 7, 8, 192, 0, 2, 9, 1]), &BACK, &cfg()).unwrap();
+    forward(out);
+}
+
+#[test]
+fn n6_ttl_1_gets_time_exceeded() {
+    let pkt = udp4(b"ttl", 1);
+    let (buf, out) = run4(&pkt, &BACK, &cfg()).unwrap();
+    let (start, len) = reply(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(NetSlice::Ipv4(ip)) = &s.net else {
+        panic!()
+    };
+    assert_eq!(
+        (ip.header().source_addr(), ip.header().destination_addr()),
+        (OWN4, SERVER4)
+    );
+    let Some(TransportSlice::Icmpv4(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!((i.type_u8(), i.code_u8()), (11, 0));
+}
+
+#[test]
+fn n7_fragment_gets_fragment_header() {
+    let mut pkt = udp4(&[1; 32], 64);
+    pkt[4..6].copy_from_slice(&0xbeefu16.to_be_bytes());
+    pkt[6] = 0x20; // MF
+    fix_ipv4_checksum(&mut pkt);
+    let (buf, out) = run4(&pkt, &BACK, &cfg()).unwrap();
+    let (start, len) = forward(out);
+    let v6 = &buf[start..start + len];
+    assert_eq!(v6[6], 44, "Fragment header");
+    assert_eq!(&v6[40..48], &[17, 0, 0, 1, 0, 0, 0xbe, 0xef]);
+    oracle(v6);
+}
+
+#[test]
+fn n7_df_set_too_big_gets_fragmentation_needed() {
+    let mut pkt = udp4(&[0; 1400], 64);
+    pkt[6] = 0x40;
+    fix_ipv4_checksum(&mut pkt);
+    let (buf, out) = run4(&pkt, &BACK, &cfg()).unwrap();
+    let (start, len) = reply(out);
+    assert_eq!(len, 576, "ICMPv4 error cut to 576 bytes");
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv4(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!((i.type_u8(), i.code_u8()), (3, 4));
+    assert_eq!(
+        u16::from_be_bytes([i.bytes5to8()[2], i.bytes5to8()[3]]),
+        1260
+    );
+}
+
+#[test]
+fn n8_udp_zero_checksum() {
+    let mut pkt = udp4(b"no checksum", 64);
+    pkt[26] = 0;
+    pkt[27] = 0;
+    let (buf, out) = run4(&pkt, &BACK, &cfg()).unwrap();
+    let (start, len) = forward(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Udp(u)) = s.transport else {
+        panic!()
+    };
+    assert_ne!(u.checksum(), 0, "a real checksum was computed");
+    // The same as a fragment: dropped.
+    pkt[6] = 0x20;
+    fix_ipv4_checksum(&mut pkt);
+    assert_eq!(
+        run4(&pkt, &BACK, &cfg()).unwrap_err(),
+        DropReason::Udp4ZeroChecksumFragment
+    );
+}
+
+#[test]
+fn n9_bad_checksum_stays_bad() {
+    let mut pkt = tcp6(b"payload");
+    let last = pkt.len() - 1;
+    pkt[last] ^= 0xff; // corrupt the payload: the TCP checksum is now wrong
+    let (buf, out) = run6(&pkt, &OUT, &cfg()).unwrap();
+    let (start, len) = forward(out);
+    let s = SlicedPacket::from_ip(&buf[start..start + len]).unwrap();
+    let Some(TransportSlice::Tcp(t)) = s.transport else {
+        panic!()
+    };
+    assert_ne!(
+        t.checksum(),
+        t.calc_checksum_ipv4(POOL4.octets(), SERVER4.octets())
+            .unwrap()
+    );
+}
+
+#[test]
+fn n10_echo_both_ways() {
+    let (buf, out) = run6(
+        &echo6(0x1111, b"ping"),
+        &Map4 {
+            src_port: 0x2222,
+            ..OUT
+        },
+        &cfg(),
+    )
+    .unwrap();
+    let (start, len) = forward(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv4(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!((i.type_u8(), &i.bytes5to8()[..2]), (8, &[0x22, 0x22][..]));
+    // The reply comes back from IPv4 and goes to the IPv6 host's identifier.
+    let mut reply4 = Vec::new();
+    PacketBuilder::ipv4(SERVER4.octets(), POOL4.octets(), 64)
+        .icmpv4_echo_reply(0x2222, 7)
+        .write(&mut reply4, b"ping")
+        .unwrap();
+    let (buf, out) = run4(
+        &reply4,
+        &Map6 {
+            dst_port: 0x1111,
+            ..BACK
+        },
+        &cfg(),
+    )
+    .unwrap();
+    let (start, len) = forward(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv6(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!((i.type_u8(), &i.bytes5to8()[..2]), (129, &[0x11, 0x11][..]));
+}
+
+#[test]
+fn n10_informational_dropped() {
+    let mut pkt = echo6(1, b"");
+    pkt[40] = 135; // Neighbor Solicitation
+    assert_eq!(inspect6(&pkt).unwrap_err(), DropReason::IcmpInformational);
+    let mut pkt = Vec::new();
+    PacketBuilder::ipv4(SERVER4.octets(), POOL4.octets(), 64)
+        .icmpv4_raw(13, 0, [0; 4]) // Timestamp
+        .write(&mut pkt, &[0; 12])
+        .unwrap();
+    assert_eq!(inspect4(&pkt).unwrap_err(), DropReason::IcmpInformational);
+}
+
+#[test]
+fn malformed_inputs_refused_with_reasons() {
+    let good = udp6(b"abc", 64);
+    // Payload length that lies.
+    let mut p = good.clone();
+    p[5] += 1;
+    assert_eq!(inspect6(&p).unwrap_err(), DropReason::BadTotalLength);
+    // UDP length that lies.
+    let mut p = good.clone();
+    p[45] += 1;
+    assert_eq!(inspect6(&p).unwrap_err(), DropReason::TruncatedTransport);
+    // UDP zero checksum in IPv6.
+    let mut p = good.clone();
+    p[46] = 0;
+    p[47] = 0;
+    assert_eq!(inspect6(&p).unwrap_err(), DropReason::Udp6ZeroChecksum);
+    // TCP data offset beyond the segment.
+    let mut p = tcp6(b"");
+    p[52] = 0xf0;
+    assert_eq!(inspect6(&p).unwrap_err(), DropReason::TruncatedTransport);
+    // Bad IPv4 header checksum.
+    let mut p = udp4(b"abc", 64);
+    p[10] ^= 1;
+    assert_eq!(inspect4(&p).unwrap_err(), DropReason::BadIpv4Checksum);
+    // Unsupported protocol (GRE).
+    let mut p = udp4(b"abc", 64);
+    p[9] = 47;
+    fix_ipv4_checksum(&mut p);
+    assert_eq!(inspect4(&p).unwrap_err(), DropReason::UnsupportedProtocol);
+}
+
+#[test]
+fn no_headroom_is_an_error_not_a_panic() {
+    let pkt = udp4(b"x", 64);
+    let mut buf = pkt.clone();
+    let flow = inspect4(&buf).unwrap();
+    assert_eq!(
+        translate4(&mut buf, 0, &flow, &BACK, &cfg(), 0).unwrap_err(),
+        DropReason::NoHeadroom
+    );
+}
+
+fn arb_payload() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 0..1200)
+}
+
+proptest! {
+    /// 6 → 4 → 6 gives back the same payload, ports and addresses.
+    #[test]
+    fn prop_round_trip_6_4_6(payload in arb_payload(), sport in 1u16.., dport in 1u16.., proto in 0..3u8, pool_port in 1u16..) {
+        let mut pkt = Vec::new();
+        let b = PacketBuilder::ipv6(CLIENT6.octets(), SERVER6.octets(), 64);
+        match proto {
+            0 => b.tcp(sport, dport, 1, 1000).write(&mut pkt, &payload).unwrap(),
+            1 => b.udp(sport, dport).write(&mut pkt, &payload).unwrap(),
+            _ => b.icmpv6_echo_request(sport, 1).write(&mut pkt, &payload).unwrap(),
+        }
+        let map = Map4 { src: POOL4, src_port: pool_port, dst: SERVER4, dst_port: dport };
+        let (buf, out) = run6(&pkt, &map, &cfg()).unwrap();
+        let (start, len) = forward(out);
+        let v4 = buf[start..start + len].to_vec();
+        oracle(&v4);
+        // Back through the 4 → 6 direction, as the reverse path would, but
+        // with the IPv4 addresses swapped to look like a packet to the host.
+        let mut swapped = v4.clone();
+        swapped[12..16].copy_from_slice(&SERVER4.octets());
+        swapped[16..20].copy_from_slice(&POOL4.octets());
+        if proto < 2 {
+            swapped[20..22].copy_from_slice(&dport.to_be_bytes());
+            swapped[22..24].copy_from_slice(&pool_port.to_be_bytes());
+        }
+        // Swapping whole 16-bit fields keeps every checksum valid.
+        let back = Map6 { src: SERVER6, src_port: dport, dst: CLIENT6, dst_port: sport };
+        let (buf, out) = run4(&swapped, &back, &cfg()).unwrap();
+        let (start, len) = forward(out);
+        let v6 = &buf[start..start + len];
+        let s = oracle(v6);
+        let Some(NetSlice::Ipv6(ip)) = &s.net else { panic!() };
+        prop_assert_eq!(ip.header().destination_addr(), CLIENT6);
+        prop_assert_eq!(ip.header().source_addr(), SERVER6);
+        let got = match s.transport {
+            Some(TransportSlice::Tcp(t)) => { prop_assert_eq!(t.destination_port(), sport); t.payload().to_vec() }
+            Some(TransportSlice::Udp(u)) => { prop_assert_eq!(u.destination_port(), sport); u.payload().to_vec() }
+            Some(TransportSlice::Icmpv6(i)) => { prop_assert_eq!(&i.bytes5to8()[..2], &sport.to_be_bytes()[..]); i.payload().to_vec() }
+            other => panic!("{other:?}"),
+        };
+        prop_assert_eq!(got, payload);
+    }
+
+    /// Arbitrary bytes never panic: each is translated or refused.
+    #[test]
+    fn prop_arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), v6 in any::<bool>()) {
+        let mut buf = buffer(&bytes);
+        if v6 {
+            if let Ok(flow) = inspect6(&buf[HEADROOM..]) {
+                let _ = translate6(&mut buf, HEADROOM, &flow, &OUT, &cfg(), 1);
+            }
+        } else if let Ok(flow) = inspect4(&buf[HEADROOM..]) {
+            let _ = translate4(&mut buf, HEADROOM, &flow, &BACK, &cfg(), 1);
+        }
+    }
+
+    /// Valid packets with random bytes changed never panic either.
+    #[test]
+    fn prop_mutated_packets_never_panic(payload in arb_payload(), at in any::<prop::sample::Index>(), to in any::<u8>(), which in 0..4u8) {
+        let mut pkt = match which { 0 => udp6(&payload, 64), 1 => tcp6(&payload), 2 => udp4(&payload, 64), _ => tcp4(&payload) };
+        let i = at.index(pkt.len());
+        pkt[i] = to;
+        let mut buf = buffer(&pkt);
+        if which < 2 {
+            if let Ok(flow) = inspect6(&buf[HEADROOM..]) {
+                if let Ok(out) = translate6(&mut buf, HEADROOM, &flow, &OUT, &cfg(), 1) {
+                    let (Output::Forward { start, len } | Output::Reply { start, len }) = out;
+                    prop_assert!(start + len <= buf.len());
+                }
+            }
+        } else if let Ok(flow) = inspect4(&buf[HEADROOM..]) {
+            if let Ok(out) = translate4(&mut buf, HEADROOM, &flow, &BACK, &cfg(), 1) {
+                let (Output::Forward { start, len } | Output::Reply { start, len }) = out;
+                prop_assert!(start + len <= buf.len());
+            }
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! IPv4 → IPv6 (RFC 7915 §4).
+
+use std::net::Ipv4Addr;
+
+use super::errors::{self, icmp4, icmp6};
+use super::v6_to_v4::check_transport;
+use super::{Config, Kind, Map6, Output, Proto};
+use crate::stats::DropReason;
+use crate::wire::checksum;
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv6::{self, FragHeader, Ipv6Packet, proto, write_frag_header};
+use crate::wire::l4;
+
+/// An IPv4 packet, read once: what the state layer needs, and what
+/// [`translate4`] rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow4 {
+    /// Transport protocol.
+    pub proto: Proto,
+    /// Data, echo request or echo reply.
+    pub kind: Kind,
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// Source port, or the ICMP identifier; 0 in a non-first fragment.
+    pub src_port: u16,
+    /// Destination port, or the ICMP identifier; 0 in a non-first fragment.
+    pub dst_port: u16,
+    /// TCP flags (0 for other protocols and non-first fragments).
+    pub tcp_flags: u8,
+    /// Identification.
+    pub ident: u16,
+    /// Don't Fragment.
+    pub dont_frag: bool,
+    /// More Fragments.
+    pub more_frags: bool,
+    /// Fragment offset in 8-byte units.
+    pub frag_offset: u16,
+    /// Time to Live.
+    pub ttl: u8,
+    /// Type of Service.
+    pub tos: u8,
+    /// Offset of an unexpired source route option (SPEC N5).
+    pub source_route: Option<usize>,
+    /// Header length (options included).
+    pub header_len: usize,
+    /// Total length.
+    pub len: usize,
+}
+
+impl Flow4 {
+    /// Whether the packet is a fragment (MF set or offset non-zero).
+    pub fn is_fragment(&self) -> bool {
+        self.more_frags || self.frag_offset != 0
+    }
+
+    /// Whether this packet carries the transport header.
+    pub fn has_transport_header(&self) -> bool {
+        self.frag_offset == 0
+    }
+}
+
+/// IPv4 option types (RFC 791).
+mod opt {
+    pub(super) const END: u8 = 0;
+    pub(super) const NOP: u8 = 1;
+    pub(super) const LSRR: u8 = 131;
+    pub(super) const SSRR: u8 = 137;
+}
+
+/// Offset (from the IPv4 header) of an unexpired Loose or Strict Source
+/// Route option, if there is one (RFC 791: expired when the pointer is past
+/// the option's length). Malformed options end the scan: RFC 7915 §4.1
+/// ignores options other than source routes.
+fn unexpired_source_route(options: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < options.len() {
+        match options[i] {
+            opt::END => return None,
+            opt::NOP => i += 1,
+            typ => {
+                let len = usize::from(*options.get(i + 1)?);
+                if len < 2 || i + len > options.len() {
+                    return None;
+                }
+                if (typ == opt::LSRR || typ == opt::SSRR)
+                    && len >= 3
+                    && usize::from(options[i + 2]) <= len
+                {
+                    return Some(20 + i);
+                }
+                i += len;
+            }
+        }
+    }
+    None
+}
+
+/// Reads an untrusted IPv4 packet (RFC 7915 §4.1): header, checksum,
+/// options, and the transport header the translator rewrites.
+pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
+    let ip = Ipv4Packet::new_checked(pkt)?;
+    if !ip.verify_checksum() {
+        return Err(DropReason::BadIpv4Checksum);
+    }
+    let proto = match ip.protocol() {
+        proto::TCP => Proto::Tcp,
+        proto::UDP => Proto::Udp,
+        proto::ICMP => Proto::Icmp,
+        _ => return Err(DropReason::UnsupportedProtocol),
+    };
+    let mut flow = Flow4 {
+        proto,
+        kind: Kind::Data,
+        src: ip.src(),
+        dst: ip.dst(),
+        src_port: 0,
+        dst_port: 0,
+        tcp_flags: 0,
+        ident: ip.ident(),
+        dont_frag: ip.dont_frag(),
+        more_frags: ip.more_frags(),
+        frag_offset: ip.frag_offset(),
+        ttl: ip.ttl(),
+        tos: ip.tos(),
+        source_route: unexpired_source_route(ip.options()),
+        header_len: ip.header_len(),
+        len: usize::from(ip.total_len()),
+    };
+    let data = ip.payload();
+    if proto == Proto::Icmp {
+        if flow.is_fragment() {
+            return Err(DropReason::IcmpFragmented);
+        }
+        if data.len() < l4::ICMP_HEADER_LEN {
+            return Err(DropReason::TruncatedTransport);
+        }
+        flow.kind = match data[l4::ICMP_TYPE] {
+            icmp4::ECHO_REQUEST => Kind::EchoRequest,
+            icmp4::ECHO_REPLY => Kind::EchoReply,
+            icmp4::DEST_UNREACHABLE | icmp4::TIME_EXCEEDED | icmp4::PARAM_PROBLEM => {
+                return Err(DropReason::IcmpErrorUnsupported);
+            }
+            _ => return Err(DropReason::IcmpInformational),
+        };
+        let id = l4::get16(data, l4::ICMP_ECHO_ID);
+        flow.src_port = id;
+        flow.dst_port = id;
+        return Ok(flow);
+    }
+    if !flow.has_transport_header() {
+        return Ok(flow);
+    }
+    check_transport(proto, data, flow.more_frags)?;
+    if proto == Proto::Udp && l4::get16(data, l4::UDP_CHECKSUM) == 0 && flow.is_fragment() {
+        // SPEC N8: no checksum, and not the whole datagram to compute one.
+        return Err(DropReason::Udp4ZeroChecksumFragment);
+    }
+    flow.src_port = l4::get16(data, l4::SRC_PORT);
+    flow.dst_port = l4::get16(data, l4::DST_PORT);
+    if proto == Proto::Tcp {
+        flow.tcp_flags = data[l4::TCP_FLAGS];
+    }
+    Ok(flow)
+}
+
+/// Translates the IPv4 packet at `buf[start..start + flow.len]`, which
+/// [`inspect4`] read into `flow`, to IPv6 with the addresses and ports of
+/// `map` (RFC 7915 §4). The IPv6 header grows into the headroom: `start`
+/// must be at least [`super::HEADROOM`]. `ident` is the caller's IPv4
+/// Identification generator's next value, for the errors it may send.
+pub fn translate4(
+    buf: &mut [u8],
+    start: usize,
+    flow: &Flow4,
+    map: &Map6,
+    cfg: &Config,
+    ident: u16,
+) -> Result<Output, DropReason> {
+    let len = flow.len;
+    if flow.source_route.is_some() {
+        // RFC 7915 §4.1: Destination Unreachable, Source Route Failed.
+        return errors::icmp4_error(
+            buf,
+            start,
+            len,
+            cfg.own_v4,
+            ident,
+            icmp4::DEST_UNREACHABLE,
+            5,
+            0,
+        );
+    }
+    if flow.ttl <= 1 {
+        // SPEC N6.
+        return errors::icmp4_error(
+            buf,
+            start,
+            len,
+            cfg.own_v4,
+            ident,
+            icmp4::TIME_EXCEEDED,
+            0,
+            0,
+        );
+    }
+    let payload_len = len - flow.header_len;
+    let frag_len = if flow.is_fragment() {
+        ipv6::FRAG_HEADER_LEN
+    } else {
+        0
+    };
+    let total = ipv6::HEADER_LEN + frag_len + payload_len;
+    if total > usize::from(cfg.ipv6_mtu) {
+        if flow.dont_frag {
+            // SPEC N7: Fragmentation Needed, MTU = IPv6 MTU − 20.
+            let mtu = u32::from(cfg.ipv6_mtu.saturating_sub(20));
+            return errors::icmp4_error(
+                buf,
+                start,
+                len,
+                cfg.own_v4,
+                ident,
+                icmp4::DEST_UNREACHABLE,
+                icmp4::FRAG_NEEDED,
+                mtu,
+            );
+        }
+        return Err(DropReason::NeedsFragmentation);
+    }
+    let plen = u16::try_from(frag_len + payload_len).map_err(|_| DropReason::TooBig)?;
+    let at = start + flow.header_len;
+    let Some(new_start) = at.checked_sub(ipv6::HEADER_LEN + frag_len) else {
+        return Err(DropReason::NoHeadroom);
+    };
+
+    let data = &mut buf[at..start + len];
+    let next = match flow.proto {
+        Proto::Udp if flow.has_transport_header() && l4::get16(data, l4::UDP_CHECKSUM) == 0 => {
+            // SPEC N8: a whole datagram without checksum gets a real one.
+            l4::set16(data, l4::SRC_PORT, map.src_port);
+            l4::set16(data, l4::DST_PORT, map.dst_port);
+            let ulen = u32::try_from(data.len()).map_err(|_| DropReason::TooBig)?;
+            let mut c = checksum::finish(
+                checksum::pseudo_v6(map.src, map.dst, proto::UDP, ulen) + checksum::sum(data),
+            );
+            if c == 0 {
+                c = 0xffff;
+            }
+            l4::set16(data, l4::UDP_CHECKSUM, c);
+            proto::UDP
+        }
+        Proto::Tcp | Proto::Udp if flow.has_transport_header() => {
+            let csum_at = if flow.proto == Proto::Tcp {
+                l4::TCP_CHECKSUM
+            } else {
+                l4::UDP_CHECKSUM
+            };
+            let old = checksum::sum_v4(flow.src)
+                + checksum::sum_v4(flow.dst)
+                + u32::from(flow.src_port)
+                + u32::from(flow.dst_port);
+            let new = checksum::sum_v6(map.src)
+                + checksum::sum_v6(map.dst)
+                + u32::from(map.src_port)
+                + u32::from(map.dst_port);
+            let mut c = checksum::adjust(l4::get16(data, csum_at), old, new);
+            if flow.proto == Proto::Udp && c == 0 {
+                c = 0xffff;
+            }
+            l4::set16(data, l4::SRC_PORT, map.src_port);
+            l4::set16(data, l4::DST_PORT, map.dst_port);
+            l4::set16(data, csum_at, c);
+            if flow.proto == Proto::Tcp {
+                proto::TCP
+            } else {
+                proto::UDP
+            }
+        }
+        Proto::Tcp => proto::TCP,
+        Proto::Udp => proto::UDP,
+        Proto::Icmp => {
+            // SPEC N10: echo 8/0 → 128/129; the ICMPv6 checksum adds the
+            // pseudo-header (RFC 7915 §4.2).
+            let typ = if flow.kind == Kind::EchoRequest {
+                icmp6::ECHO_REQUEST
+            } else {
+                icmp6::ECHO_REPLY
+            };
+            let old_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
+            let new_type = u32::from(u16::from_be_bytes([typ, data[l4::ICMP_CODE]]));
+            let mlen = u32::try_from(payload_len).map_err(|_| DropReason::TooBig)?;
+            let old = old_type + u32::from(flow.dst_port);
+            let new = checksum::pseudo_v6(map.src, map.dst, proto::ICMPV6, mlen)
+                + new_type
+                + u32::from(map.dst_port);
+            let c = checksum::adjust(l4::get16(data, l4::ICMP_CHECKSUM), old, new);
+            data[l4::ICMP_TYPE] = typ;
+            l4::set16(data, l4::ICMP_ECHO_ID, map.dst_port);
+            l4::set16(data, l4::ICMP_CHECKSUM, c);
+            proto::ICMPV6
+        }
+    };
+
+    let tclass = if cfg.zero_tos { 0 } else { flow.tos };
+    let first_next = if frag_len > 0 {
+        let frag = FragHeader {
+            offset: flow.frag_offset,
+            more: flow.more_frags,
+            ident: u32::from(flow.ident),
+        };
+        write_frag_header(&mut buf[at - frag_len..at], next, frag);
+        proto::FRAGMENT
+    } else {
+        next
+    };
+    Ipv6Packet::new_unchecked(&mut buf[new_start..new_start + ipv6::HEADER_LEN]).write_header(
+        tclass,
+        plen,
+        first_next,
+        flow.ttl - 1,
+        map.src,
+        map.dst,
+    );
+    Ok(Output::Forward {
+        start: new_start,
+        len: total,
+    })
+}

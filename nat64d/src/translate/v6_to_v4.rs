@@ -1,0 +1,271 @@
+//! IPv6 → IPv4 (RFC 7915 §5).
+
+use std::net::Ipv6Addr;
+
+use super::errors::{self, icmp4, icmp6};
+use super::{Config, Kind, Map4, Output, Proto};
+use crate::stats::DropReason;
+use crate::wire::checksum;
+use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::ipv6::{FragHeader, Ipv6Packet, proto};
+use crate::wire::l4;
+
+/// An IPv6 packet, read once: what the state layer needs to find or create
+/// its session, and the offsets [`translate6`] rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow6 {
+    /// Transport protocol.
+    pub proto: Proto,
+    /// Data, echo request or echo reply.
+    pub kind: Kind,
+    /// Source address.
+    pub src: Ipv6Addr,
+    /// Destination address.
+    pub dst: Ipv6Addr,
+    /// Source port, or the ICMP identifier; 0 in a non-first fragment.
+    pub src_port: u16,
+    /// Destination port, or the ICMP identifier; 0 in a non-first fragment.
+    pub dst_port: u16,
+    /// TCP flags (0 for other protocols and non-first fragments).
+    pub tcp_flags: u8,
+    /// The Fragment header, if any.
+    pub frag: Option<FragHeader>,
+    /// Hop Limit.
+    pub hop_limit: u8,
+    /// Traffic Class.
+    pub traffic_class: u8,
+    /// Offset of a non-zero Segments Left field (answered with Parameter
+    /// Problem, SPEC N1).
+    pub routing_pointer: Option<usize>,
+    /// Offset of the transport header from the start of the packet.
+    pub upper_offset: usize,
+    /// Length of the packet (the IPv6 payload length plus 40).
+    pub len: usize,
+}
+
+impl Flow6 {
+    /// Whether this packet carries the transport header (not a non-first
+    /// fragment).
+    pub fn has_transport_header(&self) -> bool {
+        self.frag.is_none_or(|f| f.is_first())
+    }
+}
+
+/// Reads an untrusted IPv6 packet (RFC 7915 §5.1): the header, the
+/// extension headers, and the transport header the translator rewrites.
+pub fn inspect6(pkt: &[u8]) -> Result<Flow6, DropReason> {
+    let ip = Ipv6Packet::new_checked(pkt)?;
+    let h = ip.walk()?;
+    let len = ip.total_len();
+    let proto = match h.upper {
+        proto::TCP => Proto::Tcp,
+        proto::UDP => Proto::Udp,
+        proto::ICMPV6 => Proto::Icmp,
+        proto::NO_NEXT => return Err(DropReason::NoNextHeader),
+        _ => return Err(DropReason::UnsupportedProtocol),
+    };
+    let mut flow = Flow6 {
+        proto,
+        kind: Kind::Data,
+        src: ip.src(),
+        dst: ip.dst(),
+        src_port: 0,
+        dst_port: 0,
+        tcp_flags: 0,
+        frag: h.frag,
+        hop_limit: ip.hop_limit(),
+        traffic_class: ip.traffic_class(),
+        routing_pointer: h.routing_pointer,
+        upper_offset: h.upper_offset,
+        len,
+    };
+    let first = flow.has_transport_header();
+    let data = &pkt[h.upper_offset..len];
+    if proto == Proto::Icmp {
+        if !first || h.frag.is_some_and(|f| f.more) {
+            return Err(DropReason::IcmpFragmented);
+        }
+        if data.len() < l4::ICMP_HEADER_LEN {
+            return Err(DropReason::TruncatedTransport);
+        }
+        flow.kind = match data[l4::ICMP_TYPE] {
+            icmp6::ECHO_REQUEST => Kind::EchoRequest,
+            icmp6::ECHO_REPLY => Kind::EchoReply,
+            1..=4 => return Err(DropReason::IcmpErrorUnsupported),
+            _ => return Err(DropReason::IcmpInformational),
+        };
+        let id = l4::get16(data, l4::ICMP_ECHO_ID);
+        flow.src_port = id;
+        flow.dst_port = id;
+        return Ok(flow);
+    }
+    if !first {
+        return Ok(flow);
+    }
+    check_transport(proto, data, h.frag.is_some())?;
+    if proto == Proto::Udp && l4::get16(data, l4::UDP_CHECKSUM) == 0 {
+        return Err(DropReason::Udp6ZeroChecksum);
+    }
+    flow.src_port = l4::get16(data, l4::SRC_PORT);
+    flow.dst_port = l4::get16(data, l4::DST_PORT);
+    if proto == Proto::Tcp {
+        flow.tcp_flags = data[l4::TCP_FLAGS];
+    }
+    Ok(flow)
+}
+
+/// Checks that a TCP or UDP header is whole and its lengths do not lie.
+/// `fragment`: the data is the first fragment, so it may end before the
+/// datagram does.
+pub(super) fn check_transport(proto: Proto, data: &[u8], fragment: bool) -> Result<(), DropReason> {
+    match proto {
+        Proto::Tcp => {
+            if data.len() < l4::TCP_HEADER_LEN {
+                return Err(DropReason::TruncatedTransport);
+            }
+            let hlen = usize::from(data[l4::TCP_DATA_OFFSET] >> 4) * 4;
+            if hlen < l4::TCP_HEADER_LEN || hlen > data.len() {
+                return Err(DropReason::TruncatedTransport);
+            }
+        }
+        Proto::Udp => {
+            if data.len() < l4::UDP_HEADER_LEN {
+                return Err(DropReason::TruncatedTransport);
+            }
+            let ulen = usize::from(l4::get16(data, l4::UDP_LEN));
+            let lies = if fragment {
+                ulen < data.len()
+            } else {
+                ulen != data.len()
+            };
+            if ulen < l4::UDP_HEADER_LEN || lies {
+                return Err(DropReason::TruncatedTransport);
+            }
+        }
+        Proto::Icmp => {}
+    }
+    Ok(())
+}
+
+/// Translates the IPv6 packet at `buf[start..start + flow.len]`, which
+/// [`inspect6`] read into `flow`, to IPv4 with the addresses and ports of
+/// `map` (RFC 7915 §5). `ident` is the next value of the caller's IPv4
+/// Identification generator (SPEC N2), used when the packet has no Fragment
+/// header. The buffer must be the one `flow` was read from.
+pub fn translate6(
+    buf: &mut [u8],
+    start: usize,
+    flow: &Flow6,
+    map: &Map4,
+    cfg: &Config,
+    ident: u16,
+) -> Result<Output, DropReason> {
+    let len = flow.len;
+    if let Some(pointer) = flow.routing_pointer {
+        // SPEC N1: Routing header with Segments Left ≠ 0, RFC 7915 §5.1.
+        let pointer = u32::try_from(pointer).map_err(|_| DropReason::TooBig)?;
+        return errors::icmp6_error(
+            buf,
+            start,
+            len,
+            cfg.own_v6,
+            icmp6::PARAM_PROBLEM,
+            0,
+            pointer,
+        );
+    }
+    if flow.hop_limit <= 1 {
+        // SPEC N3.
+        return errors::icmp6_error(buf, start, len, cfg.own_v6, icmp6::TIME_EXCEEDED, 0, 0);
+    }
+    let payload_len = len - flow.upper_offset;
+    let total = ipv4::HEADER_LEN + payload_len;
+    let total16 = u16::try_from(total).map_err(|_| DropReason::TooBig)?;
+    // SPEC N2: DF only for unfragmented packets above 1260 bytes.
+    let (dont_frag, ident, more, offset) = match flow.frag {
+        None => (total > 1260, ident, false, 0),
+        Some(f) => (false, f.ident as u16, f.more, f.offset),
+    };
+    if total > usize::from(cfg.ipv4_mtu) {
+        if dont_frag {
+            // SPEC N4: Packet Too Big, MTU = IPv4 MTU + 20, at least 1280.
+            let mtu = (u32::from(cfg.ipv4_mtu) + 20).max(1280);
+            return errors::icmp6_error(buf, start, len, cfg.own_v6, icmp6::PACKET_TOO_BIG, 0, mtu);
+        }
+        return Err(DropReason::NeedsFragmentation);
+    }
+
+    let at = start + flow.upper_offset;
+    let data = &mut buf[at..start + len];
+    let protocol = match flow.proto {
+        Proto::Tcp | Proto::Udp if flow.has_transport_header() => {
+            let csum_at = if flow.proto == Proto::Tcp {
+                l4::TCP_CHECKSUM
+            } else {
+                l4::UDP_CHECKSUM
+            };
+            let old = checksum::sum_v6(flow.src)
+                + checksum::sum_v6(flow.dst)
+                + u32::from(flow.src_port)
+                + u32::from(flow.dst_port);
+            let new = checksum::sum_v4(map.src)
+                + checksum::sum_v4(map.dst)
+                + u32::from(map.src_port)
+                + u32::from(map.dst_port);
+            let mut c = checksum::adjust(l4::get16(data, csum_at), old, new);
+            if flow.proto == Proto::Udp && c == 0 {
+                c = 0xffff; // RFC 768: zero means "no checksum".
+            }
+            l4::set16(data, l4::SRC_PORT, map.src_port);
+            l4::set16(data, l4::DST_PORT, map.dst_port);
+            l4::set16(data, csum_at, c);
+            if flow.proto == Proto::Tcp {
+                proto::TCP
+            } else {
+                proto::UDP
+            }
+        }
+        Proto::Tcp => proto::TCP,
+        Proto::Udp => proto::UDP,
+        Proto::Icmp => {
+            // SPEC N10: echo 128/129 → 8/0, identifier mapped; the ICMPv6
+            // pseudo-header leaves the checksum (RFC 7915 §5.2).
+            let typ = if flow.kind == Kind::EchoRequest {
+                icmp4::ECHO_REQUEST
+            } else {
+                icmp4::ECHO_REPLY
+            };
+            let old_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
+            let new_type = u32::from(u16::from_be_bytes([typ, data[l4::ICMP_CODE]]));
+            let plen = u32::try_from(payload_len).map_err(|_| DropReason::TooBig)?;
+            let old = checksum::pseudo_v6(flow.src, flow.dst, proto::ICMPV6, plen)
+                + old_type
+                + u32::from(flow.src_port);
+            let new = new_type + u32::from(map.src_port);
+            let c = checksum::adjust(l4::get16(data, l4::ICMP_CHECKSUM), old, new);
+            data[l4::ICMP_TYPE] = typ;
+            l4::set16(data, l4::ICMP_ECHO_ID, map.src_port);
+            l4::set16(data, l4::ICMP_CHECKSUM, c);
+            proto::ICMP
+        }
+    };
+
+    let new_start = at - ipv4::HEADER_LEN;
+    let tos = if cfg.zero_tos { 0 } else { flow.traffic_class };
+    Ipv4Packet::new_unchecked(&mut buf[new_start..at]).write_header(
+        tos,
+        total16,
+        ident,
+        dont_frag,
+        more,
+        offset,
+        flow.hop_limit - 1,
+        protocol,
+        map.src,
+        map.dst,
+    );
+    Ok(Output::Forward {
+        start: new_start,
+        len: total,
+    })
+}

@@ -1,0 +1,262 @@
+//! A typed view over an IPv4 header (RFC 791).
+//!
+//! [`Ipv4Packet::new_checked`] validates version, IHL and total length once;
+//! after it no accessor can panic. Setters need `AsMut<[u8]>`.
+
+use std::net::Ipv4Addr;
+
+use super::checksum;
+use crate::stats::DropReason;
+
+mod field {
+    pub(super) const VER_IHL: usize = 0;
+    pub(super) const TOS: usize = 1;
+    pub(super) const LEN: usize = 2;
+    pub(super) const ID: usize = 4;
+    pub(super) const FLAGS_FRAG: usize = 6;
+    pub(super) const TTL: usize = 8;
+    pub(super) const PROTO: usize = 9;
+    pub(super) const CHECKSUM: usize = 10;
+    pub(super) const SRC: usize = 12;
+    pub(super) const DST: usize = 16;
+}
+
+/// Length of the IPv4 header without options.
+pub const HEADER_LEN: usize = 20;
+
+const DF: u16 = 0x4000;
+const MF: u16 = 0x2000;
+const OFFSET_MASK: u16 = 0x1fff;
+
+/// An IPv4 packet in a buffer; the buffer may be longer than the packet.
+#[derive(Debug, Clone, Copy)]
+pub struct Ipv4Packet<T> {
+    buf: T,
+}
+
+impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    /// Wraps `buf` without checks; for buffers this code has just written.
+    pub const fn new_unchecked(buf: T) -> Self {
+        Ipv4Packet { buf }
+    }
+
+    /// Wraps untrusted bytes: version 4, IHL ≥ 5, IHL within the total
+    /// length, total length within the buffer.
+    pub fn new_checked(buf: T) -> Result<Self, DropReason> {
+        let b = buf.as_ref();
+        if b.len() < HEADER_LEN {
+            return Err(DropReason::TruncatedHeader);
+        }
+        if b[field::VER_IHL] >> 4 != 4 {
+            return Err(DropReason::BadVersion);
+        }
+        let ihl = usize::from(b[field::VER_IHL] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([b[field::LEN], b[field::LEN + 1]]));
+        if ihl < HEADER_LEN || ihl > b.len() {
+            return Err(DropReason::BadHeaderLength);
+        }
+        if total < ihl || total > b.len() {
+            return Err(DropReason::BadTotalLength);
+        }
+        Ok(Ipv4Packet { buf })
+    }
+
+    fn b(&self) -> &[u8] {
+        self.buf.as_ref()
+    }
+
+    fn u16_at(&self, at: usize) -> u16 {
+        u16::from_be_bytes([self.b()[at], self.b()[at + 1]])
+    }
+
+    /// Header length in bytes, options included.
+    pub fn header_len(&self) -> usize {
+        usize::from(self.b()[field::VER_IHL] & 0x0f) * 4
+    }
+    /// Type of Service.
+    pub fn tos(&self) -> u8 {
+        self.b()[field::TOS]
+    }
+    /// Total length.
+    pub fn total_len(&self) -> u16 {
+        self.u16_at(field::LEN)
+    }
+    /// Identification.
+    pub fn ident(&self) -> u16 {
+        self.u16_at(field::ID)
+    }
+    /// Don't Fragment.
+    pub fn dont_frag(&self) -> bool {
+        self.u16_at(field::FLAGS_FRAG) & DF != 0
+    }
+    /// More Fragments.
+    pub fn more_frags(&self) -> bool {
+        self.u16_at(field::FLAGS_FRAG) & MF != 0
+    }
+    /// Fragment offset in 8-byte units.
+    pub fn frag_offset(&self) -> u16 {
+        self.u16_at(field::FLAGS_FRAG) & OFFSET_MASK
+    }
+    /// Whether this is a fragment (MF set or offset non-zero).
+    pub fn is_fragment(&self) -> bool {
+        self.more_frags() || self.frag_offset() != 0
+    }
+    /// Time to Live.
+    pub fn ttl(&self) -> u8 {
+        self.b()[field::TTL]
+    }
+    /// Protocol.
+    pub fn protocol(&self) -> u8 {
+        self.b()[field::PROTO]
+    }
+    /// Header checksum field.
+    pub fn checksum(&self) -> u16 {
+        self.u16_at(field::CHECKSUM)
+    }
+    /// Source address.
+    pub fn src(&self) -> Ipv4Addr {
+        let b = self.b();
+        Ipv4Addr::new(
+            b[field::SRC],
+            b[field::SRC + 1],
+            b[field::SRC + 2],
+            b[field::SRC + 3],
+        )
+    }
+    /// Destination address.
+    pub fn dst(&self) -> Ipv4Addr {
+        let b = self.b();
+        Ipv4Addr::new(
+            b[field::DST],
+            b[field::DST + 1],
+            b[field::DST + 2],
+            b[field::DST + 3],
+        )
+    }
+    /// The options, between the fixed header and the payload.
+    pub fn options(&self) -> &[u8] {
+        &self.b()[HEADER_LEN..self.header_len()]
+    }
+    /// The payload, up to the total length.
+    pub fn payload(&self) -> &[u8] {
+        &self.b()[self.header_len()..usize::from(self.total_len())]
+    }
+    /// Whether the header checksum is right.
+    pub fn verify_checksum(&self) -> bool {
+        checksum::fold(checksum::sum(&self.b()[..self.header_len()])) == 0xffff
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    /// Writes a fresh 20-byte header (no options) with a correct checksum.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_header(
+        &mut self,
+        tos: u8,
+        total_len: u16,
+        ident: u16,
+        dont_frag: bool,
+        more_frags: bool,
+        frag_offset: u16,
+        ttl: u8,
+        protocol: u8,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+    ) {
+        let flags = if dont_frag { DF } else { 0 } | if more_frags { MF } else { 0 };
+        let b = &mut self.buf.as_mut()[..HEADER_LEN];
+        b[field::VER_IHL] = 0x45;
+        b[field::TOS] = tos;
+        b[field::LEN..field::LEN + 2].copy_from_slice(&total_len.to_be_bytes());
+        b[field::ID..field::ID + 2].copy_from_slice(&ident.to_be_bytes());
+        let ff = flags | (frag_offset & OFFSET_MASK);
+        b[field::FLAGS_FRAG..field::FLAGS_FRAG + 2].copy_from_slice(&ff.to_be_bytes());
+        b[field::TTL] = ttl;
+        b[field::PROTO] = protocol;
+        b[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&[0, 0]);
+        b[field::SRC..field::SRC + 4].copy_from_slice(&src.octets());
+        b[field::DST..field::DST + 4].copy_from_slice(&dst.octets());
+        let c = checksum::finish(checksum::sum(b));
+        b[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> [u8; 20] {
+        let mut b = [0u8; 20];
+        Ipv4Packet::new_unchecked(&mut b[..]).write_header(
+            0x10,
+            20,
+            0x1234,
+            true,
+            false,
+            0,
+            64,
+            17,
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::new(203, 0, 113, 10),
+        );
+        b
+    }
+
+    #[test]
+    fn write_then_read() {
+        let b = header();
+        let p = Ipv4Packet::new_checked(&b[..]).unwrap();
+        assert!(p.verify_checksum());
+        assert_eq!(
+            (p.tos(), p.total_len(), p.ident(), p.ttl(), p.protocol()),
+            (0x10, 20, 0x1234, 64, 17)
+        );
+        assert!(p.dont_frag() && !p.more_frags() && !p.is_fragment());
+        assert_eq!(p.src(), Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(p.dst(), Ipv4Addr::new(203, 0, 113, 10));
+        let oracle = etherparse::Ipv4HeaderSlice::from_slice(&b).unwrap();
+        assert_eq!(
+            oracle.header_checksum(),
+            oracle.to_header().calc_header_checksum()
+        );
+    }
+
+    #[test]
+    fn refuses_malformed() {
+        let good = header();
+        assert_eq!(
+            Ipv4Packet::new_checked(&good[..19]).unwrap_err(),
+            DropReason::TruncatedHeader
+        );
+        let mut b = good;
+        b[0] = 0x65;
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            DropReason::BadVersion
+        );
+        let mut b = good;
+        b[0] = 0x44;
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            DropReason::BadHeaderLength
+        );
+        let mut b = good;
+        b[0] = 0x46;
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            DropReason::BadHeaderLength
+        );
+        let mut b = good;
+        b[3] = 21;
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            DropReason::BadTotalLength
+        );
+        let mut b = good;
+        b[3] = 19;
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..]).unwrap_err(),
+            DropReason::BadTotalLength
+        );
+    }
+}
