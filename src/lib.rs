@@ -4,3 +4,4 @@
 //! addressing code is re-exported here for the tests and benchmarks.
 
 pub use common;
+pub use nat64d;
