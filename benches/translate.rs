@@ -94,8 +94,8 @@ fn bench(c: &mut Criterion) {
     // back the first RESTORE bytes of the input, which costs the
     // "restore headers" baseline below.
     const RESTORE: usize = HEADROOM + 128;
-    let hdr = vec![0x5au8; RESTORE];
-    let mut hdr_dst = vec![0u8; RESTORE];
+    let hdr = [0x5au8; RESTORE];
+    let mut hdr_dst = [0u8; RESTORE];
     g.bench_function("restore headers (176 B copy, included below)", |b| {
         b.iter(|| hdr_dst.copy_from_slice(black_box(&hdr)))
     });
