@@ -47,14 +47,32 @@ pub enum DropReason {
     /// No room in the caller's buffer for the grown header (a caller bug,
     /// counted rather than panicking).
     NoHeadroom,
+    /// An ICMP error whose own TTL / Hop Limit runs out here: no error is
+    /// sent about an error (RFC 4443 §2.4(e), RFC 1812 §4.3.2.7).
+    ErrorHopLimitExpired,
+    /// An ICMP error flow was passed to `translate4` instead of
+    /// `translate4_error` (a caller bug, counted rather than panicking).
+    WrongEntryPoint,
     /// IPv6 Next Header is "No Next Header" (59): nothing to translate.
     NoNextHeader,
     /// An error would go to an unspecified, multicast or broadcast source
     /// (RFC 4443 §2.4(e), RFC 1812 §4.3.2.7).
     ErrorToInvalidSource,
-    /// An ICMP error message: translating errors and the packet they quote
-    /// (SPEC N11, N12) is not in this version yet.
-    IcmpErrorUnsupported,
+    /// The packet quoted in an ICMP error is too short to find its flow (the
+    /// IP header, or the ports / echo identifier), SPEC N12.
+    TruncatedInner,
+    /// The packet quoted in an ICMP error is itself an ICMP error or an ICMP
+    /// informational message: errors are translated once only (SPEC N12).
+    IcmpErrorInError,
+    /// The quoted packet is a non-first fragment: it has no ports to find
+    /// its session by.
+    InnerFragment,
+    /// The checksum of an ICMP error is wrong (RFC 7915 §4.2, §5.2: it is
+    /// recomputed, so a bad one must not be made good).
+    BadIcmpChecksum,
+    /// A Parameter Problem whose pointer has no counterpart in the other
+    /// header (RFC 7915 §4.2 Figure 3, §5.2 Figure 6).
+    UntranslatablePointer,
     /// A translated packet larger than the egress MTU that would need
     /// fragmenting by the translator (SPEC N4, N7): not in this version yet.
     NeedsFragmentation,
@@ -79,9 +97,15 @@ impl DropReason {
         DropReason::IcmpFragmented,
         DropReason::TooBig,
         DropReason::NoHeadroom,
+        DropReason::ErrorHopLimitExpired,
+        DropReason::WrongEntryPoint,
         DropReason::NoNextHeader,
         DropReason::ErrorToInvalidSource,
-        DropReason::IcmpErrorUnsupported,
+        DropReason::TruncatedInner,
+        DropReason::IcmpErrorInError,
+        DropReason::InnerFragment,
+        DropReason::BadIcmpChecksum,
+        DropReason::UntranslatablePointer,
         DropReason::NeedsFragmentation,
     ];
 
@@ -104,9 +128,15 @@ impl DropReason {
             DropReason::IcmpFragmented => "icmp_fragmented",
             DropReason::TooBig => "too_big",
             DropReason::NoHeadroom => "no_headroom",
+            DropReason::ErrorHopLimitExpired => "error_hop_limit_expired",
+            DropReason::WrongEntryPoint => "wrong_entry_point",
             DropReason::NoNextHeader => "no_next_header",
             DropReason::ErrorToInvalidSource => "error_to_invalid_source",
-            DropReason::IcmpErrorUnsupported => "icmp_error_unsupported",
+            DropReason::TruncatedInner => "truncated_inner",
+            DropReason::IcmpErrorInError => "icmp_error_in_error",
+            DropReason::InnerFragment => "inner_fragment",
+            DropReason::BadIcmpChecksum => "bad_icmp_checksum",
+            DropReason::UntranslatablePointer => "untranslatable_pointer",
             DropReason::NeedsFragmentation => "needs_fragmentation",
         }
     }

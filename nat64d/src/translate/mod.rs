@@ -10,11 +10,13 @@
 //! Nothing here allocates, reads the clock or does I/O.
 
 mod errors;
+mod icmp_error;
 mod v4_to_v6;
 mod v6_to_v4;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+pub use icmp_error::translate4_error;
 pub use v4_to_v6::{Flow4, inspect4, translate4};
 pub use v6_to_v4::{Flow6, inspect6, translate6};
 
@@ -72,6 +74,11 @@ pub enum Kind {
     EchoRequest,
     /// ICMP Echo Reply.
     EchoReply,
+    /// An ICMP error. The flow's protocol, addresses and ports are those of
+    /// the quoted packet, reversed: the same as a packet of the session
+    /// travelling in the error's direction, so the state layer finds the
+    /// session exactly as for data (SPEC S10).
+    Error,
 }
 
 /// The IPv4 side of a translated flow: the addresses and ports (or ICMP

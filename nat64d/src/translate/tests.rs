@@ -622,6 +622,271 @@ fn no_headroom_is_an_error_not_a_panic() {
     );
 }
 
+/// An ICMPv4 error from `from` to the pool address, quoting `quoted`.
+fn icmp4_error(from: Ipv4Addr, typ: u8, code: u8, rest: [u8; 4], quoted: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(from.octets(), POOL4.octets(), 64)
+        .icmpv4_raw(typ, code, rest)
+        .write(&mut out, quoted)
+        .unwrap();
+    out
+}
+
+/// An ICMPv6 error from `from` to the client, quoting `quoted`.
+fn icmp6_error(from: Ipv6Addr, typ: u8, code: u8, rest: [u8; 4], quoted: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv6(from.octets(), SERVER6.octets(), 64)
+        .icmpv6_raw(typ, code, rest)
+        .write(&mut out, quoted)
+        .unwrap();
+    out
+}
+
+/// What the host sent, as it left the translator: POOL4:61001 → SERVER4:443.
+fn sent4_udp(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4(POOL4.octets(), SERVER4.octets(), 63)
+        .udp(61001, 443)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+/// What arrived for the host, after translation: SERVER6:443 → CLIENT6:40000.
+fn received6_tcp(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv6(SERVER6.octets(), CLIENT6.octets(), 63)
+        .tcp(443, 40000, 5, 1000)
+        .ack(9)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn run4_error(pkt: &[u8], outer_src: Ipv6Addr) -> Result<(Vec<u8>, Output, Flow4), DropReason> {
+    let mut buf = buffer(pkt);
+    let flow = inspect4(&buf[HEADROOM..])?;
+    let out = translate4_error(&mut buf, HEADROOM, &flow, &BACK, outer_src, &cfg())?;
+    Ok((buf, out, flow))
+}
+
+#[test]
+fn n11_port_unreachable_4to6_with_quoted_packet() {
+    let quoted = sent4_udp(b"query");
+    let pkt = icmp4_error(SERVER4, 3, 3, [0; 4], &quoted);
+    let (buf, out, flow) = run4_error(&pkt, SERVER6).unwrap();
+    // SPEC S10: the flow is the session's, as an inbound packet would be.
+    assert_eq!(flow.kind, Kind::Error);
+    assert_eq!(
+        (flow.src, flow.src_port, flow.dst, flow.dst_port),
+        (SERVER4, 443, POOL4, 61001)
+    );
+    let (start, len) = forward(out);
+    let v6 = &buf[start..start + len];
+    let s = oracle(v6);
+    let Some(NetSlice::Ipv6(ip)) = &s.net else {
+        panic!()
+    };
+    assert_eq!(
+        (ip.header().source_addr(), ip.header().destination_addr()),
+        (SERVER6, CLIENT6)
+    );
+    let Some(TransportSlice::Icmpv6(i)) = &s.transport else {
+        panic!()
+    };
+    assert_eq!((i.type_u8(), i.code_u8()), (1, 4));
+    // SPEC N12: the quoted packet is the host's own, checksums and all.
+    let inner = oracle(i.payload());
+    let Some(NetSlice::Ipv6(iip)) = &inner.net else {
+        panic!()
+    };
+    assert_eq!(
+        (iip.header().source_addr(), iip.header().destination_addr()),
+        (CLIENT6, SERVER6)
+    );
+    let Some(TransportSlice::Udp(u)) = inner.transport else {
+        panic!()
+    };
+    assert_eq!(
+        (u.source_port(), u.destination_port(), u.payload()),
+        (40000, 443, &b"query"[..])
+    );
+}
+
+#[test]
+fn n11_frag_needed_becomes_packet_too_big_with_plateau() {
+    let quoted = sent4_udp(&[0; 1472]); // a 1500-byte packet
+    let mut rest = [0u8; 4];
+    let pkt = icmp4_error(Ipv4Addr::new(192, 0, 2, 254), 3, 4, rest, &quoted[..28]);
+    let (buf, out, _) = run4_error(&pkt, OWN6).unwrap();
+    let (start, len) = forward(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv6(i)) = &s.transport else {
+        panic!()
+    };
+    assert_eq!(i.type_u8(), 2);
+    assert_eq!(
+        u32::from_be_bytes(i.bytes5to8()),
+        1492 + 20,
+        "RFC 1191 plateau below 1500, + 20"
+    );
+    rest[2..4].copy_from_slice(&1400u16.to_be_bytes());
+    let pkt = icmp4_error(SERVER4, 3, 4, rest, &quoted[..28]);
+    let (buf, out, _) = run4_error(&pkt, SERVER6).unwrap();
+    let (start, len) = forward(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv6(i)) = &s.transport else {
+        panic!()
+    };
+    assert_eq!(u32::from_be_bytes(i.bytes5to8()), 1420);
+}
+
+#[test]
+fn n11_parameter_problem_pointer_4to6() {
+    let quoted = sent4_udp(b"x");
+    let pkt = icmp4_error(SERVER4, 12, 0, [9, 0, 0, 0], &quoted); // pointer at Protocol
+    let (buf, out, _) = run4_error(&pkt, SERVER6).unwrap();
+    let (start, len) = forward(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv6(i)) = &s.transport else {
+        panic!()
+    };
+    assert_eq!(
+        (i.type_u8(), u32::from_be_bytes(i.bytes5to8())),
+        (4, 6),
+        "pointer at Next Header"
+    );
+    let pkt = icmp4_error(SERVER4, 12, 0, [5, 0, 0, 0], &quoted); // Identification: no counterpart
+    assert_eq!(
+        run4_error(&pkt, SERVER6).unwrap_err(),
+        DropReason::UntranslatablePointer
+    );
+}
+
+#[test]
+fn n11_time_exceeded_6to4_with_quoted_packet() {
+    let quoted = received6_tcp(b"data");
+    let router6 = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+    let mut pkt = icmp6_error(router6, 3, 0, [0; 4], &quoted);
+    // The error goes from the IPv6 side towards the IPv4 server.
+    pkt[24..40].copy_from_slice(&SERVER6.octets());
+    let pkt = icmp6_error_fix(pkt, router6, SERVER6);
+    let mut buf = buffer(&pkt);
+    let flow = inspect6(&buf[HEADROOM..]).unwrap();
+    assert_eq!(flow.kind, Kind::Error);
+    assert_eq!(
+        (flow.src, flow.src_port, flow.dst, flow.dst_port),
+        (CLIENT6, 40000, SERVER6, 443)
+    );
+    assert_eq!(flow.error_src, router6);
+    let (start, len) = forward(translate6(&mut buf, HEADROOM, &flow, &OUT, &cfg(), 9).unwrap());
+    let v4 = &buf[start..start + len];
+    let s = oracle(v4);
+    let Some(NetSlice::Ipv4(ip)) = &s.net else {
+        panic!()
+    };
+    assert_eq!(
+        (ip.header().source_addr(), ip.header().destination_addr()),
+        (POOL4, SERVER4)
+    );
+    let Some(TransportSlice::Icmpv4(i)) = &s.transport else {
+        panic!()
+    };
+    assert_eq!((i.type_u8(), i.code_u8()), (11, 0));
+    let inner = oracle(i.payload());
+    let Some(NetSlice::Ipv4(iip)) = &inner.net else {
+        panic!()
+    };
+    assert_eq!(
+        (iip.header().source_addr(), iip.header().destination_addr()),
+        (SERVER4, POOL4)
+    );
+    let Some(TransportSlice::Tcp(t)) = inner.transport else {
+        panic!()
+    };
+    assert_eq!(
+        (t.source_port(), t.destination_port(), t.payload()),
+        (443, 61001, &b"data"[..])
+    );
+}
+
+/// Recomputes an ICMPv6 checksum after a test changed the addresses.
+fn icmp6_error_fix(mut pkt: Vec<u8>, src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
+    use crate::wire::checksum;
+    pkt[42] = 0;
+    pkt[43] = 0;
+    let len = u32::try_from(pkt.len() - 40).unwrap();
+    let c = checksum::finish(checksum::pseudo_v6(src, dst, 58, len) + checksum::sum(&pkt[40..]));
+    pkt[42..44].copy_from_slice(&c.to_be_bytes());
+    pkt
+}
+
+#[test]
+fn n11_packet_too_big_6to4_and_576_limit() {
+    let quoted = received6_tcp(&[0; 1180]);
+    let pkt = icmp6_error_fix(
+        icmp6_error(CLIENT6, 2, 0, 1280u32.to_be_bytes(), &quoted),
+        CLIENT6,
+        SERVER6,
+    );
+    let mut buf = buffer(&pkt);
+    let flow = inspect6(&buf[HEADROOM..]).unwrap();
+    let (start, len) = forward(translate6(&mut buf, HEADROOM, &flow, &OUT, &cfg(), 9).unwrap());
+    assert_eq!(len, 576, "cut to 576 bytes");
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv4(i)) = &s.transport else {
+        panic!()
+    };
+    assert_eq!((i.type_u8(), i.code_u8()), (3, 4));
+    assert_eq!(
+        u16::from_be_bytes([i.bytes5to8()[2], i.bytes5to8()[3]]),
+        1260
+    );
+}
+
+#[test]
+fn n12_error_quoting_an_error_is_dropped() {
+    let quoted = icmp6_error(CLIENT6, 1, 4, [0; 4], &received6_tcp(b""));
+    let pkt = icmp6_error_fix(
+        icmp6_error(CLIENT6, 1, 4, [0; 4], &quoted),
+        CLIENT6,
+        SERVER6,
+    );
+    assert_eq!(inspect6(&pkt).unwrap_err(), DropReason::IcmpErrorInError);
+}
+
+#[test]
+fn n12_short_quoted_transport_is_enough() {
+    // Only 4 bytes of UDP quoted: ports, no checksum.
+    let quoted = sent4_udp(b"abc");
+    let pkt = icmp4_error(SERVER4, 3, 3, [0; 4], &quoted[..24]);
+    let (buf, out, _) = run4_error(&pkt, SERVER6).unwrap();
+    let (start, len) = forward(out);
+    assert_eq!(len, 40 + 8 + 40 + 4);
+    let v6 = &buf[start..start + len];
+    assert_eq!(&v6[88..92], &[0x9c, 0x40, 0x01, 0xbb], "ports 40000 → 443");
+    // Fewer than 4 bytes: the session cannot be found.
+    let pkt = icmp4_error(SERVER4, 3, 3, [0; 4], &quoted[..22]);
+    assert_eq!(inspect4(&pkt).unwrap_err(), DropReason::TruncatedInner);
+}
+
+#[test]
+fn n11_bad_error_checksum_refused() {
+    let mut pkt = icmp4_error(SERVER4, 3, 3, [0; 4], &sent4_udp(b"q"));
+    let last = pkt.len() - 1;
+    pkt[last] ^= 1;
+    assert_eq!(inspect4(&pkt).unwrap_err(), DropReason::BadIcmpChecksum);
+}
+
+/// Translates an IPv4 flow by the entry point its kind needs.
+fn run_any4(buf: &mut [u8], flow: &Flow4) -> Result<Output, DropReason> {
+    if flow.kind == Kind::Error {
+        translate4_error(buf, HEADROOM, flow, &BACK, SERVER6, &cfg())
+    } else {
+        translate4(buf, HEADROOM, flow, &BACK, &cfg(), 1)
+    }
+}
+
 fn arb_payload() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(any::<u8>(), 0..1200)
 }
@@ -678,18 +943,36 @@ proptest! {
                 let _ = translate6(&mut buf, HEADROOM, &flow, &OUT, &cfg(), 1);
             }
         } else if let Ok(flow) = inspect4(&buf[HEADROOM..]) {
-            let _ = translate4(&mut buf, HEADROOM, &flow, &BACK, &cfg(), 1);
+            let _ = run_any4(&mut buf, &flow);
         }
     }
 
     /// Valid packets with random bytes changed never panic either.
     #[test]
-    fn prop_mutated_packets_never_panic(payload in arb_payload(), at in any::<prop::sample::Index>(), to in any::<u8>(), which in 0..4u8) {
-        let mut pkt = match which { 0 => udp6(&payload, 64), 1 => tcp6(&payload), 2 => udp4(&payload, 64), _ => tcp4(&payload) };
+    fn prop_mutated_packets_never_panic(payload in arb_payload(), at in any::<prop::sample::Index>(), to in any::<u8>(), which in 0..6u8) {
+        let mut pkt = match which {
+            0 => udp6(&payload, 64),
+            1 => tcp6(&payload),
+            2 => icmp6_error_fix(icmp6_error(CLIENT6, 1, 4, [0; 4], &received6_tcp(&payload)), CLIENT6, SERVER6),
+            3 => udp4(&payload, 64),
+            4 => tcp4(&payload),
+            _ => icmp4_error(SERVER4, 3, 3, [0; 4], &sent4_udp(&payload)),
+        };
         let i = at.index(pkt.len());
         pkt[i] = to;
+        // Errors: keep the checksums valid so the mutation reaches the quoted
+        // packet instead of stopping at the checksum check.
+        if which == 2 && pkt.len() >= 48 {
+            pkt = icmp6_error_fix(pkt, CLIENT6, SERVER6);
+        } else if which == 5 && pkt.len() >= 28 && pkt[0] == 0x45 {
+            fix_ipv4_checksum(&mut pkt);
+            pkt[22] = 0;
+            pkt[23] = 0;
+            let c = crate::wire::checksum::finish(crate::wire::checksum::sum(&pkt[20..]));
+            pkt[22..24].copy_from_slice(&c.to_be_bytes());
+        }
         let mut buf = buffer(&pkt);
-        if which < 2 {
+        if which < 3 {
             if let Ok(flow) = inspect6(&buf[HEADROOM..]) {
                 if let Ok(out) = translate6(&mut buf, HEADROOM, &flow, &OUT, &cfg(), 1) {
                     let (Output::Forward { start, len } | Output::Reply { start, len }) = out;
@@ -697,7 +980,7 @@ proptest! {
                 }
             }
         } else if let Ok(flow) = inspect4(&buf[HEADROOM..]) {
-            if let Ok(out) = translate4(&mut buf, HEADROOM, &flow, &BACK, &cfg(), 1) {
+            if let Ok(out) = run_any4(&mut buf, &flow) {
                 let (Output::Forward { start, len } | Output::Reply { start, len }) = out;
                 prop_assert!(start + len <= buf.len());
             }

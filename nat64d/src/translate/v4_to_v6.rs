@@ -3,6 +3,7 @@
 use std::net::Ipv4Addr;
 
 use super::errors::{self, icmp4, icmp6};
+use super::icmp_error;
 use super::v6_to_v4::check_transport;
 use super::{Config, Kind, Map6, Output, Proto};
 use crate::stats::DropReason;
@@ -19,10 +20,15 @@ pub struct Flow4 {
     pub proto: Proto,
     /// Data, echo request or echo reply.
     pub kind: Kind,
-    /// Source address.
+    /// Source address (for [`Kind::Error`]: the quoted packet's
+    /// destination, so that the flow is the session's).
     pub src: Ipv4Addr,
-    /// Destination address.
+    /// Destination address (for [`Kind::Error`]: the quoted packet's
+    /// source).
     pub dst: Ipv4Addr,
+    /// For [`Kind::Error`]: the node that sent the error (the packet's real
+    /// source); otherwise the same as `src`.
+    pub error_src: Ipv4Addr,
     /// Source port, or the ICMP identifier; 0 in a non-first fragment.
     pub src_port: u16,
     /// Destination port, or the ICMP identifier; 0 in a non-first fragment.
@@ -115,6 +121,7 @@ pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
         kind: Kind::Data,
         src: ip.src(),
         dst: ip.dst(),
+        error_src: ip.src(),
         src_port: 0,
         dst_port: 0,
         tcp_flags: 0,
@@ -140,7 +147,8 @@ pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
             icmp4::ECHO_REQUEST => Kind::EchoRequest,
             icmp4::ECHO_REPLY => Kind::EchoReply,
             icmp4::DEST_UNREACHABLE | icmp4::TIME_EXCEEDED | icmp4::PARAM_PROBLEM => {
-                return Err(DropReason::IcmpErrorUnsupported);
+                icmp_error::flow4_of_error(&mut flow, data)?;
+                return Ok(flow);
             }
             _ => return Err(DropReason::IcmpInformational),
         };
@@ -170,6 +178,7 @@ pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
 /// `map` (RFC 7915 §4). The IPv6 header grows into the headroom: `start`
 /// must be at least [`super::HEADROOM`]. `ident` is the caller's IPv4
 /// Identification generator's next value, for the errors it may send.
+/// ICMPv4 errors ([`Kind::Error`]) go to [`super::translate4_error`].
 pub fn translate4(
     buf: &mut [u8],
     start: usize,
@@ -178,6 +187,9 @@ pub fn translate4(
     cfg: &Config,
     ident: u16,
 ) -> Result<Output, DropReason> {
+    if flow.kind == Kind::Error {
+        return Err(DropReason::WrongEntryPoint);
+    }
     let len = flow.len;
     if flow.source_route.is_some() {
         // RFC 7915 §4.1: Destination Unreachable, Source Route Failed.

@@ -3,6 +3,7 @@
 use std::net::Ipv6Addr;
 
 use super::errors::{self, icmp4, icmp6};
+use super::icmp_error;
 use super::{Config, Kind, Map4, Output, Proto};
 use crate::stats::DropReason;
 use crate::wire::checksum;
@@ -18,10 +19,15 @@ pub struct Flow6 {
     pub proto: Proto,
     /// Data, echo request or echo reply.
     pub kind: Kind,
-    /// Source address.
+    /// Source address (for [`Kind::Error`]: the quoted packet's
+    /// destination, so that the flow is the session's).
     pub src: Ipv6Addr,
-    /// Destination address.
+    /// Destination address (for [`Kind::Error`]: the quoted packet's
+    /// source).
     pub dst: Ipv6Addr,
+    /// For [`Kind::Error`]: the node that sent the error (the packet's real
+    /// source); otherwise the same as `src`.
+    pub error_src: Ipv6Addr,
     /// Source port, or the ICMP identifier; 0 in a non-first fragment.
     pub src_port: u16,
     /// Destination port, or the ICMP identifier; 0 in a non-first fragment.
@@ -69,6 +75,7 @@ pub fn inspect6(pkt: &[u8]) -> Result<Flow6, DropReason> {
         kind: Kind::Data,
         src: ip.src(),
         dst: ip.dst(),
+        error_src: ip.src(),
         src_port: 0,
         dst_port: 0,
         tcp_flags: 0,
@@ -91,7 +98,11 @@ pub fn inspect6(pkt: &[u8]) -> Result<Flow6, DropReason> {
         flow.kind = match data[l4::ICMP_TYPE] {
             icmp6::ECHO_REQUEST => Kind::EchoRequest,
             icmp6::ECHO_REPLY => Kind::EchoReply,
-            1..=4 => return Err(DropReason::IcmpErrorUnsupported),
+            1..=4 => {
+                let plen = u32::try_from(data.len()).map_err(|_| DropReason::TooBig)?;
+                icmp_error::flow6_of_error(&mut flow, data, plen)?;
+                return Ok(flow);
+            }
             _ => return Err(DropReason::IcmpInformational),
         };
         let id = l4::get16(data, l4::ICMP_ECHO_ID);
@@ -151,7 +162,9 @@ pub(super) fn check_transport(proto: Proto, data: &[u8], fragment: bool) -> Resu
 /// [`inspect6`] read into `flow`, to IPv4 with the addresses and ports of
 /// `map` (RFC 7915 §5). `ident` is the next value of the caller's IPv4
 /// Identification generator (SPEC N2), used when the packet has no Fragment
-/// header. The buffer must be the one `flow` was read from.
+/// header. The buffer must be the one `flow` was read from. An ICMPv6 error
+/// ([`Kind::Error`]) is translated with the packet it quotes (SPEC N11,
+/// N12); `map` is then the mapping of the quoted packet's session.
 pub fn translate6(
     buf: &mut [u8],
     start: usize,
@@ -160,6 +173,9 @@ pub fn translate6(
     cfg: &Config,
     ident: u16,
 ) -> Result<Output, DropReason> {
+    if flow.kind == Kind::Error {
+        return icmp_error::translate6_error(buf, start, flow, map, cfg, ident);
+    }
     let len = flow.len;
     if let Some(pointer) = flow.routing_pointer {
         // SPEC N1: Routing header with Segments Left ≠ 0, RFC 7915 §5.1.

@@ -61,6 +61,25 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         Ok(Ipv4Packet { buf })
     }
 
+    /// Wraps a packet quoted inside an ICMP error, which may be cut short
+    /// (RFC 792: the header and at least 8 bytes): the header with its
+    /// options must be whole; the payload is whatever arrived.
+    pub fn new_truncated(buf: T) -> Result<Self, DropReason> {
+        let b = buf.as_ref();
+        if b.len() < HEADER_LEN {
+            return Err(DropReason::TruncatedInner);
+        }
+        if b[field::VER_IHL] >> 4 != 4 {
+            return Err(DropReason::BadVersion);
+        }
+        let ihl = usize::from(b[field::VER_IHL] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([b[field::LEN], b[field::LEN + 1]]));
+        if ihl < HEADER_LEN || ihl > b.len() || total < ihl {
+            return Err(DropReason::TruncatedInner);
+        }
+        Ok(Ipv4Packet { buf })
+    }
+
     fn b(&self) -> &[u8] {
         self.buf.as_ref()
     }
@@ -137,9 +156,11 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn options(&self) -> &[u8] {
         &self.b()[HEADER_LEN..self.header_len()]
     }
-    /// The payload, up to the total length.
+    /// The payload, up to the total length (or to the end of the buffer for
+    /// a truncated quoted packet).
     pub fn payload(&self) -> &[u8] {
-        &self.b()[self.header_len()..usize::from(self.total_len())]
+        let b = self.b();
+        &b[self.header_len()..usize::from(self.total_len()).min(b.len())]
     }
     /// Whether the header checksum is right.
     pub fn verify_checksum(&self) -> bool {

@@ -111,6 +111,20 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         Ok(Ipv6Packet { buf })
     }
 
+    /// Wraps a packet quoted inside an ICMP error, which may be cut short
+    /// (RFC 4443 §2.4(c)): only the fixed header must be whole; the payload
+    /// is whatever arrived, up to the payload length.
+    pub fn new_truncated(buf: T) -> Result<Self, DropReason> {
+        let b = buf.as_ref();
+        if b.len() < HEADER_LEN {
+            return Err(DropReason::TruncatedInner);
+        }
+        if b[0] >> 4 != 6 {
+            return Err(DropReason::BadVersion);
+        }
+        Ok(Ipv6Packet { buf })
+    }
+
     fn b(&self) -> &[u8] {
         self.buf.as_ref()
     }
@@ -152,9 +166,11 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     pub fn dst(&self) -> Ipv6Addr {
         addr_at(self.b(), field::DST)
     }
-    /// The packet, up to the payload length.
+    /// The packet, up to the payload length (or to the end of the buffer
+    /// for a truncated quoted packet).
     pub fn packet(&self) -> &[u8] {
-        &self.b()[..self.total_len()]
+        let b = self.b();
+        &b[..self.total_len().min(b.len())]
     }
 
     /// Walks the extension headers (RFC 8200 §4): Hop-by-Hop (first only),

@@ -1,0 +1,589 @@
+//! ICMP error translation with the quoted packet (SPEC N11, N12; RFC 7915
+//! §4.2, §4.3, §5.2, §5.3).
+//!
+//! The quoted packet is read leniently (it may be cut short), translated
+//! once (an error quoting an error is dropped), and its transport fields
+//! rewritten only as far as they arrived. The quoted transport data stays
+//! where it is; the new headers are written in front of it. The error's own
+//! checksum is verified first and then recomputed, so a bad one stays
+//! refused rather than repaired.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::errors::{ICMP4_ERROR_MAX, ICMP6_ERROR_MAX, icmp4, icmp6};
+use super::{Config, Flow4, Flow6, Kind, Map4, Map6, Output, Proto};
+use crate::stats::DropReason;
+use crate::wire::checksum;
+use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::ipv6::{self, FragHeader, Ipv6Packet, proto, write_frag_header};
+use crate::wire::l4;
+
+/// The packet quoted in an ICMPv6 error.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Inner6 {
+    pub(super) proto: Proto,
+    pub(super) src: Ipv6Addr,
+    pub(super) dst: Ipv6Addr,
+    pub(super) src_port: u16,
+    pub(super) dst_port: u16,
+    /// Offset of the transport header within the ICMPv6 body.
+    upper_at: usize,
+    /// The transport length the quoted packet had before it was cut.
+    upper_len: usize,
+    frag: Option<FragHeader>,
+    hop_limit: u8,
+    traffic_class: u8,
+    /// ICMP type of a quoted echo message.
+    echo_type: u8,
+}
+
+/// The packet quoted in an ICMPv4 error.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Inner4 {
+    pub(super) proto: Proto,
+    pub(super) src: Ipv4Addr,
+    pub(super) dst: Ipv4Addr,
+    pub(super) src_port: u16,
+    pub(super) dst_port: u16,
+    /// Offset of the transport header within the ICMPv4 body (the IHL).
+    upper_at: usize,
+    /// The total length the quoted packet had before it was cut.
+    total_len: usize,
+    ident: u16,
+    more_frags: bool,
+    frag_offset: u16,
+    ttl: u8,
+    tos: u8,
+    echo_type: u8,
+}
+
+/// Ports, or the echo identifier twice, of a quoted transport header; and
+/// the echo type. Only the first 4 (TCP, UDP) or 8 (ICMP) bytes are needed.
+fn quoted_ports(proto: Proto, data: &[u8], echo: [u8; 2]) -> Result<(u16, u16, u8), DropReason> {
+    match proto {
+        Proto::Tcp | Proto::Udp => {
+            if data.len() < 4 {
+                return Err(DropReason::TruncatedInner);
+            }
+            Ok((
+                l4::get16(data, l4::SRC_PORT),
+                l4::get16(data, l4::DST_PORT),
+                0,
+            ))
+        }
+        Proto::Icmp => {
+            if data.len() < l4::ICMP_HEADER_LEN {
+                return Err(DropReason::TruncatedInner);
+            }
+            let typ = data[l4::ICMP_TYPE];
+            if !echo.contains(&typ) {
+                return Err(DropReason::IcmpErrorInError);
+            }
+            let id = l4::get16(data, l4::ICMP_ECHO_ID);
+            Ok((id, id, typ))
+        }
+    }
+}
+
+/// Reads the packet quoted in an ICMPv6 error body.
+pub(super) fn inner6(body: &[u8]) -> Result<Inner6, DropReason> {
+    let ip = Ipv6Packet::new_truncated(body)?;
+    let h = ip.walk().map_err(|_| DropReason::TruncatedInner)?;
+    if h.frag.is_some_and(|f| !f.is_first()) {
+        return Err(DropReason::InnerFragment);
+    }
+    let proto = match h.upper {
+        proto::TCP => Proto::Tcp,
+        proto::UDP => Proto::Udp,
+        proto::ICMPV6 => Proto::Icmp,
+        _ => return Err(DropReason::UnsupportedProtocol),
+    };
+    let data = body
+        .get(h.upper_offset..)
+        .ok_or(DropReason::TruncatedInner)?;
+    let (src_port, dst_port, echo_type) =
+        quoted_ports(proto, data, [icmp6::ECHO_REQUEST, icmp6::ECHO_REPLY])?;
+    Ok(Inner6 {
+        proto,
+        src: ip.src(),
+        dst: ip.dst(),
+        src_port,
+        dst_port,
+        upper_at: h.upper_offset,
+        upper_len: ip.total_len().saturating_sub(h.upper_offset),
+        frag: h.frag,
+        hop_limit: ip.hop_limit(),
+        traffic_class: ip.traffic_class(),
+        echo_type,
+    })
+}
+
+/// Reads the packet quoted in an ICMPv4 error body.
+pub(super) fn inner4(body: &[u8]) -> Result<Inner4, DropReason> {
+    let ip = Ipv4Packet::new_truncated(body)?;
+    if ip.frag_offset() != 0 {
+        return Err(DropReason::InnerFragment);
+    }
+    let proto = match ip.protocol() {
+        proto::TCP => Proto::Tcp,
+        proto::UDP => Proto::Udp,
+        proto::ICMP => Proto::Icmp,
+        _ => return Err(DropReason::UnsupportedProtocol),
+    };
+    let (src_port, dst_port, echo_type) = quoted_ports(
+        proto,
+        ip.payload(),
+        [icmp4::ECHO_REQUEST, icmp4::ECHO_REPLY],
+    )?;
+    Ok(Inner4 {
+        proto,
+        src: ip.src(),
+        dst: ip.dst(),
+        src_port,
+        dst_port,
+        upper_at: ip.header_len(),
+        total_len: usize::from(ip.total_len()),
+        ident: ip.ident(),
+        more_frags: ip.more_frags(),
+        frag_offset: ip.frag_offset(),
+        ttl: ip.ttl(),
+        tos: ip.tos(),
+        echo_type,
+    })
+}
+
+/// The reversed flow of an ICMPv6 error: the session of the quoted packet,
+/// as seen by a packet travelling with the error.
+pub(super) fn flow6_of_error(outer: &mut Flow6, icmp: &[u8], plen: u32) -> Result<(), DropReason> {
+    let valid = checksum::fold(
+        checksum::pseudo_v6(outer.src, outer.dst, proto::ICMPV6, plen) + checksum::sum(icmp),
+    );
+    if valid != 0xffff {
+        return Err(DropReason::BadIcmpChecksum);
+    }
+    let inner = inner6(&icmp[l4::ICMP_HEADER_LEN..])?;
+    outer.kind = Kind::Error;
+    outer.error_src = outer.src;
+    outer.src = inner.dst;
+    outer.dst = inner.src;
+    outer.proto = inner.proto;
+    outer.src_port = inner.dst_port;
+    outer.dst_port = inner.src_port;
+    Ok(())
+}
+
+/// The reversed flow of an ICMPv4 error (see [`flow6_of_error`]).
+pub(super) fn flow4_of_error(outer: &mut Flow4, icmp: &[u8]) -> Result<(), DropReason> {
+    if checksum::fold(checksum::sum(icmp)) != 0xffff {
+        return Err(DropReason::BadIcmpChecksum);
+    }
+    let inner = inner4(&icmp[l4::ICMP_HEADER_LEN..])?;
+    outer.kind = Kind::Error;
+    outer.error_src = outer.src;
+    outer.src = inner.dst;
+    outer.dst = inner.src;
+    outer.proto = inner.proto;
+    outer.src_port = inner.dst_port;
+    outer.dst_port = inner.src_port;
+    Ok(())
+}
+
+/// RFC 7915 §5.2 Figure 6: IPv6 header pointer → IPv4 header pointer.
+fn pointer_6to4(p: u32) -> Option<u8> {
+    Some(match p {
+        0 => 0,
+        1 => 1,
+        4 | 5 => 2,
+        6 => 9,
+        7 => 8,
+        8..=23 => 12,
+        24..=39 => 16,
+        _ => return None,
+    })
+}
+
+/// RFC 7915 §4.2 Figure 3: IPv4 header pointer → IPv6 header pointer.
+fn pointer_4to6(p: u8) -> Option<u32> {
+    Some(match p {
+        0 => 0,
+        1 => 1,
+        2 | 3 => 4,
+        8 => 7,
+        9 => 6,
+        12..=15 => 8,
+        16..=19 => 24,
+        _ => return None,
+    })
+}
+
+/// RFC 1191 §7 plateau table, for a Fragmentation Needed without an MTU.
+const PLATEAUS: [u16; 11] = [
+    65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68,
+];
+
+/// The largest plateau below the length of the packet that did not fit.
+fn plateau_below(len: usize) -> u16 {
+    PLATEAUS
+        .iter()
+        .copied()
+        .find(|&p| usize::from(p) < len)
+        .unwrap_or(68)
+}
+
+/// ICMPv6 error type/code/rest → ICMPv4 (RFC 7915 §5.2).
+fn map_6to4(
+    typ: u8,
+    code: u8,
+    rest: [u8; 4],
+    cfg: &Config,
+) -> Result<(u8, u8, [u8; 4]), DropReason> {
+    let untranslatable = Err(DropReason::IcmpUntranslatable);
+    match typ {
+        1 => {
+            let c = match code {
+                0 | 2 | 3 => 1, // no route, beyond scope, address unreachable → host unreachable
+                1 => 10,        // administratively prohibited → host prohibited
+                4 => 3,         // port unreachable
+                _ => return untranslatable,
+            };
+            Ok((icmp4::DEST_UNREACHABLE, c, [0; 4]))
+        }
+        icmp6::PACKET_TOO_BIG => {
+            let mtu6 = u32::from_be_bytes(rest);
+            let mtu = mtu6.saturating_sub(20).min(u32::from(cfg.ipv4_mtu));
+            let [_, _, hi, lo] = mtu.min(0xffff).to_be_bytes();
+            Ok((icmp4::DEST_UNREACHABLE, icmp4::FRAG_NEEDED, [0, 0, hi, lo]))
+        }
+        icmp6::TIME_EXCEEDED => Ok((icmp4::TIME_EXCEEDED, code, [0; 4])),
+        icmp6::PARAM_PROBLEM => match code {
+            0 => {
+                let p = pointer_6to4(u32::from_be_bytes(rest))
+                    .ok_or(DropReason::UntranslatablePointer)?;
+                Ok((icmp4::PARAM_PROBLEM, 0, [p, 0, 0, 0]))
+            }
+            1 => Ok((icmp4::DEST_UNREACHABLE, 2, [0; 4])), // unrecognised Next Header → protocol unreachable
+            _ => untranslatable,
+        },
+        _ => untranslatable,
+    }
+}
+
+/// ICMPv4 error type/code/rest → ICMPv6 (RFC 7915 §4.2). `quoted_len` is
+/// the total length of the quoted packet, for the plateau estimate.
+fn map_4to6(
+    typ: u8,
+    code: u8,
+    rest: [u8; 4],
+    quoted_len: usize,
+) -> Result<(u8, u8, [u8; 4]), DropReason> {
+    let untranslatable = Err(DropReason::IcmpUntranslatable);
+    match typ {
+        icmp4::DEST_UNREACHABLE => match code {
+            0 | 1 | 5..=8 | 11 | 12 => Ok((1, 0, [0; 4])),
+            9 | 10 | 13 | 15 => Ok((1, 1, [0; 4])),
+            3 => Ok((1, 4, [0; 4])),
+            2 => Ok((icmp6::PARAM_PROBLEM, 1, 6u32.to_be_bytes())), // pointer to Next Header
+            icmp4::FRAG_NEEDED => {
+                let reported = u16::from_be_bytes([rest[2], rest[3]]);
+                let mtu4 = if reported == 0 {
+                    plateau_below(quoted_len)
+                } else {
+                    reported
+                };
+                let mtu6 = (u32::from(mtu4) + 20).max(1280);
+                Ok((icmp6::PACKET_TOO_BIG, 0, mtu6.to_be_bytes()))
+            }
+            _ => untranslatable,
+        },
+        icmp4::TIME_EXCEEDED => Ok((icmp6::TIME_EXCEEDED, code, [0; 4])),
+        icmp4::PARAM_PROBLEM => match code {
+            0 | 2 => {
+                let p = pointer_4to6(rest[0]).ok_or(DropReason::UntranslatablePointer)?;
+                Ok((icmp6::PARAM_PROBLEM, 0, p.to_be_bytes()))
+            }
+            _ => untranslatable,
+        },
+        _ => untranslatable,
+    }
+}
+
+/// Rewrites the quoted transport header's ports (or echo identifier and
+/// type) and adjusts its checksum, as far as the bytes arrived. `old`/`new`
+/// are the partial sums of the address change; `ph_old`/`ph_new` the ICMP
+/// pseudo-header contributions.
+#[allow(clippy::too_many_arguments)]
+fn rewrite_quoted(
+    data: &mut [u8],
+    proto: Proto,
+    old_ports: (u16, u16),
+    new_ports: (u16, u16),
+    addr_old: u32,
+    addr_new: u32,
+    echo_type: u8,
+    ph_old: u32,
+    ph_new: u32,
+) {
+    match proto {
+        Proto::Tcp | Proto::Udp => {
+            let old = addr_old + u32::from(old_ports.0) + u32::from(old_ports.1);
+            let new = addr_new + u32::from(new_ports.0) + u32::from(new_ports.1);
+            l4::set16(data, l4::SRC_PORT, new_ports.0);
+            l4::set16(data, l4::DST_PORT, new_ports.1);
+            let at = if proto == Proto::Tcp {
+                l4::TCP_CHECKSUM
+            } else {
+                l4::UDP_CHECKSUM
+            };
+            if data.len() >= at + 2 {
+                let c = l4::get16(data, at);
+                if !(proto == Proto::Udp && c == 0) {
+                    l4::set16(data, at, checksum::adjust(c, old, new));
+                }
+            }
+        }
+        Proto::Icmp => {
+            let old_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
+            data[l4::ICMP_TYPE] = echo_type;
+            let new_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
+            l4::set16(data, l4::ICMP_ECHO_ID, new_ports.0);
+            let old = ph_old + old_type + u32::from(old_ports.0);
+            let new = ph_new + new_type + u32::from(new_ports.0);
+            let c = l4::get16(data, l4::ICMP_CHECKSUM);
+            l4::set16(data, l4::ICMP_CHECKSUM, checksum::adjust(c, old, new));
+        }
+    }
+}
+
+/// Translates an ICMPv6 error (a [`Kind::Error`] flow from `inspect6`) to
+/// ICMPv4. `map` is the session's mapping, as for data in this direction:
+/// the error goes from `map.src` (the binding's pool address) to `map.dst`,
+/// and the quoted packet from `map.dst:map.dst_port` to
+/// `map.src:map.src_port`.
+pub(super) fn translate6_error(
+    buf: &mut [u8],
+    start: usize,
+    flow: &Flow6,
+    map: &Map4,
+    cfg: &Config,
+    ident: u16,
+) -> Result<Output, DropReason> {
+    if flow.hop_limit <= 1 {
+        return Err(DropReason::ErrorHopLimitExpired);
+    }
+    let end = start + flow.len;
+    let icmp_at = start + flow.upper_offset;
+    let body_at = icmp_at + l4::ICMP_HEADER_LEN;
+    let (typ, code) = (buf[icmp_at], buf[icmp_at + 1]);
+    let rest = [
+        buf[icmp_at + 4],
+        buf[icmp_at + 5],
+        buf[icmp_at + 6],
+        buf[icmp_at + 7],
+    ];
+    let (t4, c4, rest4) = map_6to4(typ, code, rest, cfg)?;
+    let inner = inner6(&buf[body_at..end])?;
+    let upper = body_at + inner.upper_at;
+    let head = ipv4::HEADER_LEN + l4::ICMP_HEADER_LEN + ipv4::HEADER_LEN;
+    let data_len = (end - upper).min(ICMP4_ERROR_MAX - head);
+
+    // The quoted packet went map.dst → map.src in IPv4 terms.
+    let ulen = u32::try_from(inner.upper_len).map_err(|_| DropReason::TooBig)?;
+    let echo = if inner.echo_type == icmp6::ECHO_REQUEST {
+        icmp4::ECHO_REQUEST
+    } else {
+        icmp4::ECHO_REPLY
+    };
+    rewrite_quoted(
+        &mut buf[upper..upper + data_len],
+        inner.proto,
+        (inner.src_port, inner.dst_port),
+        (map.dst_port, map.src_port),
+        checksum::sum_v6(inner.src) + checksum::sum_v6(inner.dst),
+        checksum::sum_v4(map.dst) + checksum::sum_v4(map.src),
+        echo,
+        checksum::pseudo_v6(inner.src, inner.dst, proto::ICMPV6, ulen),
+        0,
+    );
+    let inner_total = u16::try_from(ipv4::HEADER_LEN + inner.upper_len).unwrap_or(u16::MAX);
+    let (dont_frag, q_ident, more) = match inner.frag {
+        Some(f) => (false, f.ident as u16, f.more),
+        None => (usize::from(inner_total) > 1260, 0, false),
+    };
+    let protocol = match inner.proto {
+        Proto::Tcp => proto::TCP,
+        Proto::Udp => proto::UDP,
+        Proto::Icmp => proto::ICMP,
+    };
+    let tos = |tc| if cfg.zero_tos { 0 } else { tc };
+    Ipv4Packet::new_unchecked(&mut buf[upper - ipv4::HEADER_LEN..upper]).write_header(
+        tos(inner.traffic_class),
+        inner_total,
+        q_ident,
+        dont_frag,
+        more,
+        0,
+        inner.hop_limit,
+        protocol,
+        map.dst,
+        map.src,
+    );
+    let icmp_start = upper - ipv4::HEADER_LEN - l4::ICMP_HEADER_LEN;
+    let icmp = &mut buf[icmp_start..upper + data_len];
+    icmp[0] = t4;
+    icmp[1] = c4;
+    l4::set16(icmp, l4::ICMP_CHECKSUM, 0);
+    icmp[4..8].copy_from_slice(&rest4);
+    let c = checksum::finish(checksum::sum(icmp));
+    l4::set16(icmp, l4::ICMP_CHECKSUM, c);
+    let new_start = upper - head;
+    let total = head + data_len;
+    Ipv4Packet::new_unchecked(&mut buf[new_start..icmp_start]).write_header(
+        tos(flow.traffic_class),
+        u16::try_from(total).map_err(|_| DropReason::TooBig)?,
+        ident,
+        false,
+        false,
+        0,
+        flow.hop_limit - 1,
+        proto::ICMP,
+        map.src,
+        map.dst,
+    );
+    Ok(Output::Forward {
+        start: new_start,
+        len: total,
+    })
+}
+
+/// Translates an ICMPv4 error (a [`Kind::Error`] flow from `inspect4`) to
+/// ICMPv6. `map` is the session's mapping, as for data in this direction:
+/// the error goes to `map.dst` and the quoted packet from
+/// `map.dst:map.dst_port` to `map.src:map.src_port`. `outer_src` is the
+/// IPv4 address of the node that sent the error, embedded in the prefix.
+pub fn translate4_error(
+    buf: &mut [u8],
+    start: usize,
+    flow: &Flow4,
+    map: &Map6,
+    outer_src: Ipv6Addr,
+    cfg: &Config,
+) -> Result<Output, DropReason> {
+    if flow.ttl <= 1 {
+        return Err(DropReason::ErrorHopLimitExpired);
+    }
+    let end = start + flow.len;
+    let icmp_at = start + flow.header_len;
+    let body_at = icmp_at + l4::ICMP_HEADER_LEN;
+    let (typ, code) = (buf[icmp_at], buf[icmp_at + 1]);
+    let rest = [
+        buf[icmp_at + 4],
+        buf[icmp_at + 5],
+        buf[icmp_at + 6],
+        buf[icmp_at + 7],
+    ];
+    let inner = inner4(&buf[body_at..end])?;
+    let (t6, c6, rest6) = map_4to6(typ, code, rest, inner.total_len)?;
+    let upper = body_at + inner.upper_at;
+    let is_frag = inner.more_frags || inner.frag_offset != 0;
+    let frag_len = if is_frag { ipv6::FRAG_HEADER_LEN } else { 0 };
+    let head = ipv6::HEADER_LEN + l4::ICMP_HEADER_LEN + ipv6::HEADER_LEN + frag_len;
+    let Some(new_start) = upper.checked_sub(head) else {
+        return Err(DropReason::NoHeadroom);
+    };
+    let data_len = (end - upper).min(ICMP6_ERROR_MAX - head);
+
+    // The quoted packet went map.dst → map.src in IPv6 terms.
+    let upper_len = inner.total_len.saturating_sub(inner.upper_at);
+    let ulen = u32::try_from(upper_len).map_err(|_| DropReason::TooBig)?;
+    let echo = if inner.echo_type == icmp4::ECHO_REQUEST {
+        icmp6::ECHO_REQUEST
+    } else {
+        icmp6::ECHO_REPLY
+    };
+    rewrite_quoted(
+        &mut buf[upper..upper + data_len],
+        inner.proto,
+        (inner.src_port, inner.dst_port),
+        (map.dst_port, map.src_port),
+        checksum::sum_v4(inner.src) + checksum::sum_v4(inner.dst),
+        checksum::sum_v6(map.dst) + checksum::sum_v6(map.src),
+        echo,
+        0,
+        checksum::pseudo_v6(map.dst, map.src, proto::ICMPV6, ulen),
+    );
+    let next = match inner.proto {
+        Proto::Tcp => proto::TCP,
+        Proto::Udp => proto::UDP,
+        Proto::Icmp => proto::ICMPV6,
+    };
+    let inner6_at = upper - frag_len - ipv6::HEADER_LEN;
+    let first_next = if is_frag {
+        let frag = FragHeader {
+            offset: inner.frag_offset,
+            more: inner.more_frags,
+            ident: u32::from(inner.ident),
+        };
+        write_frag_header(&mut buf[upper - frag_len..upper], next, frag);
+        proto::FRAGMENT
+    } else {
+        next
+    };
+    let tc = |t| if cfg.zero_tos { 0 } else { t };
+    let inner_plen = u16::try_from(frag_len + upper_len).unwrap_or(u16::MAX);
+    Ipv6Packet::new_unchecked(&mut buf[inner6_at..upper - frag_len]).write_header(
+        tc(inner.tos),
+        inner_plen,
+        first_next,
+        inner.ttl,
+        map.dst,
+        map.src,
+    );
+
+    let icmp_start = inner6_at - l4::ICMP_HEADER_LEN;
+    let msg_len = end.min(upper + data_len) - icmp_start;
+    let icmp = &mut buf[icmp_start..icmp_start + msg_len];
+    icmp[0] = t6;
+    icmp[1] = c6;
+    l4::set16(icmp, l4::ICMP_CHECKSUM, 0);
+    icmp[4..8].copy_from_slice(&rest6);
+    let mlen = u32::try_from(msg_len).map_err(|_| DropReason::TooBig)?;
+    let c = checksum::finish(
+        checksum::pseudo_v6(outer_src, map.dst, proto::ICMPV6, mlen) + checksum::sum(icmp),
+    );
+    l4::set16(icmp, l4::ICMP_CHECKSUM, c);
+    Ipv6Packet::new_unchecked(&mut buf[new_start..icmp_start]).write_header(
+        tc(flow.tos),
+        u16::try_from(msg_len).map_err(|_| DropReason::TooBig)?,
+        proto::ICMPV6,
+        flow.ttl - 1,
+        outer_src,
+        map.dst,
+    );
+    Ok(Output::Forward {
+        start: new_start,
+        len: ipv6::HEADER_LEN + msg_len,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn n11_pointer_tables() {
+        assert_eq!(pointer_6to4(7), Some(8));
+        assert_eq!(pointer_6to4(24), Some(16));
+        assert_eq!(pointer_6to4(2), None);
+        assert_eq!(pointer_4to6(9), Some(6));
+        assert_eq!(pointer_4to6(16), Some(24));
+        assert_eq!(pointer_4to6(10), None);
+    }
+
+    #[test]
+    fn n11_plateaus() {
+        assert_eq!(plateau_below(1500), 1492);
+        assert_eq!(plateau_below(1492), 1006);
+        assert_eq!(plateau_below(9000), 8166);
+        assert_eq!(plateau_below(60), 68);
+    }
+}
