@@ -9,7 +9,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use etherparse::PacketBuilder;
 use nat64d::translate::{
-    Config, HEADROOM, Map4, Map6, Output, inspect4, inspect6, translate4, translate6,
+    Config, HEADROOM, Map4, Map6, Output, inspect4, inspect6, translate4, translate4_error,
+    translate6,
 };
 
 const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
@@ -130,6 +131,31 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // ICMPv4 Port Unreachable quoting the host's 48-byte UDP packet.
+    let mut quoted = Vec::new();
+    PacketBuilder::ipv4(POOL4.octets(), SERVER4.octets(), 63)
+        .udp(61001, 443)
+        .write(&mut quoted, &[0xab; 20])
+        .expect("build");
+    let mut err = Vec::new();
+    PacketBuilder::ipv4(SERVER4.octets(), POOL4.octets(), 64)
+        .icmpv4_raw(3, 3, [0; 4])
+        .write(&mut err, &quoted)
+        .expect("build");
+    let pkt = with_headroom(err);
+    let mut buf = pkt.clone();
+    g.bench_function("ICMPv4 error 76 B 4->6", |b| {
+        b.iter(|| {
+            buf.copy_from_slice(&pkt);
+            let flow = inspect4(black_box(&buf[HEADROOM..])).expect("valid");
+            match translate4_error(&mut buf, HEADROOM, &flow, &BACK, SERVER6, &cfg)
+                .expect("translated")
+            {
+                out @ Output::Forward { .. } => out,
+                other => panic!("not a translation: {other:?}"),
+            }
+        })
+    });
     g.finish();
 }
 
