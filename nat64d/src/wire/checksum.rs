@@ -55,10 +55,14 @@ pub fn sum_v4(a: Ipv4Addr) -> u32 {
     (b >> 16) + (b & 0xffff)
 }
 
-/// Partial sum of an IPv6 address.
+/// Partial sum of an IPv6 address (congruent, modulo 0xffff, to the sum of
+/// its eight 16-bit words, which is all a one's-complement sum needs).
 #[inline]
 pub fn sum_v6(a: Ipv6Addr) -> u32 {
-    a.segments().iter().map(|&w| u32::from(w)).sum()
+    let b = a.to_bits();
+    let (hi, lo) = ((b >> 64) as u64, b as u64);
+    let s = (hi >> 32) + (hi & 0xffff_ffff) + (lo >> 32) + (lo & 0xffff_ffff);
+    ((s & 0xffff) + (s >> 16)) as u32
 }
 
 /// Partial sum of the IPv4 pseudo-header (RFC 768, RFC 9293 §3.1).
@@ -101,6 +105,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn sum_v6_matches_wordwise(a in any::<u128>()) {
+            let a = Ipv6Addr::from_bits(a);
+            let words: u32 = a.segments().iter().map(|&w| u32::from(w)).sum();
+            prop_assert_eq!(fold(sum_v6(a)) % 0xffff, fold(words) % 0xffff);
+        }
+
         #[test]
         fn adjust_matches_recompute(mut data in prop::collection::vec(any::<u8>(), 2..200),
                                     at in any::<prop::sample::Index>(), new in any::<u16>()) {

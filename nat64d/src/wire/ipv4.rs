@@ -171,6 +171,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Writes a fresh 20-byte header (no options) with a correct checksum.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn write_header(
         &mut self,
         tos: u8,
@@ -185,20 +186,28 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         dst: Ipv4Addr,
     ) {
         let flags = if dont_frag { DF } else { 0 } | if more_frags { MF } else { 0 };
-        let b = &mut self.buf.as_mut()[..HEADER_LEN];
-        b[field::VER_IHL] = 0x45;
-        b[field::TOS] = tos;
-        b[field::LEN..field::LEN + 2].copy_from_slice(&total_len.to_be_bytes());
-        b[field::ID..field::ID + 2].copy_from_slice(&ident.to_be_bytes());
         let ff = flags | (frag_offset & OFFSET_MASK);
-        b[field::FLAGS_FRAG..field::FLAGS_FRAG + 2].copy_from_slice(&ff.to_be_bytes());
-        b[field::TTL] = ttl;
-        b[field::PROTO] = protocol;
-        b[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&[0, 0]);
-        b[field::SRC..field::SRC + 4].copy_from_slice(&src.octets());
-        b[field::DST..field::DST + 4].copy_from_slice(&dst.octets());
-        let c = checksum::finish(checksum::sum(b));
-        b[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&c.to_be_bytes());
+        // The checksum is summed from the field values, not re-read.
+        let ver_tos = 0x4500 | u16::from(tos);
+        let ttl_proto = u16::from_be_bytes([ttl, protocol]);
+        let s = u32::from(ver_tos)
+            + u32::from(total_len)
+            + u32::from(ident)
+            + u32::from(ff)
+            + u32::from(ttl_proto)
+            + checksum::sum_v4(src)
+            + checksum::sum_v4(dst);
+        let c = checksum::finish(s);
+        let mut h = [0u8; HEADER_LEN];
+        h[0..2].copy_from_slice(&ver_tos.to_be_bytes());
+        h[field::LEN..field::LEN + 2].copy_from_slice(&total_len.to_be_bytes());
+        h[field::ID..field::ID + 2].copy_from_slice(&ident.to_be_bytes());
+        h[field::FLAGS_FRAG..field::FLAGS_FRAG + 2].copy_from_slice(&ff.to_be_bytes());
+        h[field::TTL..field::TTL + 2].copy_from_slice(&ttl_proto.to_be_bytes());
+        h[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&c.to_be_bytes());
+        h[field::SRC..field::SRC + 4].copy_from_slice(&src.octets());
+        h[field::DST..field::DST + 4].copy_from_slice(&dst.octets());
+        self.buf.as_mut()[..HEADER_LEN].copy_from_slice(&h);
     }
 }
 
