@@ -308,9 +308,9 @@ fn map_4to6(
 }
 
 /// Rewrites the quoted transport header's ports (or echo identifier and
-/// type) and adjusts its checksum, as far as the bytes arrived. `old`/`new`
-/// are the partial sums of the address change; `ph_old`/`ph_new` the ICMP
-/// pseudo-header contributions.
+/// type) and adjusts its checksum, as far as the bytes arrived. `addr_*` are
+/// the partial sums of the address change; `ph_*` the ICMP pseudo-header
+/// contributions.
 #[allow(clippy::too_many_arguments)]
 fn rewrite_quoted(
     data: &mut [u8],
@@ -325,31 +325,10 @@ fn rewrite_quoted(
 ) {
     match proto {
         Proto::Tcp | Proto::Udp => {
-            let old = addr_old + u32::from(old_ports.0) + u32::from(old_ports.1);
-            let new = addr_new + u32::from(new_ports.0) + u32::from(new_ports.1);
-            l4::set16(data, l4::SRC_PORT, new_ports.0);
-            l4::set16(data, l4::DST_PORT, new_ports.1);
-            let at = if proto == Proto::Tcp {
-                l4::TCP_CHECKSUM
-            } else {
-                l4::UDP_CHECKSUM
-            };
-            if data.len() >= at + 2 {
-                let c = l4::get16(data, at);
-                if !(proto == Proto::Udp && c == 0) {
-                    l4::set16(data, at, checksum::adjust(c, old, new));
-                }
-            }
+            super::rewrite_ports(data, proto, old_ports, new_ports, addr_old, addr_new)
         }
         Proto::Icmp => {
-            let old_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
-            data[l4::ICMP_TYPE] = echo_type;
-            let new_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
-            l4::set16(data, l4::ICMP_ECHO_ID, new_ports.0);
-            let old = ph_old + old_type + u32::from(old_ports.0);
-            let new = ph_new + new_type + u32::from(new_ports.0);
-            let c = l4::get16(data, l4::ICMP_CHECKSUM);
-            l4::set16(data, l4::ICMP_CHECKSUM, checksum::adjust(c, old, new));
+            super::rewrite_echo(data, echo_type, old_ports.0, new_ports.0, ph_old, ph_new)
         }
     }
 }

@@ -128,5 +128,57 @@ pub enum Output {
     },
 }
 
+/// Rewrites a TCP or UDP header's ports and adjusts its checksum
+/// (RFC 1624) for the port change and for the addresses' partial sums
+/// `addr_old` → `addr_new`, as far as the header arrived (a quoted header may
+/// stop after the ports). A UDP checksum of zero ("none") stays zero; an
+/// adjusted UDP checksum that comes out zero is sent as 0xffff (RFC 768).
+fn rewrite_ports(
+    data: &mut [u8],
+    proto: Proto,
+    old: (u16, u16),
+    new: (u16, u16),
+    addr_old: u32,
+    addr_new: u32,
+) {
+    use crate::wire::{checksum, l4};
+    l4::set16(data, l4::SRC_PORT, new.0);
+    l4::set16(data, l4::DST_PORT, new.1);
+    let at = if proto == Proto::Tcp {
+        l4::TCP_CHECKSUM
+    } else {
+        l4::UDP_CHECKSUM
+    };
+    if data.len() < at + 2 {
+        return;
+    }
+    let c = l4::get16(data, at);
+    if proto == Proto::Udp && c == 0 {
+        return;
+    }
+    let old = addr_old + u32::from(old.0) + u32::from(old.1);
+    let new = addr_new + u32::from(new.0) + u32::from(new.1);
+    let mut c = checksum::adjust(c, old, new);
+    if proto == Proto::Udp && c == 0 {
+        c = 0xffff;
+    }
+    l4::set16(data, at, c);
+}
+
+/// Rewrites an ICMP echo header to type `typ` and identifier `new_id`,
+/// adjusting the checksum for those and for the pseudo-header partial sums
+/// `ph_old` → `ph_new` (ICMPv6 has one, ICMPv4 none; RFC 7915 §4.2, §5.2).
+fn rewrite_echo(data: &mut [u8], typ: u8, old_id: u16, new_id: u16, ph_old: u32, ph_new: u32) {
+    use crate::wire::{checksum, l4};
+    let old_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
+    data[l4::ICMP_TYPE] = typ;
+    let new_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
+    l4::set16(data, l4::ICMP_ECHO_ID, new_id);
+    let old = ph_old + old_type + u32::from(old_id);
+    let new = ph_new + new_type + u32::from(new_id);
+    let c = checksum::adjust(l4::get16(data, l4::ICMP_CHECKSUM), old, new);
+    l4::set16(data, l4::ICMP_CHECKSUM, c);
+}
+
 #[cfg(test)]
 mod tests;

@@ -263,35 +263,23 @@ pub fn translate4(
             l4::set16(data, l4::UDP_CHECKSUM, c);
             proto::UDP
         }
-        Proto::Tcp | Proto::Udp if flow.has_transport_header() => {
-            let csum_at = if flow.proto == Proto::Tcp {
-                l4::TCP_CHECKSUM
-            } else {
-                l4::UDP_CHECKSUM
-            };
-            let old = checksum::sum_v4(flow.src)
-                + checksum::sum_v4(flow.dst)
-                + u32::from(flow.src_port)
-                + u32::from(flow.dst_port);
-            let new = checksum::sum_v6(map.src)
-                + checksum::sum_v6(map.dst)
-                + u32::from(map.src_port)
-                + u32::from(map.dst_port);
-            let mut c = checksum::adjust(l4::get16(data, csum_at), old, new);
-            if flow.proto == Proto::Udp && c == 0 {
-                c = 0xffff;
+        Proto::Tcp | Proto::Udp => {
+            if flow.has_transport_header() {
+                super::rewrite_ports(
+                    data,
+                    flow.proto,
+                    (flow.src_port, flow.dst_port),
+                    (map.src_port, map.dst_port),
+                    checksum::sum_v4(flow.src) + checksum::sum_v4(flow.dst),
+                    checksum::sum_v6(map.src) + checksum::sum_v6(map.dst),
+                );
             }
-            l4::set16(data, l4::SRC_PORT, map.src_port);
-            l4::set16(data, l4::DST_PORT, map.dst_port);
-            l4::set16(data, csum_at, c);
             if flow.proto == Proto::Tcp {
                 proto::TCP
             } else {
                 proto::UDP
             }
         }
-        Proto::Tcp => proto::TCP,
-        Proto::Udp => proto::UDP,
         Proto::Icmp => {
             // SPEC N10: echo 8/0 → 128/129; the ICMPv6 checksum adds the
             // pseudo-header (RFC 7915 §4.2).
@@ -300,17 +288,9 @@ pub fn translate4(
             } else {
                 icmp6::ECHO_REPLY
             };
-            let old_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
-            let new_type = u32::from(u16::from_be_bytes([typ, data[l4::ICMP_CODE]]));
             let mlen = u32::try_from(payload_len).map_err(|_| DropReason::TooBig)?;
-            let old = old_type + u32::from(flow.dst_port);
-            let new = checksum::pseudo_v6(map.src, map.dst, proto::ICMPV6, mlen)
-                + new_type
-                + u32::from(map.dst_port);
-            let c = checksum::adjust(l4::get16(data, l4::ICMP_CHECKSUM), old, new);
-            data[l4::ICMP_TYPE] = typ;
-            l4::set16(data, l4::ICMP_ECHO_ID, map.dst_port);
-            l4::set16(data, l4::ICMP_CHECKSUM, c);
+            let ph = checksum::pseudo_v6(map.src, map.dst, proto::ICMPV6, mlen);
+            super::rewrite_echo(data, typ, flow.dst_port, map.dst_port, 0, ph);
             proto::ICMPV6
         }
     };

@@ -214,35 +214,23 @@ pub fn translate6(
     let at = start + flow.upper_offset;
     let data = &mut buf[at..start + len];
     let protocol = match flow.proto {
-        Proto::Tcp | Proto::Udp if flow.has_transport_header() => {
-            let csum_at = if flow.proto == Proto::Tcp {
-                l4::TCP_CHECKSUM
-            } else {
-                l4::UDP_CHECKSUM
-            };
-            let old = checksum::sum_v6(flow.src)
-                + checksum::sum_v6(flow.dst)
-                + u32::from(flow.src_port)
-                + u32::from(flow.dst_port);
-            let new = checksum::sum_v4(map.src)
-                + checksum::sum_v4(map.dst)
-                + u32::from(map.src_port)
-                + u32::from(map.dst_port);
-            let mut c = checksum::adjust(l4::get16(data, csum_at), old, new);
-            if flow.proto == Proto::Udp && c == 0 {
-                c = 0xffff; // RFC 768: zero means "no checksum".
+        Proto::Tcp | Proto::Udp => {
+            if flow.has_transport_header() {
+                super::rewrite_ports(
+                    data,
+                    flow.proto,
+                    (flow.src_port, flow.dst_port),
+                    (map.src_port, map.dst_port),
+                    checksum::sum_v6(flow.src) + checksum::sum_v6(flow.dst),
+                    checksum::sum_v4(map.src) + checksum::sum_v4(map.dst),
+                );
             }
-            l4::set16(data, l4::SRC_PORT, map.src_port);
-            l4::set16(data, l4::DST_PORT, map.dst_port);
-            l4::set16(data, csum_at, c);
             if flow.proto == Proto::Tcp {
                 proto::TCP
             } else {
                 proto::UDP
             }
         }
-        Proto::Tcp => proto::TCP,
-        Proto::Udp => proto::UDP,
         Proto::Icmp => {
             // SPEC N10: echo 128/129 → 8/0, identifier mapped; the ICMPv6
             // pseudo-header leaves the checksum (RFC 7915 §5.2).
@@ -251,17 +239,9 @@ pub fn translate6(
             } else {
                 icmp4::ECHO_REPLY
             };
-            let old_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
-            let new_type = u32::from(u16::from_be_bytes([typ, data[l4::ICMP_CODE]]));
             let plen = u32::try_from(payload_len).map_err(|_| DropReason::TooBig)?;
-            let old = checksum::pseudo_v6(flow.src, flow.dst, proto::ICMPV6, plen)
-                + old_type
-                + u32::from(flow.src_port);
-            let new = new_type + u32::from(map.src_port);
-            let c = checksum::adjust(l4::get16(data, l4::ICMP_CHECKSUM), old, new);
-            data[l4::ICMP_TYPE] = typ;
-            l4::set16(data, l4::ICMP_ECHO_ID, map.src_port);
-            l4::set16(data, l4::ICMP_CHECKSUM, c);
+            let ph = checksum::pseudo_v6(flow.src, flow.dst, proto::ICMPV6, plen);
+            super::rewrite_echo(data, typ, flow.src_port, map.src_port, ph, 0);
             proto::ICMP
         }
     };
