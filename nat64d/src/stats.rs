@@ -73,9 +73,10 @@ pub enum DropReason {
     /// A Parameter Problem whose pointer has no counterpart in the other
     /// header (RFC 7915 §4.2 Figure 3, §5.2 Figure 6).
     UntranslatablePointer,
-    /// A translated packet larger than the egress MTU that would need
-    /// fragmenting by the translator (SPEC N4, N7): not in this version yet.
-    NeedsFragmentation,
+    /// A packet to fragment (SPEC N4, N7) whose egress MTU leaves no room
+    /// for 8 bytes of payload after the repeated headers (a configuration
+    /// the daemon refuses; counted should it ever happen).
+    MtuTooSmall,
 }
 
 impl DropReason {
@@ -106,7 +107,7 @@ impl DropReason {
         DropReason::InnerFragment,
         DropReason::BadIcmpChecksum,
         DropReason::UntranslatablePointer,
-        DropReason::NeedsFragmentation,
+        DropReason::MtuTooSmall,
     ];
 
     /// A stable snake_case name, for metric labels.
@@ -137,7 +138,7 @@ impl DropReason {
             DropReason::InnerFragment => "inner_fragment",
             DropReason::BadIcmpChecksum => "bad_icmp_checksum",
             DropReason::UntranslatablePointer => "untranslatable_pointer",
-            DropReason::NeedsFragmentation => "needs_fragmentation",
+            DropReason::MtuTooSmall => "mtu_too_small",
         }
     }
 }

@@ -10,12 +10,14 @@
 //! Nothing here allocates, reads the clock or does I/O.
 
 mod errors;
+mod fragment;
 mod icmp_error;
 mod v4_to_v6;
 mod v6_to_v4;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+pub use fragment::Fragments;
 pub use icmp_error::translate4_error;
 pub use v4_to_v6::{Flow4, inspect4, translate4};
 pub use v6_to_v4::{Flow6, inspect6, translate6};
@@ -29,10 +31,11 @@ pub const HEADROOM: usize = 48;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// MTU of the IPv4 side: larger translated packets get Packet Too Big
-    /// (DF set) or are refused (SPEC N4).
+    /// (DF set) or are fragmented (SPEC N4).
     pub ipv4_mtu: u16,
     /// MTU assumed for the IPv6 side (default 1280, RFC 7915 §4): larger
-    /// DF-set IPv4 packets get Fragmentation Needed (SPEC N7).
+    /// DF-set IPv4 packets get Fragmentation Needed, DF-clear ones are
+    /// fragmented (SPEC N7).
     pub ipv6_mtu: u16,
     /// Zero the TOS / Traffic Class instead of copying it (SPEC N1, N5).
     pub zero_tos: bool,
@@ -125,6 +128,17 @@ pub enum Output {
         start: usize,
         /// Length.
         len: usize,
+    },
+    /// `buf[start..start + len]` is the whole translation, larger than the
+    /// egress MTU and allowed to be fragmented (SPEC N4, N7): send the
+    /// pieces [`Fragments::new`]`(&buf[start..start + len], mtu)` cuts.
+    Fragment {
+        /// Offset of the first byte.
+        start: usize,
+        /// Length of the whole translated packet.
+        len: usize,
+        /// The egress MTU each fragment must fit.
+        mtu: u16,
     },
 }
 

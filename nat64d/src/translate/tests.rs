@@ -173,14 +173,118 @@ fn oracle(pkt: &[u8]) -> SlicedPacket<'_> {
 fn forward(out: Output) -> (usize, usize) {
     match out {
         Output::Forward { start, len } => (start, len),
-        Output::Reply { .. } => panic!("expected a translation, got a reply: {out:?}"),
+        _ => panic!("expected a translation, got {out:?}"),
     }
 }
 
 fn reply(out: Output) -> (usize, usize) {
     match out {
         Output::Reply { start, len } => (start, len),
-        Output::Forward { .. } => panic!("expected a reply, got a translation: {out:?}"),
+        _ => panic!("expected a reply, got {out:?}"),
+    }
+}
+
+fn to_fragment(out: Output) -> (usize, usize, u16) {
+    match out {
+        Output::Fragment { start, len, mtu } => (start, len, mtu),
+        _ => panic!("expected a packet to fragment, got {out:?}"),
+    }
+}
+
+/// Where any output lies in the buffer.
+fn span(out: Output) -> (usize, usize) {
+    match out {
+        Output::Forward { start, len }
+        | Output::Reply { start, len }
+        | Output::Fragment { start, len, .. } => (start, len),
+    }
+}
+
+/// Cuts `pkt` with [`Fragments`] to `mtu`, checks every fragment with
+/// etherparse (size, IPv4 header checksum), and reassembles them with
+/// etherparse's own defragmenter. Returns the fragments and the reassembled
+/// transport datagram, whose checksum is checked too.
+fn cut_and_reassemble(pkt: &[u8], mtu: u16) -> (Vec<Vec<u8>>, Vec<u8>) {
+    use etherparse::defrag::IpDefragPool;
+    let mut cut = Fragments::new(pkt, mtu).unwrap();
+    let count = cut.count();
+    let mut frags = Vec::new();
+    let mut out = vec![0u8; 9000];
+    while let Some(f) = cut.next_into(&mut out) {
+        assert!(
+            f.len() <= usize::from(mtu),
+            "fragment of {} > MTU {mtu}",
+            f.len()
+        );
+        frags.push(f.to_vec());
+        assert!(frags.len() <= count, "more fragments than announced");
+    }
+    assert_eq!(frags.len(), count);
+    assert!(count >= 2, "a packet over the MTU is cut in two or more");
+    let mut pool = IpDefragPool::<(), ()>::new();
+    let mut whole = None;
+    for f in &frags {
+        let s = oracle(f);
+        if let Some(p) = pool.process_sliced_packet(&s, (), ()).unwrap() {
+            assert!(whole.is_none(), "reassembled twice");
+            whole = Some(p.payload);
+        }
+    }
+    let whole = whole.expect("etherparse reassembles the fragments");
+    let ok = match (
+        &SlicedPacket::from_ip(&frags[0]).unwrap().net,
+        pkt_proto(pkt),
+    ) {
+        (Some(NetSlice::Ipv4(ip)), 17) => {
+            let h = ip.header();
+            let (u, data) = UdpHeader::from_slice(&whole).unwrap();
+            u.checksum
+                == u.calc_checksum_ipv4_raw(h.source(), h.destination(), data)
+                    .unwrap()
+        }
+        (Some(NetSlice::Ipv6(ip)), 17) => {
+            let h = ip.header();
+            let (u, data) = UdpHeader::from_slice(&whole).unwrap();
+            u.checksum
+                == u.calc_checksum_ipv6_raw(h.source(), h.destination(), data)
+                    .unwrap()
+        }
+        (Some(NetSlice::Ipv4(ip)), 6) => {
+            let h = ip.header();
+            let (t, data) = etherparse::TcpHeader::from_slice(&whole).unwrap();
+            t.checksum
+                == t.calc_checksum_ipv4_raw(h.source(), h.destination(), data)
+                    .unwrap()
+        }
+        (Some(NetSlice::Ipv6(ip)), 6) => {
+            let h = ip.header();
+            let (t, data) = etherparse::TcpHeader::from_slice(&whole).unwrap();
+            t.checksum
+                == t.calc_checksum_ipv6_raw(h.source(), h.destination(), data)
+                    .unwrap()
+        }
+        (Some(NetSlice::Ipv4(_)), 1) => {
+            crate::wire::checksum::finish(crate::wire::checksum::sum(&whole)) == 0
+        }
+        (Some(NetSlice::Ipv6(ip)), 58) => {
+            let h = ip.header();
+            let len = u32::try_from(whole.len()).unwrap();
+            let ph =
+                crate::wire::checksum::pseudo_v6(h.source_addr(), h.destination_addr(), 58, len);
+            crate::wire::checksum::finish(ph + crate::wire::checksum::sum(&whole)) == 0
+        }
+        other => panic!("unexpected {other:?}"),
+    };
+    assert!(ok, "checksum of the reassembled datagram");
+    (frags, whole)
+}
+
+/// The transport protocol of a translated packet (after a Fragment header).
+fn pkt_proto(pkt: &[u8]) -> u8 {
+    match pkt[0] >> 4 {
+        4 => pkt[9],
+        _ if pkt[6] == 44 => pkt[40],
+        _ => pkt[6],
     }
 }
 
@@ -369,6 +473,66 @@ fn n4_packet_too_big() {
 }
 
 #[test]
+fn n4_df_clear_is_fragmented() {
+    // 1048 bytes of IPv6 → 1028 of IPv4: at most 1260, so DF clear (N2),
+    // and the IPv4 MTU is 576.
+    let c = Config {
+        ipv4_mtu: 576,
+        ..cfg()
+    };
+    let payload: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+    let (buf, out) = run6(&udp6(&payload, 64), &OUT, &c).unwrap();
+    let (start, len, mtu) = to_fragment(out);
+    assert_eq!((len, mtu), (1028, 576));
+    let (frags, whole) = cut_and_reassemble(&buf[start..start + len], mtu);
+    // 556 payload bytes fit 576 − 20, cut to 552 (a multiple of 8).
+    let sizes: Vec<usize> = frags.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [572, 476]);
+    for (i, f) in frags.iter().enumerate() {
+        assert_eq!(&f[4..6], &[0x42, 0x42], "every fragment has the ID");
+        let field = u16::from_be_bytes([f[6], f[7]]);
+        let more = i + 1 < frags.len();
+        assert_eq!(
+            field,
+            (u16::from(more) << 13) | (i as u16 * 69),
+            "fragment {i}"
+        );
+    }
+    assert_eq!(&whole[8..], &payload[..]);
+}
+
+#[test]
+fn n4_fragment_cut_again_keeps_offset_and_more() {
+    // An IPv6 fragment at offset 800 bytes (100 units) with M=1, 600 bytes
+    // of UDP data, through a 300-byte IPv4 MTU.
+    let c = Config {
+        ipv4_mtu: 300,
+        ..cfg()
+    };
+    let mut pkt = CLIENT6_HEADER.to_vec();
+    pkt[6] = 44;
+    pkt.extend_from_slice(&[17, 0, 0x03, 0x21, 0, 0, 0x77, 0x77]);
+    pkt.extend(std::iter::repeat_n(0x5a, 600));
+    let plen = u16::try_from(pkt.len() - 40).unwrap();
+    pkt[4..6].copy_from_slice(&plen.to_be_bytes());
+    let (buf, out) = run6(&pkt, &OUT, &c).unwrap();
+    let (start, len, mtu) = to_fragment(out);
+    let mut cut = Fragments::new(&buf[start..start + len], mtu).unwrap();
+    let mut out = [0u8; 300];
+    let mut fields = Vec::new();
+    while let Some(f) = cut.next_into(&mut out) {
+        oracle(f);
+        assert_eq!(&f[4..6], &[0x77, 0x77]);
+        fields.push((u16::from_be_bytes([f[6], f[7]]), f.len()));
+    }
+    // 280 bytes per fragment: offsets 100, 135, 170 units, MF on all.
+    assert_eq!(
+        fields,
+        [(0x2000 | 100, 300), (0x2000 | 135, 300), (0x2000 | 170, 60)]
+    );
+}
+
+#[test]
 fn n5_tcp_4to6() {
     let mut pkt = tcp4(b"GET /");
     pkt[1] = 0x28; // TOS
@@ -486,6 +650,74 @@ fn n7_df_set_too_big_gets_fragmentation_needed() {
         u16::from_be_bytes([i.bytes5to8()[2], i.bytes5to8()[3]]),
         1260
     );
+}
+
+#[test]
+fn n7_df_clear_too_big_is_fragmented() {
+    // 1500 bytes of IPv4, DF clear, ID 0xbeef → IPv6 fragments of at most
+    // 1280 bytes with Fragment header ID 0xbeef.
+    let payload: Vec<u8> = (0..1472u32).map(|i| (i * 7) as u8).collect();
+    let mut pkt = udp4(&payload, 64);
+    pkt[4..6].copy_from_slice(&0xbeefu16.to_be_bytes());
+    pkt[6] = 0; // etherparse sets DF
+    fix_ipv4_checksum(&mut pkt);
+    let (buf, out) = run4(&pkt, &BACK, &cfg()).unwrap();
+    let (start, len, mtu) = to_fragment(out);
+    assert_eq!((len, mtu), (40 + 8 + 1480, 1280));
+    let (frags, whole) = cut_and_reassemble(&buf[start..start + len], mtu);
+    let sizes: Vec<usize> = frags.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [1280, 48 + 1480 - 1232]);
+    assert_eq!(&frags[0][40..48], &[17, 0, 0, 1, 0, 0, 0xbe, 0xef]);
+    assert_eq!(&frags[1][40..48], &[17, 0, 0x04, 0xd0, 0, 0, 0xbe, 0xef]);
+    assert_eq!(&whole[8..], &payload[..]);
+    // The zero-checksum rule (N8) computes over the whole datagram first.
+    let mut pkt = udp4(&payload, 64);
+    pkt[26..28].fill(0);
+    pkt[6] = 0;
+    fix_ipv4_checksum(&mut pkt);
+    let (buf, out) = run4(&pkt, &BACK, &cfg()).unwrap();
+    let (start, len, mtu) = to_fragment(out);
+    cut_and_reassemble(&buf[start..start + len], mtu);
+}
+
+#[test]
+fn n7_fragment_too_big_is_cut_again() {
+    // A non-final IPv4 fragment at offset 1480 whose translation exceeds
+    // the IPv6 MTU: offsets continue from 1480, M stays set throughout.
+    let mut pkt = udp4(&[3; 1472], 64);
+    pkt[6..8].copy_from_slice(&(0x2000u16 | 185).to_be_bytes());
+    fix_ipv4_checksum(&mut pkt);
+    let (buf, out) = run4(&pkt, &BACK, &cfg()).unwrap();
+    let (start, len, mtu) = to_fragment(out);
+    let mut cut = Fragments::new(&buf[start..start + len], mtu).unwrap();
+    let mut out = vec![0u8; 2000];
+    let mut fields = Vec::new();
+    while let Some(f) = cut.next_into(&mut out) {
+        oracle(f);
+        fields.push(u16::from_be_bytes([f[42], f[43]]));
+    }
+    assert_eq!(fields, [(185 << 3) | 1, ((185 + 154) << 3) | 1]);
+}
+
+#[test]
+fn fragments_refuse_a_useless_mtu_and_bad_input() {
+    let pkt = udp4(&[0; 100], 64);
+    assert_eq!(
+        Fragments::new(&pkt, 24).unwrap_err(),
+        DropReason::MtuTooSmall
+    );
+    assert_eq!(
+        Fragments::new(&[], 1280).unwrap_err(),
+        DropReason::TruncatedHeader
+    );
+    assert_eq!(
+        Fragments::new(&udp6(b"x", 64), 1280).unwrap_err(),
+        DropReason::TruncatedHeader,
+        "IPv6 without a Fragment header"
+    );
+    // A buffer too small for headers + 8 bytes gets nothing, not a panic.
+    let mut cut = Fragments::new(&pkt, 68).unwrap();
+    assert!(cut.next_into(&mut [0u8; 27]).is_none());
 }
 
 #[test]
@@ -878,6 +1110,22 @@ fn n11_bad_error_checksum_refused() {
     assert_eq!(inspect4(&pkt).unwrap_err(), DropReason::BadIcmpChecksum);
 }
 
+/// An IPv6 header from the client to the server, payload length 0.
+const CLIENT6_HEADER: [u8; 40] = {
+    let mut h = [0u8; 40];
+    h[0] = 0x60;
+    h[7] = 64;
+    let s = CLIENT6.octets();
+    let d = SERVER6.octets();
+    let mut i = 0;
+    while i < 16 {
+        h[8 + i] = s[i];
+        h[24 + i] = d[i];
+        i += 1;
+    }
+    h
+};
+
 /// Translates an IPv4 flow by the entry point its kind needs.
 fn run_any4(buf: &mut [u8], flow: &Flow4) -> Result<Output, DropReason> {
     if flow.kind == Kind::Error {
@@ -934,6 +1182,59 @@ proptest! {
         prop_assert_eq!(got, payload);
     }
 
+    /// A packet over the MTU, fragmented and reassembled (by etherparse),
+    /// carries the same datagram as the same packet translated whole.
+    #[test]
+    fn prop_fragments_reassemble_to_the_whole(payload in prop::collection::vec(any::<u8>(), 0..1470), proto in 0..3u8, to_v4 in any::<bool>(), mtu_pick in any::<prop::sample::Index>()) {
+        let big = Config { ipv4_mtu: 9000, ipv6_mtu: 9000, ..cfg() };
+        let (pkt, whole_out) = if to_v4 {
+            let payload = &payload[..payload.len().min(1200)];
+            let mut pkt = Vec::new();
+            let b = PacketBuilder::ipv6(CLIENT6.octets(), SERVER6.octets(), 64);
+            match proto {
+                0 => b.tcp(40000, 443, 1, 1000).write(&mut pkt, payload).unwrap(),
+                1 => b.udp(40000, 443).write(&mut pkt, payload).unwrap(),
+                _ => b.icmpv6_echo_request(40000, 1).write(&mut pkt, payload).unwrap(),
+            }
+            let (buf, out) = run6(&pkt, &OUT, &big).unwrap();
+            let (s, l) = forward(out);
+            (pkt, buf[s + 20..s + l].to_vec())
+        } else {
+            let mut pkt = Vec::new();
+            let b = PacketBuilder::ipv4(SERVER4.octets(), POOL4.octets(), 64);
+            match proto {
+                0 => b.tcp(443, 61001, 1, 1000).write(&mut pkt, &payload).unwrap(),
+                1 => b.udp(443, 61001).write(&mut pkt, &payload).unwrap(),
+                _ => b.icmpv4_echo_reply(61001, 1).write(&mut pkt, &payload).unwrap(),
+            }
+            pkt[6] = 0; // DF clear: etherparse sets it
+            fix_ipv4_checksum(&mut pkt);
+            let (buf, out) = run4(&pkt, &BACK, &big).unwrap();
+            let (s, l) = forward(out);
+            (pkt, buf[s + 40..s + l].to_vec())
+        };
+        let translated = if to_v4 { pkt.len() - 20 } else { pkt.len() + 20 };
+        // Mostly below the translated size; at the floor when it is smaller.
+        let lo = if to_v4 { 68 } else { 1280 };
+        let hi = translated.saturating_sub(1).max(lo);
+        let mtu = u16::try_from(lo + mtu_pick.index(hi - lo + 1)).unwrap();
+        let c = Config { ipv4_mtu: mtu, ipv6_mtu: mtu.max(1280), ..cfg() };
+        let (buf, out) = if to_v4 { run6(&pkt, &OUT, &c).unwrap() } else { run4(&pkt, &BACK, &c).unwrap() };
+        match out {
+            Output::Fragment { start, len, mtu } => {
+                let (_, whole) = cut_and_reassemble(&buf[start..start + len], mtu);
+                prop_assert_eq!(whole, whole_out);
+            }
+            Output::Forward { start, len } => {
+                let limit = if to_v4 { mtu } else { mtu.max(1280) };
+                prop_assert!(len <= usize::from(limit));
+                let skip = if to_v4 { 20 } else { 40 };
+                prop_assert_eq!(&buf[start + skip..start + len], &whole_out[..]);
+            }
+            Output::Reply { .. } => prop_assert!(false, "no error expected"),
+        }
+    }
+
     /// Arbitrary bytes never panic: each is translated or refused.
     #[test]
     fn prop_arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), v6 in any::<bool>()) {
@@ -975,13 +1276,13 @@ proptest! {
         if which < 3 {
             if let Ok(flow) = inspect6(&buf[HEADROOM..]) {
                 if let Ok(out) = translate6(&mut buf, HEADROOM, &flow, &OUT, &cfg(), 1) {
-                    let (Output::Forward { start, len } | Output::Reply { start, len }) = out;
+                    let (start, len) = span(out);
                     prop_assert!(start + len <= buf.len());
                 }
             }
         } else if let Ok(flow) = inspect4(&buf[HEADROOM..]) {
             if let Ok(out) = run_any4(&mut buf, &flow) {
-                let (Output::Forward { start, len } | Output::Reply { start, len }) = out;
+                let (start, len) = span(out);
                 prop_assert!(start + len <= buf.len());
             }
         }

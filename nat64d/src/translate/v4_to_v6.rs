@@ -218,28 +218,29 @@ pub fn translate4(
         );
     }
     let payload_len = len - flow.header_len;
-    let frag_len = if flow.is_fragment() {
+    let mtu = usize::from(cfg.ipv6_mtu);
+    // A Fragment header for a fragment, and for a packet too big to go
+    // whole (RFC 7915 §4.1).
+    let frag_len = if flow.is_fragment() || ipv6::HEADER_LEN + payload_len > mtu {
         ipv6::FRAG_HEADER_LEN
     } else {
         0
     };
     let total = ipv6::HEADER_LEN + frag_len + payload_len;
-    if total > usize::from(cfg.ipv6_mtu) {
-        if flow.dont_frag {
-            // SPEC N7: Fragmentation Needed, MTU = IPv6 MTU − 20.
-            let mtu = u32::from(cfg.ipv6_mtu.saturating_sub(20));
-            return errors::icmp4_error(
-                buf,
-                start,
-                len,
-                cfg.own_v4,
-                ident,
-                icmp4::DEST_UNREACHABLE,
-                icmp4::FRAG_NEEDED,
-                mtu,
-            );
-        }
-        return Err(DropReason::NeedsFragmentation);
+    let fits = total <= mtu;
+    if !fits && flow.dont_frag {
+        // SPEC N7: Fragmentation Needed, MTU = IPv6 MTU − 20.
+        let mtu = u32::from(cfg.ipv6_mtu.saturating_sub(20));
+        return errors::icmp4_error(
+            buf,
+            start,
+            len,
+            cfg.own_v4,
+            ident,
+            icmp4::DEST_UNREACHABLE,
+            icmp4::FRAG_NEEDED,
+            mtu,
+        );
     }
     let plen = u16::try_from(frag_len + payload_len).map_err(|_| DropReason::TooBig)?;
     let at = start + flow.header_len;
@@ -315,8 +316,17 @@ pub fn translate4(
         map.src,
         map.dst,
     );
-    Ok(Output::Forward {
-        start: new_start,
-        len: total,
-    })
+    if fits {
+        Ok(Output::Forward {
+            start: new_start,
+            len: total,
+        })
+    } else {
+        // SPEC N7, DF clear: the caller sends it in fragments.
+        Ok(Output::Fragment {
+            start: new_start,
+            len: total,
+            mtu: cfg.ipv6_mtu,
+        })
+    }
 }

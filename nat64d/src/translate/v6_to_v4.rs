@@ -202,13 +202,11 @@ pub fn translate6(
         None => (total > 1260, ident, false, 0),
         Some(f) => (false, f.ident as u16, f.more, f.offset),
     };
-    if total > usize::from(cfg.ipv4_mtu) {
-        if dont_frag {
-            // SPEC N4: Packet Too Big, MTU = IPv4 MTU + 20, at least 1280.
-            let mtu = (u32::from(cfg.ipv4_mtu) + 20).max(1280);
-            return errors::icmp6_error(buf, start, len, cfg.own_v6, icmp6::PACKET_TOO_BIG, 0, mtu);
-        }
-        return Err(DropReason::NeedsFragmentation);
+    let fits = total <= usize::from(cfg.ipv4_mtu);
+    if !fits && dont_frag {
+        // SPEC N4: Packet Too Big, MTU = IPv4 MTU + 20, at least 1280.
+        let mtu = (u32::from(cfg.ipv4_mtu) + 20).max(1280);
+        return errors::icmp6_error(buf, start, len, cfg.own_v6, icmp6::PACKET_TOO_BIG, 0, mtu);
     }
 
     let at = start + flow.upper_offset;
@@ -260,8 +258,17 @@ pub fn translate6(
         map.src,
         map.dst,
     );
-    Ok(Output::Forward {
-        start: new_start,
-        len: total,
-    })
+    if fits {
+        Ok(Output::Forward {
+            start: new_start,
+            len: total,
+        })
+    } else {
+        // SPEC N4, DF clear: the caller sends it in fragments.
+        Ok(Output::Fragment {
+            start: new_start,
+            len: total,
+            mtu: cfg.ipv4_mtu,
+        })
+    }
 }
