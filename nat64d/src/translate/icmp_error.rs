@@ -385,7 +385,7 @@ pub(super) fn translate6_error(
     );
     let inner_total = u16::try_from(ipv4::HEADER_LEN + inner.upper_len).unwrap_or(u16::MAX);
     let (dont_frag, q_ident, more) = match inner.frag {
-        Some(f) => (false, f.ident as u16, f.more),
+        Some(f) => (false, f.ident() as u16, f.more()),
         None => (usize::from(inner_total) > 1260, 0, false),
     };
     let protocol = match inner.proto {
@@ -497,11 +497,7 @@ pub fn translate4_error(
     };
     let inner6_at = upper - frag_len - ipv6::HEADER_LEN;
     let first_next = if is_frag {
-        let frag = FragHeader {
-            offset: inner.frag_offset,
-            more: inner.more_frags,
-            ident: u32::from(inner.ident),
-        };
+        let frag = FragHeader::new(inner.frag_offset, inner.more_frags, u32::from(inner.ident));
         write_frag_header(&mut buf[upper - frag_len..upper], next, frag);
         proto::FRAGMENT
     } else {

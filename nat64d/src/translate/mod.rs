@@ -147,6 +147,7 @@ pub enum Output {
 /// `addr_old` → `addr_new`, as far as the header arrived (a quoted header may
 /// stop after the ports). A UDP checksum of zero ("none") stays zero; an
 /// adjusted UDP checksum that comes out zero is sent as 0xffff (RFC 768).
+#[inline]
 fn rewrite_ports(
     data: &mut [u8],
     proto: Proto,
@@ -182,6 +183,7 @@ fn rewrite_ports(
 /// Rewrites an ICMP echo header to type `typ` and identifier `new_id`,
 /// adjusting the checksum for those and for the pseudo-header partial sums
 /// `ph_old` → `ph_new` (ICMPv6 has one, ICMPv4 none; RFC 7915 §4.2, §5.2).
+#[inline]
 fn rewrite_echo(data: &mut [u8], typ: u8, old_id: u16, new_id: u16, ph_old: u32, ph_new: u32) {
     use crate::wire::{checksum, l4};
     let old_type = u32::from(l4::get16(data, l4::ICMP_TYPE));

@@ -105,6 +105,7 @@ fn unexpired_source_route(options: &[u8]) -> Option<usize> {
 
 /// Reads an untrusted IPv4 packet (RFC 7915 §4.1): header, checksum,
 /// options, and the transport header the translator rewrites.
+#[inline(always)]
 pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
     let ip = Ipv4Packet::new_checked(pkt)?;
     if !ip.verify_checksum() {
@@ -179,6 +180,7 @@ pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
 /// must be at least [`super::HEADROOM`]. `ident` is the caller's IPv4
 /// Identification generator's next value, for the errors it may send.
 /// ICMPv4 errors ([`Kind::Error`]) go to [`super::translate4_error`].
+#[inline]
 pub fn translate4(
     buf: &mut [u8],
     start: usize,
@@ -298,11 +300,7 @@ pub fn translate4(
 
     let tclass = if cfg.zero_tos { 0 } else { flow.tos };
     let first_next = if frag_len > 0 {
-        let frag = FragHeader {
-            offset: flow.frag_offset,
-            more: flow.more_frags,
-            ident: u32::from(flow.ident),
-        };
+        let frag = FragHeader::new(flow.frag_offset, flow.more_frags, u32::from(flow.ident));
         write_frag_header(&mut buf[at - frag_len..at], next, frag);
         proto::FRAGMENT
     } else {

@@ -59,6 +59,7 @@ impl Flow6 {
 
 /// Reads an untrusted IPv6 packet (RFC 7915 §5.1): the header, the
 /// extension headers, and the transport header the translator rewrites.
+#[inline(always)]
 pub fn inspect6(pkt: &[u8]) -> Result<Flow6, DropReason> {
     let ip = Ipv6Packet::new_checked(pkt)?;
     let h = ip.walk()?;
@@ -89,7 +90,7 @@ pub fn inspect6(pkt: &[u8]) -> Result<Flow6, DropReason> {
     let first = flow.has_transport_header();
     let data = &pkt[h.upper_offset..len];
     if proto == Proto::Icmp {
-        if !first || h.frag.is_some_and(|f| f.more) {
+        if !first || h.frag.is_some_and(|f| f.more()) {
             return Err(DropReason::IcmpFragmented);
         }
         if data.len() < l4::ICMP_HEADER_LEN {
@@ -165,6 +166,7 @@ pub(super) fn check_transport(proto: Proto, data: &[u8], fragment: bool) -> Resu
 /// header. The buffer must be the one `flow` was read from. An ICMPv6 error
 /// ([`Kind::Error`]) is translated with the packet it quotes (SPEC N11,
 /// N12); `map` is then the mapping of the quoted packet's session.
+#[inline]
 pub fn translate6(
     buf: &mut [u8],
     start: usize,
@@ -200,7 +202,7 @@ pub fn translate6(
     // SPEC N2: DF only for unfragmented packets above 1260 bytes.
     let (dont_frag, ident, more, offset) = match flow.frag {
         None => (total > 1260, ident, false, 0),
-        Some(f) => (false, f.ident as u16, f.more, f.offset),
+        Some(f) => (false, f.ident() as u16, f.more(), f.offset()),
     };
     let fits = total <= usize::from(cfg.ipv4_mtu);
     if !fits && dont_frag {

@@ -35,10 +35,11 @@ fn fold64(mut acc: u64) -> u32 {
 
 /// Folds a partial sum to 16 bits (end-around carry).
 #[inline]
-pub fn fold(mut s: u32) -> u16 {
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
+pub fn fold(s: u32) -> u16 {
+    // Two end-around carries fold any u32 (the first leaves at most
+    // 0x1fffe, the second at most 0xffff): no loop, no branch.
+    let s = (s & 0xffff) + (s >> 16);
+    let s = (s & 0xffff) + (s >> 16);
     s as u16
 }
 
@@ -59,10 +60,18 @@ pub fn sum_v4(a: Ipv4Addr) -> u32 {
 /// its eight 16-bit words, which is all a one's-complement sum needs).
 #[inline]
 pub fn sum_v6(a: Ipv6Addr) -> u32 {
-    let b = a.to_bits();
-    let (hi, lo) = ((b >> 64) as u64, b as u64);
-    let s = (hi >> 32) + (hi & 0xffff_ffff) + (lo >> 32) + (lo & 0xffff_ffff);
-    ((s & 0xffff) + (s >> 16)) as u32
+    // Summed in native byte order and swapped once at the end (RFC 1071
+    // §2(B): the one's-complement sum is byte-order independent), which
+    // saves the four byte swaps of reading the words big-endian.
+    let n = u128::from_ne_bytes(a.octets());
+    let (hi, lo) = ((n >> 64) as u64, n as u64);
+    let (s, carry) = hi.overflowing_add(lo);
+    // With a carry, s ≤ 2^64 − 2: adding it back cannot overflow.
+    let s = s + u64::from(carry);
+    let s = (s >> 32) + (s & 0xffff_ffff);
+    let s = (s >> 16) + (s & 0xffff);
+    let s = (s >> 16) + (s & 0xffff);
+    u32::from(u16::from_be(s as u16))
 }
 
 /// Partial sum of the IPv4 pseudo-header (RFC 768, RFC 9293 §3.1).

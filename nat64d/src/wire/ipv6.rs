@@ -6,6 +6,7 @@
 //! and a Routing header with segments left, bounded in count and length.
 
 use std::net::Ipv6Addr;
+use std::num::NonZeroU64;
 
 use crate::stats::DropReason;
 
@@ -47,21 +48,57 @@ pub mod proto {
 /// The most extension headers [`Ipv6Packet::walk`] follows.
 pub const MAX_EXT_HEADERS: usize = 8;
 
-/// A Fragment header (RFC 8200 §4.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FragHeader {
-    /// Fragment offset in 8-byte units.
-    pub offset: u16,
-    /// M flag: more fragments follow.
-    pub more: bool,
-    /// Identification.
-    pub ident: u32,
-}
+/// A Fragment header (RFC 8200 §4.5): offset, M flag and Identification,
+/// packed in one non-zero word so that an `Option<FragHeader>` is a single
+/// 8-byte value (stored and loaded whole on the packet path, never byte by
+/// byte).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FragHeader(NonZeroU64);
 
 impl FragHeader {
+    /// Bit marking the word non-zero.
+    const PRESENT: u64 = 1 << 63;
+
+    /// A Fragment header with offset `offset` (8-byte units, 13 bits), M
+    /// flag `more` and Identification `ident`.
+    #[inline]
+    pub const fn new(offset: u16, more: bool, ident: u32) -> Self {
+        let w =
+            Self::PRESENT | ((offset as u64 & 0x1fff) << 33) | ((more as u64) << 32) | ident as u64;
+        match NonZeroU64::new(w) {
+            Some(w) => FragHeader(w),
+            None => unreachable!(),
+        }
+    }
+    /// Fragment offset in 8-byte units.
+    #[inline]
+    pub const fn offset(&self) -> u16 {
+        ((self.0.get() >> 33) & 0x1fff) as u16
+    }
+    /// M flag: more fragments follow.
+    #[inline]
+    pub const fn more(&self) -> bool {
+        (self.0.get() >> 32) & 1 != 0
+    }
+    /// Identification.
+    #[inline]
+    pub const fn ident(&self) -> u32 {
+        self.0.get() as u32
+    }
     /// Whether this is the first fragment (the one with the transport header).
-    pub fn is_first(&self) -> bool {
-        self.offset == 0
+    #[inline]
+    pub const fn is_first(&self) -> bool {
+        self.offset() == 0
+    }
+}
+
+impl std::fmt::Debug for FragHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FragHeader")
+            .field("offset", &self.offset())
+            .field("more", &self.more())
+            .field("ident", &self.ident())
+            .finish()
     }
 }
 
@@ -176,7 +213,25 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     /// Walks the extension headers (RFC 8200 §4): Hop-by-Hop (first only),
     /// Routing, Fragment and Destination Options are skipped; anything else
     /// is the upper layer. At most [`MAX_EXT_HEADERS`] are followed.
+    #[inline]
     pub fn walk(&self) -> Result<Headers6, DropReason> {
+        let next = self.next_header();
+        if !matches!(
+            next,
+            proto::HOP_BY_HOP | proto::ROUTING | proto::DEST_OPTS | proto::FRAGMENT
+        ) {
+            // The common case: no extension headers.
+            return Ok(Headers6 {
+                upper: next,
+                upper_offset: HEADER_LEN,
+                frag: None,
+                routing_pointer: None,
+            });
+        }
+        self.walk_extensions()
+    }
+
+    fn walk_extensions(&self) -> Result<Headers6, DropReason> {
         let pkt = self.packet();
         let mut next = self.next_header();
         let mut at = HEADER_LEN;
@@ -208,11 +263,11 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
                     return Err(DropReason::BadExtensionHeaders);
                 }
                 let off_flags = u16::from_be_bytes([hdr[2], hdr[3]]);
-                frag = Some(FragHeader {
-                    offset: off_flags >> 3,
-                    more: off_flags & 1 != 0,
-                    ident: u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]),
-                });
+                frag = Some(FragHeader::new(
+                    off_flags >> 3,
+                    off_flags & 1 != 0,
+                    u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]),
+                ));
                 FRAG_HEADER_LEN
             } else {
                 (usize::from(hdr[1]) + 1) * 8
@@ -264,9 +319,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
 pub fn write_frag_header(b: &mut [u8], next_header: u8, frag: FragHeader) {
     b[0] = next_header;
     b[1] = 0;
-    let off_flags = (frag.offset << 3) | u16::from(frag.more);
+    let off_flags = (frag.offset() << 3) | u16::from(frag.more());
     b[2..4].copy_from_slice(&off_flags.to_be_bytes());
-    b[4..8].copy_from_slice(&frag.ident.to_be_bytes());
+    b[4..8].copy_from_slice(&frag.ident().to_be_bytes());
 }
 
 #[cfg(test)]
@@ -319,28 +374,13 @@ mod tests {
         ext.extend_from_slice(&[proto::ROUTING, 0, 1, 4, 0, 0, 0, 0]); // DestOpts
         ext.extend_from_slice(&[proto::FRAGMENT, 0, 0, 0, 0, 0, 0, 0]); // Routing, segments left 0
         let mut fh = [0u8; 8];
-        write_frag_header(
-            &mut fh,
-            proto::TCP,
-            FragHeader {
-                offset: 0,
-                more: true,
-                ident: 0xdead_beef,
-            },
-        );
+        write_frag_header(&mut fh, proto::TCP, FragHeader::new(0, true, 0xdead_beef));
         ext.extend_from_slice(&fh);
         let b = packet(proto::HOP_BY_HOP, &ext, &[0; 20]);
         let h = Ipv6Packet::new_checked(&b[..]).unwrap().walk().unwrap();
         assert_eq!(h.upper, proto::TCP);
         assert_eq!(h.upper_offset, 72);
-        assert_eq!(
-            h.frag,
-            Some(FragHeader {
-                offset: 0,
-                more: true,
-                ident: 0xdead_beef
-            })
-        );
+        assert_eq!(h.frag, Some(FragHeader::new(0, true, 0xdead_beef)));
         assert_eq!(h.routing_pointer, None);
     }
 
