@@ -77,6 +77,40 @@ pub enum DropReason {
     /// for 8 bytes of payload after the repeated headers (a configuration
     /// the daemon refuses; counted should it ever happen).
     MtuTooSmall,
+    /// The IPv6 source is outside `allow_from` (SPEC O4).
+    SourceNotAllowed,
+    /// The IPv4 destination is in `deny_to` or a non-global range
+    /// (SPEC O4; RFC 6052 §3.1 for the well-known prefix).
+    DestinationDenied,
+    /// The IPv6 destination is in none of the configured prefixes.
+    NotInPrefix,
+    /// The IPv4 destination is not a pool address.
+    NotInPool,
+    /// An IPv4 packet to a pool transport address no binding holds
+    /// (SPEC S3; RFC 6146 §3.5.1).
+    NoBinding,
+    /// An ICMP error, a non-first fragment or a packet that cannot open a
+    /// session found no session (SPEC S9, S10).
+    NoSession,
+    /// A TCP packet other than a SYN for a session that does not exist
+    /// (RFC 6146 §3.5.2.2, CLOSED state).
+    TcpNotSyn,
+    /// An IPv4 packet refused by address-dependent filtering (SPEC S3).
+    Filtered,
+    /// No free pool transport address for a new binding (SPEC S6).
+    PoolExhausted,
+    /// The table holds `max_sessions` sessions (SPEC O4, memory bound).
+    SessionLimit,
+    /// The IPv6 source holds its maximum number of sessions (SPEC O4).
+    SourceSessionLimit,
+    /// The IPv6 source opens new sessions faster than allowed (SPEC O4).
+    SourceRateLimit,
+    /// An unsolicited IPv4 SYN, held for simultaneous open (SPEC S4); not
+    /// lost: answered after the hold with Port Unreachable, or superseded
+    /// by the IPv6 side's SYN.
+    SynHeld,
+    /// An unsolicited IPv4 SYN with the hold queue full (SPEC S4).
+    SynHoldFull,
 }
 
 impl DropReason {
@@ -108,6 +142,20 @@ impl DropReason {
         DropReason::BadIcmpChecksum,
         DropReason::UntranslatablePointer,
         DropReason::MtuTooSmall,
+        DropReason::SourceNotAllowed,
+        DropReason::DestinationDenied,
+        DropReason::NotInPrefix,
+        DropReason::NotInPool,
+        DropReason::NoBinding,
+        DropReason::NoSession,
+        DropReason::TcpNotSyn,
+        DropReason::Filtered,
+        DropReason::PoolExhausted,
+        DropReason::SessionLimit,
+        DropReason::SourceSessionLimit,
+        DropReason::SourceRateLimit,
+        DropReason::SynHeld,
+        DropReason::SynHoldFull,
     ];
 
     /// A stable snake_case name, for metric labels.
@@ -139,6 +187,20 @@ impl DropReason {
             DropReason::BadIcmpChecksum => "bad_icmp_checksum",
             DropReason::UntranslatablePointer => "untranslatable_pointer",
             DropReason::MtuTooSmall => "mtu_too_small",
+            DropReason::SourceNotAllowed => "source_not_allowed",
+            DropReason::DestinationDenied => "destination_denied",
+            DropReason::NotInPrefix => "not_in_prefix",
+            DropReason::NotInPool => "not_in_pool",
+            DropReason::NoBinding => "no_binding",
+            DropReason::NoSession => "no_session",
+            DropReason::TcpNotSyn => "tcp_not_syn",
+            DropReason::Filtered => "filtered",
+            DropReason::PoolExhausted => "pool_exhausted",
+            DropReason::SessionLimit => "session_limit",
+            DropReason::SourceSessionLimit => "source_session_limit",
+            DropReason::SourceRateLimit => "source_rate_limit",
+            DropReason::SynHeld => "syn_held",
+            DropReason::SynHoldFull => "syn_hold_full",
         }
     }
 }

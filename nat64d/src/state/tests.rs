@@ -1,0 +1,596 @@
+//! State tests with a simulated clock, named after the SPEC items.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::tcp::flags::{FIN, RST, SYN};
+use super::*;
+use crate::pool::{DEFAULT_RANGES, Pool, PortRange};
+
+const ACK: u8 = 0x10;
+const H1: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+const H2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 3);
+const SERVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
+const OTHER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 11);
+const POOL1: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+
+fn t6(a: Ipv6Addr, port: u16) -> TransportAddr6 {
+    TransportAddr6 { addr: a, port }
+}
+fn t4(a: Ipv4Addr, port: u16) -> TransportAddr4 {
+    TransportAddr4 { addr: a, port }
+}
+
+struct Lab {
+    table: Table,
+    pool: Pool,
+    events: Vec<Event>,
+}
+
+fn lab_with(cfg: StateConfig, ranges: [PortRange; 3], shards: usize) -> Lab {
+    let pool = Pool::new(vec![POOL1], ranges, shards).unwrap();
+    Lab {
+        table: Table::new(shards, cfg, 7),
+        pool,
+        events: Vec::new(),
+    }
+}
+
+fn lab() -> Lab {
+    lab_with(StateConfig::default(), DEFAULT_RANGES, 8)
+}
+
+impl Lab {
+    fn out(
+        &mut self,
+        now: Secs,
+        proto: Proto,
+        src: TransportAddr6,
+        dst: TransportAddr4,
+        flags: u8,
+    ) -> Result<TransportAddr4, DropReason> {
+        self.table
+            .outbound(
+                now,
+                &self.pool,
+                proto,
+                src,
+                dst,
+                0,
+                Ask::Data { tcp_flags: flags },
+                &mut self.events,
+            )
+            .map(|o| o.v4)
+    }
+    fn inn(
+        &mut self,
+        now: Secs,
+        proto: Proto,
+        to: TransportAddr4,
+        from: TransportAddr4,
+        flags: u8,
+    ) -> Result<TransportAddr6, DropReason> {
+        self.table
+            .inbound(
+                now,
+                &self.pool,
+                proto,
+                to,
+                from,
+                Ask::Data { tcp_flags: flags },
+                b"packet",
+                &mut self.events,
+            )
+            .map(|i| i.v6)
+    }
+    fn sweep(&mut self, now: Secs) -> (usize, Vec<Box<[u8]>>) {
+        let mut un = Vec::new();
+        let mut n = 0;
+        for s in 0..self.table.shard_count() {
+            n += self.table.sweep(now, s, &mut self.events, &mut un);
+        }
+        (n, un)
+    }
+}
+
+#[test]
+fn s1_endpoint_independent_mapping() {
+    let mut l = lab();
+    let a = l
+        .out(0, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+        .unwrap();
+    let b = l
+        .out(1, Proto::Udp, t6(H1, 5000), t4(OTHER, 123), 0)
+        .unwrap();
+    assert_eq!(
+        a, b,
+        "same IPv6 transport address, same IPv4 one, any destination"
+    );
+    assert_eq!(a.addr, POOL1);
+    let c = l
+        .out(1, Proto::Udp, t6(H1, 5001), t4(SERVER, 53), 0)
+        .unwrap();
+    assert_ne!(a, c);
+    let d = l
+        .out(1, Proto::Tcp, t6(H1, 5000), t4(SERVER, 80), SYN)
+        .unwrap();
+    assert_eq!(
+        l.events.iter().filter(|e| e.created).count(),
+        3,
+        "one binding per protocol and source"
+    );
+    assert_eq!(l.table.census().bibs, [1, 2, 0]);
+    let _ = d;
+}
+
+#[test]
+fn s2_both_directions_find_the_session() {
+    let mut l = lab();
+    let v4 = l
+        .out(0, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+        .unwrap();
+    let back = l.inn(1, Proto::Udp, v4, t4(SERVER, 53), 0).unwrap();
+    assert_eq!(back, t6(H1, 5000));
+    assert_eq!(l.table.sessions(), 1);
+    assert_eq!(l.table.census().sessions, [0, 1, 0]);
+}
+
+#[test]
+fn s3_endpoint_independent_filtering_admits_any_remote() {
+    let mut l = lab();
+    let v4 = l
+        .out(0, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+        .unwrap();
+    assert_eq!(
+        l.inn(1, Proto::Udp, v4, t4(OTHER, 9999), 0).unwrap(),
+        t6(H1, 5000)
+    );
+    assert_eq!(l.table.sessions(), 2, "a session for the new remote");
+}
+
+#[test]
+fn s3_address_dependent_filtering() {
+    let cfg = StateConfig {
+        filtering: Filtering::AddressDependent,
+        ..StateConfig::default()
+    };
+    let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
+    let v4 = l
+        .out(0, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+        .unwrap();
+    assert_eq!(
+        l.inn(1, Proto::Udp, v4, t4(OTHER, 53), 0),
+        Err(DropReason::Filtered)
+    );
+    // Same address, another port: allowed (address-dependent, not port).
+    assert_eq!(
+        l.inn(1, Proto::Udp, v4, t4(SERVER, 5353), 0).unwrap(),
+        t6(H1, 5000)
+    );
+    // Turning ADF off at reload admits the other host; on again rebuilds.
+    l.table.reconfigure(StateConfig::default());
+    assert!(l.inn(2, Proto::Udp, v4, t4(OTHER, 53), 0).is_ok());
+    l.table.reconfigure(cfg);
+    assert!(
+        l.inn(3, Proto::Udp, v4, t4(OTHER, 53), 0).is_ok(),
+        "its session exists now"
+    );
+    assert_eq!(
+        l.inn(3, Proto::Udp, v4, t4(Ipv4Addr::new(203, 0, 113, 12), 53), 0),
+        Err(DropReason::Filtered)
+    );
+}
+
+#[test]
+fn s3_no_binding_is_dropped() {
+    let mut l = lab();
+    assert_eq!(
+        l.inn(0, Proto::Udp, t4(POOL1, 40000), t4(SERVER, 53), 0),
+        Err(DropReason::NoBinding)
+    );
+}
+
+#[test]
+fn s4_tcp_lifecycle_and_timers() {
+    let mut l = lab();
+    let h = t6(H1, 40000);
+    let srv = t4(SERVER, 443);
+    let v4 = l.out(0, Proto::Tcp, h, srv, SYN).unwrap();
+    assert_eq!(l.table.census().tcp_states[1], 1, "V6 INIT");
+    l.inn(1, Proto::Tcp, v4, srv, SYN | ACK).unwrap();
+    assert_eq!(l.table.census().tcp_states[3], 1, "ESTABLISHED");
+    // Established lives 2 h 4 min from the last packet.
+    l.out(100, Proto::Tcp, h, srv, ACK).unwrap();
+    assert_eq!(l.sweep(100 + 7439).0, 0);
+    assert_eq!(l.sweep(100 + 7440).0, 1);
+    assert!(
+        l.events.iter().any(|e| !e.created),
+        "binding removed with its last session"
+    );
+}
+
+#[test]
+fn s4_fin_both_sides_then_transitory() {
+    let mut l = lab();
+    let h = t6(H1, 40000);
+    let srv = t4(SERVER, 443);
+    let v4 = l.out(0, Proto::Tcp, h, srv, SYN).unwrap();
+    l.inn(0, Proto::Tcp, v4, srv, SYN | ACK).unwrap();
+    l.out(10, Proto::Tcp, h, srv, FIN | ACK).unwrap();
+    l.inn(11, Proto::Tcp, v4, srv, FIN | ACK).unwrap();
+    assert_eq!(l.table.census().tcp_states[6], 1, "V4 FIN V6 FIN RCV");
+    l.out(12, Proto::Tcp, h, srv, ACK).unwrap();
+    assert_eq!(l.sweep(11 + 239).0, 0);
+    assert_eq!(l.sweep(11 + 240).0, 1, "4 min after the second FIN");
+}
+
+#[test]
+fn s4_rst_goes_transitory_and_data_revives() {
+    let mut l = lab();
+    let h = t6(H1, 40000);
+    let srv = t4(SERVER, 443);
+    let v4 = l.out(0, Proto::Tcp, h, srv, SYN).unwrap();
+    l.inn(0, Proto::Tcp, v4, srv, SYN | ACK).unwrap();
+    l.inn(5, Proto::Tcp, v4, srv, RST).unwrap();
+    assert_eq!(l.table.census().tcp_states[7], 1, "TRANS");
+    l.out(6, Proto::Tcp, h, srv, ACK).unwrap();
+    assert_eq!(l.table.census().tcp_states[3], 1, "back to ESTABLISHED");
+}
+
+#[test]
+fn s4_non_syn_cannot_open() {
+    let mut l = lab();
+    assert_eq!(
+        l.out(0, Proto::Tcp, t6(H1, 1), t4(SERVER, 80), ACK),
+        Err(DropReason::TcpNotSyn)
+    );
+    assert!(l.events.is_empty());
+}
+
+#[test]
+fn s4_simultaneous_open_success() {
+    // ADF: an IPv4 SYN from a host the binding never talked to is held;
+    // the IPv6 host's SYN to it supersedes the held one.
+    let cfg = StateConfig {
+        filtering: Filtering::AddressDependent,
+        ..StateConfig::default()
+    };
+    let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
+    let h = t6(H1, 40000);
+    let v4 = l.out(0, Proto::Tcp, h, t4(SERVER, 443), SYN).unwrap();
+    let peer = t4(OTHER, 5555);
+    assert_eq!(
+        l.inn(1, Proto::Tcp, v4, peer, SYN),
+        Err(DropReason::SynHeld)
+    );
+    assert_eq!(
+        l.inn(1, Proto::Tcp, v4, peer, SYN),
+        Err(DropReason::SynHeld),
+        "retransmission"
+    );
+    assert_eq!(l.table.census().held_syns, 1);
+    l.out(2, Proto::Tcp, h, peer, SYN).unwrap();
+    assert_eq!(l.table.census().held_syns, 0, "superseded");
+    assert!(l.inn(3, Proto::Tcp, v4, peer, SYN | ACK).is_ok());
+    let (_, unanswered) = l.sweep(10);
+    assert!(unanswered.is_empty());
+}
+
+#[test]
+fn s4_simultaneous_open_timeout_answers_port_unreachable() {
+    let mut l = lab();
+    assert_eq!(
+        l.inn(0, Proto::Tcp, t4(POOL1, 40000), t4(SERVER, 5555), SYN),
+        Err(DropReason::SynHeld)
+    );
+    let (_, un) = l.sweep(5);
+    assert!(un.is_empty(), "held 6 s");
+    let (_, un) = l.sweep(6);
+    assert_eq!(un.len(), 1);
+    assert_eq!(&un[0][..], b"packet", "the held packet, to quote");
+}
+
+#[test]
+fn s4_held_syns_are_bounded() {
+    let cfg = StateConfig {
+        max_held_syns: 2,
+        ..StateConfig::default()
+    };
+    let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
+    for port in 0..2 {
+        assert_eq!(
+            l.inn(0, Proto::Tcp, t4(POOL1, 4000 + port), t4(SERVER, 1), SYN),
+            Err(DropReason::SynHeld)
+        );
+    }
+    assert_eq!(
+        l.inn(0, Proto::Tcp, t4(POOL1, 4100), t4(SERVER, 1), SYN),
+        Err(DropReason::SynHoldFull)
+    );
+}
+
+#[test]
+fn s5_udp_and_icmp_timers_and_refresh() {
+    let mut l = lab();
+    let v4 = l
+        .out(0, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+        .unwrap();
+    l.inn(200, Proto::Udp, v4, t4(SERVER, 53), 0).unwrap();
+    assert_eq!(l.sweep(499).0, 0, "refreshed by the IPv4 reply at 200");
+    assert_eq!(l.sweep(500).0, 1);
+    l.out(0, Proto::Icmp, t6(H1, 77), t4(SERVER, 0), 0).unwrap();
+    assert_eq!(l.sweep(59).0, 0);
+    assert_eq!(l.sweep(60).0, 1);
+    assert_eq!(l.table.sessions(), 0);
+    assert_eq!(l.table.census().bibs, [0, 0, 0], "bindings freed");
+}
+
+#[test]
+fn s5_expired_but_unswept_session_restarts() {
+    let mut l = lab();
+    let a = l
+        .out(0, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+        .unwrap();
+    let b = l
+        .out(1000, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+        .unwrap();
+    assert_eq!(a, b, "found before the sweep: restarted, same mapping");
+    assert_eq!(l.sweep(1299).0, 0, "new lifetime from 1000");
+    // An expired TCP session does not restart on a non-SYN.
+    let v4 = l
+        .out(0, Proto::Tcp, t6(H1, 1), t4(SERVER, 80), SYN)
+        .unwrap();
+    assert_eq!(
+        l.inn(10_000, Proto::Tcp, v4, t4(SERVER, 80), ACK),
+        Err(DropReason::NoSession)
+    );
+}
+
+#[test]
+fn s6_pool_exhaustion_keeps_existing_flows() {
+    // One address, 8 UDP ports over 1 shard.
+    let ranges = [PortRange {
+        first: 2000,
+        last: 2007,
+    }; 3];
+    let mut l = lab_with(StateConfig::default(), ranges, 1);
+    let mut got = Vec::new();
+    for p in 0..8 {
+        got.push(
+            l.out(0, Proto::Udp, t6(H1, 6000 + p), t4(SERVER, 53), 0)
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        l.out(0, Proto::Udp, t6(H2, 1), t4(SERVER, 53), 0),
+        Err(DropReason::PoolExhausted)
+    );
+    assert_eq!(l.table.sessions(), 8, "the refused flow is not counted");
+    for (p, v4) in got.iter().enumerate() {
+        assert_eq!(
+            l.out(1, Proto::Udp, t6(H1, 6000 + p as u16), t4(SERVER, 53), 0)
+                .unwrap(),
+            *v4
+        );
+    }
+}
+
+#[test]
+fn s7_static_binding_reaches_an_ipv6_server() {
+    let mut l = lab();
+    let server6 = t6(H2, 8080);
+    let public = t4(POOL1, 80);
+    let mut ev = Vec::new();
+    l.table
+        .set_statics(0, &l.pool, &[(Proto::Tcp, server6, public)], &mut ev)
+        .unwrap();
+    assert!(ev[0].created && ev[0].is_static);
+    // An IPv4 client opens a connection to the public port.
+    assert_eq!(
+        l.inn(1, Proto::Tcp, public, t4(OTHER, 33333), SYN).unwrap(),
+        server6
+    );
+    // The server's reply finds the same binding from the IPv6 side.
+    assert_eq!(
+        l.out(1, Proto::Tcp, server6, t4(OTHER, 33333), SYN | ACK)
+            .unwrap(),
+        public
+    );
+    // Never expires.
+    l.sweep(1_000_000);
+    assert_eq!(l.table.census().static_bibs, 1);
+    assert_eq!(
+        l.inn(1_000_001, Proto::Tcp, public, t4(OTHER, 1), SYN)
+            .unwrap(),
+        server6
+    );
+    // Removing it at reload frees it once unused.
+    l.sweep(2_000_000);
+    l.table
+        .set_statics(2_000_000, &l.pool, &[], &mut ev)
+        .unwrap();
+    assert_eq!(l.table.census().bibs, [0, 0, 0]);
+}
+
+#[test]
+fn s7_static_errors() {
+    let l = lab();
+    let mut ev = Vec::new();
+    let e = l
+        .table
+        .set_statics(
+            0,
+            &l.pool,
+            &[(Proto::Tcp, t6(H2, 1), t4(OTHER, 80))],
+            &mut ev,
+        )
+        .unwrap_err();
+    assert!(e.contains("not a pool address"), "{e}");
+    let dup = [
+        (Proto::Tcp, t6(H2, 1), t4(POOL1, 80)),
+        (Proto::Tcp, t6(H2, 2), t4(POOL1, 80)),
+    ];
+    assert!(
+        l.table
+            .set_statics(0, &l.pool, &dup, &mut ev)
+            .unwrap_err()
+            .contains("repeats")
+    );
+}
+
+#[test]
+fn s8_hairpin_reaches_the_other_host() {
+    // H1 talks to H2's pool address: the outbound binding of H1 and the
+    // inbound lookup of H2's binding are both ordinary table operations.
+    let mut l = lab();
+    let h2_public = l
+        .out(0, Proto::Udp, t6(H2, 7000), t4(SERVER, 53), 0)
+        .unwrap();
+    let h1_public = l.out(1, Proto::Udp, t6(H1, 5000), h2_public, 0).unwrap();
+    assert_eq!(
+        l.inn(1, Proto::Udp, h2_public, h1_public, 0).unwrap(),
+        t6(H2, 7000)
+    );
+    // H2's answer goes back to H1 the same way.
+    assert_eq!(
+        l.out(2, Proto::Udp, t6(H2, 7000), h1_public, 0).unwrap(),
+        h2_public
+    );
+    assert_eq!(
+        l.inn(2, Proto::Udp, h1_public, h2_public, 0).unwrap(),
+        t6(H1, 5000)
+    );
+}
+
+#[test]
+fn s10_errors_find_but_never_create() {
+    let mut l = lab();
+    let h = t6(H1, 5000);
+    assert_eq!(
+        l.table.outbound(
+            0,
+            &l.pool,
+            Proto::Udp,
+            h,
+            t4(SERVER, 53),
+            0,
+            Ask::Lookup,
+            &mut l.events
+        ),
+        Err(DropReason::NoSession)
+    );
+    let v4 = l.out(0, Proto::Udp, h, t4(SERVER, 53), 0).unwrap();
+    let i = l
+        .table
+        .inbound(
+            5,
+            &l.pool,
+            Proto::Udp,
+            v4,
+            t4(SERVER, 53),
+            Ask::Lookup,
+            &[],
+            &mut l.events,
+        )
+        .unwrap();
+    assert_eq!(i.v6, h);
+    assert_eq!(
+        l.table.inbound(
+            5,
+            &l.pool,
+            Proto::Udp,
+            v4,
+            t4(OTHER, 53),
+            Ask::Lookup,
+            &[],
+            &mut l.events
+        ),
+        Err(DropReason::NoSession),
+        "an error about a session that does not exist"
+    );
+    assert_eq!(l.sweep(300).0, 1, "the error did not refresh the session");
+}
+
+#[test]
+fn o4_session_limits() {
+    let cfg = StateConfig {
+        max_sessions: 3,
+        ..StateConfig::default()
+    };
+    let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
+    for p in 0..3 {
+        l.out(0, Proto::Udp, t6(H1, 100 + p), t4(SERVER, 53), 0)
+            .unwrap();
+    }
+    assert_eq!(
+        l.out(0, Proto::Udp, t6(H2, 1), t4(SERVER, 53), 0),
+        Err(DropReason::SessionLimit)
+    );
+    let cfg = StateConfig {
+        per_source_sessions: 2,
+        ..StateConfig::default()
+    };
+    let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
+    l.out(0, Proto::Udp, t6(H1, 1), t4(SERVER, 53), 0).unwrap();
+    l.out(0, Proto::Udp, t6(H1, 1), t4(OTHER, 53), 0).unwrap();
+    assert_eq!(
+        l.out(0, Proto::Udp, t6(H1, 2), t4(SERVER, 53), 0),
+        Err(DropReason::SourceSessionLimit)
+    );
+    assert!(
+        l.out(0, Proto::Udp, t6(H2, 2), t4(SERVER, 53), 0).is_ok(),
+        "another source is not limited"
+    );
+    l.sweep(300);
+    assert!(
+        l.out(300, Proto::Udp, t6(H1, 2), t4(SERVER, 53), 0).is_ok(),
+        "expired sessions give room back"
+    );
+}
+
+#[test]
+fn o4_new_session_rate_per_source() {
+    let cfg = StateConfig {
+        per_source_rate: 2,
+        ..StateConfig::default()
+    };
+    let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
+    assert!(l.out(0, Proto::Udp, t6(H1, 1), t4(SERVER, 53), 0).is_ok());
+    assert!(l.out(0, Proto::Udp, t6(H1, 2), t4(SERVER, 53), 0).is_ok());
+    assert_eq!(
+        l.out(0, Proto::Udp, t6(H1, 3), t4(SERVER, 53), 0),
+        Err(DropReason::SourceRateLimit)
+    );
+    assert!(
+        l.out(0, Proto::Udp, t6(H1, 1), t4(SERVER, 53), 0).is_ok(),
+        "existing sessions flow"
+    );
+    assert!(
+        l.out(1, Proto::Udp, t6(H1, 3), t4(SERVER, 53), 0).is_ok(),
+        "tokens refill each second"
+    );
+}
+
+#[test]
+fn s1_bindings_listing_and_events() {
+    let mut l = lab();
+    let v4 = l
+        .out(0, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+        .unwrap();
+    let rows = l.table.bindings();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].v6, rows[0].v4, rows[0].sessions),
+        (t6(H1, 5000), v4, 1)
+    );
+    assert_eq!(
+        l.events[0],
+        Event {
+            at: 0,
+            created: true,
+            proto: Proto::Udp,
+            v6: t6(H1, 5000),
+            v4,
+            is_static: false
+        }
+    );
+}
