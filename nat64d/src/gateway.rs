@@ -1,0 +1,376 @@
+//! One packet through the whole stateful translator: policy (SPEC O4),
+//! the table (RFC 6146), the translation (RFC 7915), hairpinning (SPEC S8).
+//! Pure: `now` and the buffer come in, what to send comes out; the worker
+//! threads in the binary do the I/O.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Mutex;
+
+use common::PrefixConfig;
+use common::prefix::embed;
+use common::special::special_v4;
+use hashbrown::HashMap;
+use ipnet::{Ipv4Net, Ipv6Net};
+
+use crate::pool::Pool;
+use crate::state::{Ask, Event, Secs, Table, TransportAddr4, TransportAddr6};
+use crate::stats::DropReason;
+use crate::translate::{self, Flow4, Kind, Map4, Map6, Output, Proto};
+
+/// Who may use the translator and where it may not lead (SPEC O4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// IPv6 sources allowed to use the translator.
+    pub allow_from: Vec<Ipv6Net>,
+    /// IPv4 destinations never reachable (on top of the non-global ranges,
+    /// unless `allow_non_global`).
+    pub deny_to: Vec<Ipv4Net>,
+    /// Let packets reach non-global IPv4 destinations (the `[prefix]`
+    /// `allow_non_global` key; labs only).
+    pub allow_non_global: bool,
+}
+
+impl Policy {
+    /// Whether `src` may use the translator.
+    pub fn allows(&self, src: Ipv6Addr) -> bool {
+        self.allow_from.iter().any(|n| n.contains(&src))
+    }
+
+    /// Whether `dst` is out of bounds.
+    pub fn denies(&self, dst: Ipv4Addr) -> bool {
+        if self.deny_to.iter().any(|n| n.contains(&dst)) {
+            return true;
+        }
+        !self.allow_non_global && special_v4(dst).is_some_and(|r| !r.global)
+    }
+}
+
+/// Everything a worker needs to process packets; shared by all workers.
+#[derive(Debug)]
+pub struct Gateway {
+    /// The prefixes.
+    pub prefix: PrefixConfig,
+    /// The IPv4 pool.
+    pub pool: Pool,
+    /// The BIB and sessions.
+    pub table: Table,
+    /// Policy.
+    pub policy: Policy,
+    /// Translation settings.
+    pub xlat: translate::Config,
+    /// IPv4 fragments after the first, matched to the first's session
+    /// (SPEC S9): (src, dst, protocol, identification) → (IPv6 host,
+    /// prefix number, deadline).
+    frags4: Mutex<FragMap>,
+}
+
+type FragMap =
+    HashMap<(Ipv4Addr, Ipv4Addr, u8, u16), (TransportAddr6, u8, Secs), foldhash::fast::RandomState>;
+
+/// Most IPv4 fragment flows remembered at once.
+pub const MAX_FRAG_FLOWS: usize = 4096;
+/// How long a fragment flow is remembered (RFC 6146 §3.4: at least 2 s).
+pub const FRAG_TIMEOUT: Secs = 2;
+
+/// What to do with a processed packet. Every range is in the buffer the
+/// packet was read into; the TUN carries both families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Write `buf[start..start + len]`.
+    Send {
+        /// Offset.
+        start: usize,
+        /// Length.
+        len: usize,
+        /// An error the translator itself generated (rate-limited by the
+        /// caller, SPEC N13).
+        own_error: bool,
+    },
+    /// Write the fragments [`translate::Fragments`] cuts from
+    /// `buf[start..start + len]` to `mtu`.
+    Fragments {
+        /// Offset.
+        start: usize,
+        /// Length of the whole translated packet.
+        len: usize,
+        /// Egress MTU.
+        mtu: u16,
+    },
+    /// Nothing to send.
+    Drop(DropReason),
+}
+
+/// Which way a packet went, for counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Way {
+    /// IPv6 → IPv4.
+    Out,
+    /// IPv4 → IPv6.
+    In,
+    /// IPv6 → IPv6 through a pool address.
+    Hairpin,
+}
+
+impl Gateway {
+    /// A gateway over these parts.
+    pub fn new(
+        prefix: PrefixConfig,
+        pool: Pool,
+        table: Table,
+        policy: Policy,
+        xlat: translate::Config,
+    ) -> Self {
+        Gateway {
+            prefix,
+            pool,
+            table,
+            policy,
+            xlat,
+            frags4: Mutex::new(FragMap::default()),
+        }
+    }
+
+    /// Processes the packet at `buf[start..start + len]` (`start` at least
+    /// [`translate::HEADROOM`] + 20 for hairpinning). `ident` is the next
+    /// IPv4 Identification. Returns the action and the way it went.
+    pub fn process(
+        &self,
+        buf: &mut [u8],
+        start: usize,
+        len: usize,
+        now: Secs,
+        ident: u16,
+        events: &mut Vec<Event>,
+    ) -> (Action, Way) {
+        match buf.get(start).map(|b| b >> 4) {
+            Some(6) => {
+                let a = self.process6(buf, start, len, now, ident, events);
+                // Hairpin (SPEC S8): an IPv4 packet to a pool address goes
+                // straight back in as if it had arrived from the IPv4 side.
+                if let Action::Send {
+                    start: s,
+                    len: l,
+                    own_error: false,
+                } = a
+                    && buf[s] >> 4 == 4
+                    && self.pool.contains(Ipv4Addr::new(
+                        buf[s + 16],
+                        buf[s + 17],
+                        buf[s + 18],
+                        buf[s + 19],
+                    ))
+                {
+                    return (self.process4(buf, s, l, now, ident, events), Way::Hairpin);
+                }
+                (a, Way::Out)
+            }
+            Some(4) => (self.process4(buf, start, len, now, ident, events), Way::In),
+            _ => (Action::Drop(DropReason::BadVersion), Way::In),
+        }
+    }
+
+    fn process6(
+        &self,
+        buf: &mut [u8],
+        start: usize,
+        len: usize,
+        now: Secs,
+        ident: u16,
+        events: &mut Vec<Event>,
+    ) -> Action {
+        let flow = match translate::inspect6(&buf[start..start + len]) {
+            Ok(f) => f,
+            Err(r) => return Action::Drop(r),
+        };
+        if !self.policy.allows(flow.src) {
+            return Action::Drop(DropReason::SourceNotAllowed);
+        }
+        let Some((prefix, dst4)) = self.prefix.extract(flow.dst) else {
+            return Action::Drop(DropReason::NotInPrefix);
+        };
+        let prefix_idx = self
+            .prefix
+            .prefixes
+            .iter()
+            .position(|p| p == prefix)
+            .unwrap_or(0) as u8;
+        if !self.pool.contains(dst4) && self.policy.denies(dst4) {
+            return Action::Drop(DropReason::DestinationDenied);
+        }
+        if !flow.has_transport_header() {
+            // A non-first IPv6 fragment carries no ports to find its
+            // session by; not translated in this version (counted).
+            return Action::Drop(DropReason::NoSession);
+        }
+        let ask = if flow.kind == Kind::Error {
+            Ask::Lookup
+        } else {
+            Ask::Data {
+                tcp_flags: flow.tcp_flags,
+            }
+        };
+        let remote_port = if flow.proto == Proto::Icmp {
+            0
+        } else {
+            flow.dst_port
+        };
+        let out = match self.table.outbound(
+            now,
+            &self.pool,
+            flow.proto,
+            TransportAddr6 {
+                addr: flow.src,
+                port: flow.src_port,
+            },
+            TransportAddr4 {
+                addr: dst4,
+                port: remote_port,
+            },
+            prefix_idx,
+            ask,
+            events,
+        ) {
+            Ok(o) => o,
+            Err(r) => return Action::Drop(r),
+        };
+        let map = Map4 {
+            src: out.v4.addr,
+            src_port: out.v4.port,
+            dst: dst4,
+            dst_port: flow.dst_port,
+        };
+        match translate::translate6(buf, start, &flow, &map, &self.xlat, ident) {
+            Ok(o) => action(o),
+            Err(r) => Action::Drop(r),
+        }
+    }
+
+    fn process4(
+        &self,
+        buf: &mut [u8],
+        start: usize,
+        len: usize,
+        now: Secs,
+        ident: u16,
+        events: &mut Vec<Event>,
+    ) -> Action {
+        let flow = match translate::inspect4(&buf[start..start + len]) {
+            Ok(f) => f,
+            Err(r) => return Action::Drop(r),
+        };
+        if !self.pool.contains(flow.dst) {
+            return Action::Drop(DropReason::NotInPool);
+        }
+        let (v6, prefix_idx) = if flow.has_transport_header() {
+            let ask = if flow.kind == Kind::Error {
+                Ask::Lookup
+            } else {
+                Ask::Data {
+                    tcp_flags: flow.tcp_flags,
+                }
+            };
+            let remote_port = if flow.proto == Proto::Icmp {
+                0
+            } else {
+                flow.src_port
+            };
+            let found = self.table.inbound(
+                now,
+                &self.pool,
+                flow.proto,
+                TransportAddr4 {
+                    addr: flow.dst,
+                    port: flow.dst_port,
+                },
+                TransportAddr4 {
+                    addr: flow.src,
+                    port: remote_port,
+                },
+                ask,
+                &buf[start..start + len],
+                events,
+            );
+            let i = match found {
+                Ok(i) => i,
+                Err(r) => return Action::Drop(r),
+            };
+            if flow.more_frags && flow.kind != Kind::Error {
+                self.remember_fragment(&flow, i.v6, i.prefix, now);
+            }
+            (i.v6, i.prefix)
+        } else {
+            match self.fragment_flow(&flow, now) {
+                Some(x) => x,
+                None => return Action::Drop(DropReason::NoSession),
+            }
+        };
+        let prefixes = self.prefix.prefixes.as_slice();
+        let Some(prefix) = prefixes.get(usize::from(prefix_idx)).or(prefixes.first()) else {
+            return Action::Drop(DropReason::NotInPrefix);
+        };
+        let map = Map6 {
+            src: embed(prefix, flow.src),
+            src_port: flow.src_port,
+            dst: v6.addr,
+            dst_port: v6.port,
+        };
+        let out = if flow.kind == Kind::Error {
+            let outer_src = embed(prefix, flow.error_src);
+            translate::translate4_error(buf, start, &flow, &map, outer_src, &self.xlat)
+        } else {
+            translate::translate4(buf, start, &flow, &map, &self.xlat, ident)
+        };
+        match out {
+            Ok(o) => action(o),
+            Err(r) => Action::Drop(r),
+        }
+    }
+
+    fn remember_fragment(&self, flow: &Flow4, v6: TransportAddr6, prefix: u8, now: Secs) {
+        let mut m = self.frags4.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() >= MAX_FRAG_FLOWS {
+            m.retain(|_, v| v.2 > now);
+            if m.len() >= MAX_FRAG_FLOWS {
+                return;
+            }
+        }
+        m.insert(
+            (flow.src, flow.dst, proto_number(flow.proto), flow.ident),
+            (v6, prefix, now + FRAG_TIMEOUT),
+        );
+    }
+
+    fn fragment_flow(&self, flow: &Flow4, now: Secs) -> Option<(TransportAddr6, u8)> {
+        let m = self.frags4.lock().unwrap_or_else(|e| e.into_inner());
+        let &(v6, prefix, deadline) =
+            m.get(&(flow.src, flow.dst, proto_number(flow.proto), flow.ident))?;
+        (deadline > now).then_some((v6, prefix))
+    }
+}
+
+fn proto_number(p: Proto) -> u8 {
+    match p {
+        Proto::Tcp => 6,
+        Proto::Udp => 17,
+        Proto::Icmp => 1,
+    }
+}
+
+fn action(o: Output) -> Action {
+    match o {
+        Output::Forward { start, len } => Action::Send {
+            start,
+            len,
+            own_error: false,
+        },
+        Output::Reply { start, len } => Action::Send {
+            start,
+            len,
+            own_error: true,
+        },
+        Output::Fragment { start, len, mtu } => Action::Fragments { start, len, mtu },
+    }
+}
+
+#[cfg(test)]
+mod tests;
