@@ -6,6 +6,7 @@
 //! packet was dropped). It reads no clock and does no I/O; the binary is
 //! the I/O shell.
 
+pub mod config;
 pub mod gateway;
 pub mod pool;
 pub mod state;

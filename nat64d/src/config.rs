@@ -1,0 +1,521 @@
+//! The `[nat64]` section of the gateway file (SPEC O1, O4, S5–S7), with
+//! defaults, and the checks that span keys. Every key is documented in
+//! `docs/configuration.md`.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::path::PathBuf;
+
+use common::config::Invalid;
+use common::{GatewayFile, PrefixConfig};
+use ipnet::{Ipv4Net, Ipv6Net};
+use serde::Deserialize;
+
+use crate::pool::{DEFAULT_RANGES, PortRange};
+use crate::state::{Filtering, StateConfig, Timeouts, UDP_MIN};
+use crate::translate::Proto;
+
+/// The gateway file as nat64d reads it.
+pub type File = GatewayFile<Nat64Config, toml::Table>;
+
+/// `[nat64]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nat64Config {
+    /// TUN device name. Default `nat64`.
+    #[serde(default = "default_tun")]
+    pub tun: String,
+    /// IPv4 pool: addresses or prefixes. Required.
+    #[serde(default)]
+    pub pool4: Vec<Ipv4Net>,
+    /// IPv6 sources allowed to use the translator. Required.
+    #[serde(default)]
+    pub allow_from: Vec<Ipv6Net>,
+    /// IPv4 ranges never reachable, on top of the non-global ones.
+    #[serde(default)]
+    pub deny_to: Vec<Ipv4Net>,
+    /// Most sessions. Default 1 000 000.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: usize,
+    /// Mapping log file; `"-"` or absent: standard error.
+    #[serde(default)]
+    pub mapping_log: Option<PathBuf>,
+    /// Worker threads (TUN queues); 0: one per core. Default 0.
+    #[serde(default)]
+    pub threads: usize,
+    /// MTU of the TUN device, also the IPv4 egress MTU. Default 1500.
+    #[serde(default = "default_mtu")]
+    pub mtu: u16,
+    /// IPv6 path MTU assumed for unknown paths. Default 1280.
+    #[serde(default = "default_ipv6_mtu")]
+    pub ipv6_mtu: u16,
+    /// Install the routes for the prefixes and the pool into the TUN at
+    /// start (and remove them at stop). Default true.
+    #[serde(default = "yes")]
+    pub routes: bool,
+    /// `"endpoint-independent"` (default) or `"address-dependent"`.
+    #[serde(default)]
+    pub filtering: FilteringName,
+    /// Source of the ICMPv4 errors nat64d sends. Default: the first pool
+    /// address.
+    #[serde(default)]
+    pub own_ipv4: Option<Ipv4Addr>,
+    /// Source of the ICMPv6 errors nat64d sends. Default: `own_ipv4` inside
+    /// the first prefix.
+    #[serde(default)]
+    pub own_ipv6: Option<Ipv6Addr>,
+    /// Zero the Traffic Class / TOS instead of copying it. Default false.
+    #[serde(default)]
+    pub zero_tos: bool,
+    /// ICMP errors nat64d itself sends, per second (SPEC N13). Default 100.
+    #[serde(default = "default_error_rate")]
+    pub icmp_error_rate: u32,
+    /// Session lifetimes.
+    #[serde(default)]
+    pub timeouts: TimeoutsConfig,
+    /// Per-source limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Port ranges per protocol.
+    #[serde(default)]
+    pub ports: PortsConfig,
+    /// Static bindings (port forwarding to IPv6 servers).
+    #[serde(default, rename = "static")]
+    pub statics: Vec<StaticEntry>,
+    /// `[nat64.metrics]`.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+impl Default for Nat64Config {
+    fn default() -> Self {
+        // The defaults serde applies to an empty section.
+        toml::from_str("").unwrap_or_else(|_| unreachable!("an empty [nat64] is valid TOML"))
+    }
+}
+
+fn default_tun() -> String {
+    "nat64".into()
+}
+fn default_max_sessions() -> usize {
+    1_000_000
+}
+fn default_mtu() -> u16 {
+    1500
+}
+fn default_ipv6_mtu() -> u16 {
+    1280
+}
+fn default_error_rate() -> u32 {
+    100
+}
+fn yes() -> bool {
+    true
+}
+
+/// Filtering policy names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FilteringName {
+    /// RFC 4787 endpoint-independent filtering.
+    #[default]
+    EndpointIndependent,
+    /// RFC 6146 §3.5.2.3 address-dependent filtering.
+    AddressDependent,
+}
+
+/// `[nat64.timeouts]`, seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsConfig {
+    /// UDP, default 300, at least 120.
+    #[serde(default = "t_udp")]
+    pub udp: u32,
+    /// TCP established, default 7440.
+    #[serde(default = "t_est")]
+    pub tcp_established: u32,
+    /// TCP transitory, default 240.
+    #[serde(default = "t_trans")]
+    pub tcp_transitory: u32,
+    /// ICMP query, default 60.
+    #[serde(default = "t_icmp")]
+    pub icmp: u32,
+}
+fn t_udp() -> u32 {
+    300
+}
+fn t_est() -> u32 {
+    7440
+}
+fn t_trans() -> u32 {
+    240
+}
+fn t_icmp() -> u32 {
+    60
+}
+impl Default for TimeoutsConfig {
+    fn default() -> Self {
+        TimeoutsConfig {
+            udp: t_udp(),
+            tcp_established: t_est(),
+            tcp_transitory: t_trans(),
+            icmp: t_icmp(),
+        }
+    }
+}
+
+/// `[nat64.limits]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most sessions per IPv6 source address; 0: no limit (default).
+    #[serde(default)]
+    pub sessions_per_source: u32,
+    /// Most new sessions per second per IPv6 source; 0: no limit (default).
+    #[serde(default)]
+    pub new_sessions_per_second: u32,
+}
+
+/// `[nat64.ports]`: ranges written `"FIRST-LAST"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortsConfig {
+    /// TCP, default `"1024-65535"`.
+    #[serde(default = "r_tcp")]
+    pub tcp: RangeText,
+    /// UDP, default `"1024-65535"`.
+    #[serde(default = "r_udp")]
+    pub udp: RangeText,
+    /// ICMP identifiers, default `"0-65535"`.
+    #[serde(default = "r_icmp")]
+    pub icmp: RangeText,
+}
+fn r_tcp() -> RangeText {
+    RangeText(DEFAULT_RANGES[0])
+}
+fn r_udp() -> RangeText {
+    RangeText(DEFAULT_RANGES[1])
+}
+fn r_icmp() -> RangeText {
+    RangeText(DEFAULT_RANGES[2])
+}
+impl Default for PortsConfig {
+    fn default() -> Self {
+        PortsConfig {
+            tcp: r_tcp(),
+            udp: r_udp(),
+            icmp: r_icmp(),
+        }
+    }
+}
+
+/// A port range parsed from `"FIRST-LAST"` (or a single port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeText(pub PortRange);
+
+impl<'de> Deserialize<'de> for RangeText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let bad = || {
+            serde::de::Error::custom(format!(
+                "`{s}` is not a port range: write FIRST-LAST, such as \"1024-65535\""
+            ))
+        };
+        let (a, b) = s.split_once('-').unwrap_or((&s, &s));
+        let first: u16 = a.trim().parse().map_err(|_| bad())?;
+        let last: u16 = b.trim().parse().map_err(|_| bad())?;
+        if first > last {
+            return Err(serde::de::Error::custom(format!(
+                "`{s}`: the first port is above the last"
+            )));
+        }
+        Ok(RangeText(PortRange { first, last }))
+    }
+}
+
+/// One static binding: `{ proto = "tcp", ipv6 = "[2001:db8:2::10]:80",
+/// ipv4 = "198.51.100.1:8080" }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticEntry {
+    /// `"tcp"`, `"udp"` or `"icmp"` (the port is then the identifier).
+    pub proto: ProtoName,
+    /// The IPv6 server's address and port.
+    pub ipv6: SocketAddrV6,
+    /// The pool address and port IPv4 clients connect to.
+    pub ipv4: SocketAddrV4,
+}
+
+/// Protocol names in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtoName {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// ICMP queries.
+    Icmp,
+}
+
+impl From<ProtoName> for Proto {
+    fn from(p: ProtoName) -> Proto {
+        match p {
+            ProtoName::Tcp => Proto::Tcp,
+            ProtoName::Udp => Proto::Udp,
+            ProtoName::Icmp => Proto::Icmp,
+        }
+    }
+}
+
+/// `[nat64.metrics]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address of the Prometheus text endpoint (`GET /metrics`); absent:
+    /// no endpoint.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Most pool addresses (a /16).
+pub const MAX_POOL_ADDRESSES: usize = 65536;
+
+impl Nat64Config {
+    /// The checks that span keys. `file` names the file in the error.
+    pub fn validate(&self, file: &str, prefix: &PrefixConfig) -> Result<(), Invalid> {
+        let err = |key: &str, problem: String| Invalid {
+            file: file.to_owned(),
+            position: None,
+            key: Some(format!("nat64.{key}")),
+            problem,
+        };
+        if self.allow_from.is_empty() {
+            return Err(err(
+                "allow_from",
+                "is empty, so no host could use the translator; list the IPv6 prefixes of \
+                 your hosts, such as [\"2001:db8:1::/64\"] (an open translator is \
+                 [\"::/0\"], written deliberately)"
+                    .into(),
+            ));
+        }
+        if self.pool4.is_empty() {
+            return Err(err(
+                "pool4",
+                "is empty: list the IPv4 addresses or prefixes routed to this gateway, \
+                 such as [\"198.51.100.0/28\"]"
+                    .into(),
+            ));
+        }
+        let n: usize = self
+            .pool4
+            .iter()
+            .map(|p| 1usize << (32 - p.prefix_len()))
+            .sum();
+        if n > MAX_POOL_ADDRESSES {
+            return Err(err(
+                "pool4",
+                format!("holds {n} addresses; at most {MAX_POOL_ADDRESSES} (a /16)"),
+            ));
+        }
+        for (i, a) in self.pool4.iter().enumerate() {
+            for b in &self.pool4[..i] {
+                if a.contains(&b.network()) || b.contains(&a.network()) {
+                    return Err(err(&format!("pool4[{i}]"), format!("`{a}` overlaps `{b}`")));
+                }
+            }
+        }
+        if self.tun.is_empty() || self.tun.len() > 15 || self.tun.contains(['/', ' ']) {
+            return Err(err(
+                "tun",
+                format!(
+                    "`{}` is not an interface name (1-15 characters, no '/' or space)",
+                    self.tun
+                ),
+            ));
+        }
+        if self.max_sessions == 0 {
+            return Err(err("max_sessions", "must be at least 1".into()));
+        }
+        if self.mtu < 1280 {
+            return Err(err(
+                "mtu",
+                format!(
+                    "{} is below 1280, the IPv6 minimum the TUN must carry",
+                    self.mtu
+                ),
+            ));
+        }
+        if self.ipv6_mtu < 1280 {
+            return Err(err(
+                "ipv6_mtu",
+                format!("{} is below 1280, the IPv6 minimum MTU", self.ipv6_mtu),
+            ));
+        }
+        if self.timeouts.udp < UDP_MIN {
+            return Err(err(
+                "timeouts.udp",
+                format!(
+                    "{} s is below {UDP_MIN} s, the RFC 6146 §4 minimum",
+                    self.timeouts.udp
+                ),
+            ));
+        }
+        for (k, v) in [
+            ("timeouts.tcp_established", self.timeouts.tcp_established),
+            ("timeouts.tcp_transitory", self.timeouts.tcp_transitory),
+            ("timeouts.icmp", self.timeouts.icmp),
+        ] {
+            if v == 0 {
+                return Err(err(k, "must be at least 1 second".into()));
+            }
+        }
+        for (i, s) in self.statics.iter().enumerate() {
+            if !self.pool4.iter().any(|p| p.contains(s.ipv4.ip())) {
+                return Err(err(
+                    &format!("static[{i}].ipv4"),
+                    format!("{} is not in pool4", s.ipv4.ip()),
+                ));
+            }
+            if !self.allow_from.iter().any(|p| p.contains(s.ipv6.ip())) {
+                return Err(err(
+                    &format!("static[{i}].ipv6"),
+                    format!(
+                        "{} is outside allow_from, so its replies would be refused",
+                        s.ipv6.ip()
+                    ),
+                ));
+            }
+        }
+        if let Some(own) = self.own_ipv6
+            && prefix.extract(own).is_none()
+        {
+            return Err(err(
+                "own_ipv6",
+                format!("{own} is in none of the prefixes; IPv6 hosts route only those here"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The pool's addresses, expanded.
+    pub fn pool_addresses(&self) -> Vec<Ipv4Addr> {
+        self.pool4.iter().flat_map(|p| p.hosts_all()).collect()
+    }
+
+    /// The state layer's settings.
+    pub fn state_config(&self) -> StateConfig {
+        StateConfig {
+            timeouts: Timeouts {
+                udp: self.timeouts.udp,
+                tcp_est: self.timeouts.tcp_established,
+                tcp_trans: self.timeouts.tcp_transitory,
+                icmp: self.timeouts.icmp,
+                ..Timeouts::default()
+            },
+            filtering: match self.filtering {
+                FilteringName::EndpointIndependent => Filtering::EndpointIndependent,
+                FilteringName::AddressDependent => Filtering::AddressDependent,
+            },
+            max_sessions: self.max_sessions,
+            per_source_sessions: self.limits.sessions_per_source,
+            per_source_rate: self.limits.new_sessions_per_second,
+            ..StateConfig::default()
+        }
+    }
+
+    /// Port ranges in pool order (TCP, UDP, ICMP).
+    pub fn ranges(&self) -> [PortRange; 3] {
+        [self.ports.tcp.0, self.ports.udp.0, self.ports.icmp.0]
+    }
+}
+
+/// Every address of a prefix, network and broadcast included (a pool
+/// prefix is routed here whole; no host uses its ends).
+trait HostsAll {
+    fn hosts_all(&self) -> Box<dyn Iterator<Item = Ipv4Addr>>;
+}
+
+impl HostsAll for Ipv4Net {
+    fn hosts_all(&self) -> Box<dyn Iterator<Item = Ipv4Addr>> {
+        let first = u32::from(self.network());
+        let last = u32::from(self.broadcast());
+        Box::new((first..=last).map(Ipv4Addr::from))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<File, String> {
+        let f: File = common::config::parse("t.toml", text).map_err(|e| e.to_string())?;
+        f.nat64
+            .validate("t.toml", &f.prefix)
+            .map_err(|e| e.to_string())?;
+        Ok(f)
+    }
+
+    const MIN: &str =
+        "[nat64]\npool4 = [\"198.51.100.0/30\"]\nallow_from = [\"2001:db8:1::/64\"]\n";
+
+    #[test]
+    fn defaults() {
+        let f = parse(MIN).unwrap();
+        let c = &f.nat64;
+        assert_eq!(c.tun, "nat64");
+        assert_eq!(c.max_sessions, 1_000_000);
+        assert_eq!(c.pool_addresses().len(), 4);
+        assert_eq!(c.state_config().timeouts, Timeouts::default());
+        assert_eq!(c.ranges(), DEFAULT_RANGES);
+        assert!(c.routes);
+        assert_eq!(Nat64Config::default().tun, "nat64");
+    }
+
+    #[test]
+    fn o4_empty_allow_from_is_refused_with_how_to_open_it() {
+        let e = parse("[nat64]\npool4 = [\"198.51.100.0/30\"]\n").unwrap_err();
+        assert!(e.contains("key `nat64.allow_from`: is empty"), "{e}");
+        assert!(e.contains("\"::/0\""), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = parse(&format!("{MIN}[nat64.timeouts]\nudp = 60\n")).unwrap_err();
+        assert!(
+            e.contains("`nat64.timeouts.udp`: 60 s is below 120 s"),
+            "{e}"
+        );
+        let e = parse(&format!("{MIN}[nat64.ports]\ntcp = \"9-1\"\n")).unwrap_err();
+        assert!(e.contains("t.toml:5:7: key `nat64.ports.tcp`"), "{e}");
+        let e = parse(&format!("{MIN}filtering = \"full-cone\"\n")).unwrap_err();
+        assert!(e.contains("nat64.filtering"), "{e}");
+        let e = parse(&format!("{MIN}bogus = 1\n")).unwrap_err();
+        assert!(e.contains("bogus"), "{e}");
+        let e = parse(&format!(
+            "{MIN}static = [{{ proto = \"tcp\", ipv6 = \"[2001:db8:1::10]:80\", ipv4 = \"192.0.2.9:80\" }}]\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("`nat64.static[0].ipv4`: 192.0.2.9 is not in pool4"),
+            "{e}"
+        );
+        let e = parse("[nat64]\npool4 = [\"198.51.100.0/30\", \"198.51.100.2/32\"]\nallow_from = [\"::/0\"]\n").unwrap_err();
+        assert!(e.contains("`nat64.pool4[1]`"), "{e}");
+    }
+
+    #[test]
+    fn statics_and_ranges_parse() {
+        let f = parse(&format!(
+            "{MIN}static = [{{ proto = \"tcp\", ipv6 = \"[2001:db8:1::10]:80\", ipv4 = \"198.51.100.1:8080\" }}]\n[nat64.ports]\nudp = \"2000-2999\"\n"
+        ))
+        .unwrap();
+        assert_eq!(f.nat64.statics[0].ipv4.port(), 8080);
+        assert_eq!(
+            f.nat64.ranges()[1],
+            PortRange {
+                first: 2000,
+                last: 2999
+            }
+        );
+    }
+}
