@@ -54,8 +54,6 @@ pub struct Gateway {
     pub pool: Pool,
     /// The BIB and sessions.
     pub table: Table,
-    /// Policy.
-    pub policy: Policy,
     /// Translation settings.
     pub xlat: translate::Config,
     /// IPv4 fragments after the first, matched to the first's session
@@ -113,28 +111,24 @@ pub enum Way {
 
 impl Gateway {
     /// A gateway over these parts.
-    pub fn new(
-        prefix: PrefixConfig,
-        pool: Pool,
-        table: Table,
-        policy: Policy,
-        xlat: translate::Config,
-    ) -> Self {
+    pub fn new(prefix: PrefixConfig, pool: Pool, table: Table, xlat: translate::Config) -> Self {
         Gateway {
             prefix,
             pool,
             table,
-            policy,
             xlat,
             frags4: Mutex::new(FragMap::default()),
         }
     }
 
     /// Processes the packet at `buf[start..start + len]` (`start` at least
-    /// [`translate::HEADROOM`] + 20 for hairpinning). `ident` is the next
-    /// IPv4 Identification. Returns the action and the way it went.
+    /// [`translate::HEADROOM`] + 20 for hairpinning) under `policy` (the
+    /// worker's copy of the reloadable policy). `ident` is the next IPv4
+    /// Identification. Returns the action and the way it went.
+    #[allow(clippy::too_many_arguments)]
     pub fn process(
         &self,
+        policy: &Policy,
         buf: &mut [u8],
         start: usize,
         len: usize,
@@ -144,7 +138,7 @@ impl Gateway {
     ) -> (Action, Way) {
         match buf.get(start).map(|b| b >> 4) {
             Some(6) => {
-                let a = self.process6(buf, start, len, now, ident, events);
+                let a = self.process6(policy, buf, start, len, now, ident, events);
                 // Hairpin (SPEC S8): an IPv4 packet to a pool address goes
                 // straight back in as if it had arrived from the IPv4 side.
                 if let Action::Send {
@@ -169,8 +163,10 @@ impl Gateway {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn process6(
         &self,
+        policy: &Policy,
         buf: &mut [u8],
         start: usize,
         len: usize,
@@ -182,7 +178,7 @@ impl Gateway {
             Ok(f) => f,
             Err(r) => return Action::Drop(r),
         };
-        if !self.policy.allows(flow.src) {
+        if !policy.allows(flow.src) {
             return Action::Drop(DropReason::SourceNotAllowed);
         }
         let Some((prefix, dst4)) = self.prefix.extract(flow.dst) else {
@@ -194,7 +190,7 @@ impl Gateway {
             .iter()
             .position(|p| p == prefix)
             .unwrap_or(0) as u8;
-        if !self.pool.contains(dst4) && self.policy.denies(dst4) {
+        if !self.pool.contains(dst4) && policy.denies(dst4) {
             return Action::Drop(DropReason::DestinationDenied);
         }
         if !flow.has_transport_header() {

@@ -1,16 +1,22 @@
-//! The nat64d binary: command line and configuration loading.
+//! The nat64d binary: configuration, the TUN device and its worker threads,
+//! and the control plane (sweep, mapping log, metrics, signals).
 
+mod control;
+mod io;
+
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use common::GatewayFile;
+use nat64d::config::{File, Nat64Config};
 
 /// Stateful NAT64 translator of the nat64gw gateway (RFC 7915, RFC 6146).
 ///
 /// Reads the shared `[prefix]` section and its own `[nat64]` section of the
-/// gateway configuration file. This version validates the configuration
-/// (`--check-config`); it does not translate packets yet.
+/// gateway configuration file, opens the TUN device the prefixes and the
+/// IPv4 pool are routed to, and translates. SIGHUP reloads the policy,
+/// timers, limits and static bindings; SIGTERM stops.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -26,29 +32,85 @@ struct Args {
     /// when it is valid, 1 with the file, line, key and problem otherwise.
     #[arg(long)]
     check_config: bool,
+    /// Overrides `nat64.tun`.
+    #[arg(long, value_name = "NAME")]
+    tun: Option<String>,
+    /// Overrides `nat64.threads` (0: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Overrides `nat64.mapping_log` (`-`: standard error).
+    #[arg(long, value_name = "FILE")]
+    mapping_log: Option<PathBuf>,
+    /// Overrides `nat64.metrics.listen`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_listen: Option<SocketAddr>,
+    /// Overrides `nat64.routes = false`: leave routing to the operator.
+    #[arg(long)]
+    no_routes: bool,
+}
+
+/// Loads and checks the file, with the command line's overrides applied.
+fn load(args: &Args) -> Result<File, String> {
+    let mut f: File = common::config::load(&args.config).map_err(|e| e.to_string())?;
+    apply(args, &mut f.nat64);
+    f.nat64
+        .validate(&args.config.display().to_string(), &f.prefix)
+        .map_err(|e| e.to_string())?;
+    Ok(f)
+}
+
+fn apply(args: &Args, c: &mut Nat64Config) {
+    if let Some(t) = &args.tun {
+        c.tun = t.clone();
+    }
+    if let Some(n) = args.threads {
+        c.threads = n;
+    }
+    if let Some(p) = &args.mapping_log {
+        c.mapping_log = Some(p.clone());
+    }
+    if let Some(a) = args.metrics_listen {
+        c.metrics.listen = Some(a);
+    }
+    if args.no_routes {
+        c.routes = false;
+    }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let cfg: GatewayFile = match common::config::load(&args.config) {
-        Ok(cfg) => cfg,
-        Err(err) => {
-            eprintln!("nat64d: {err}");
+    let f = match load(&args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("nat64d: {e}");
             return ExitCode::FAILURE;
         }
     };
     if args.check_config {
+        let pool: Vec<String> = f.nat64.pool4.iter().map(|p| p.to_string()).collect();
         println!(
-            "{}: configuration OK; {}",
+            "{}: configuration OK; {}; pool4: {}; tun {}",
             args.config.display(),
-            cfg.prefix.summary()
+            f.prefix.summary(),
+            pool.join(", "),
+            f.nat64.tun
         );
         return ExitCode::SUCCESS;
     }
-    eprintln!(
-        "nat64d {}: this version validates the configuration only (--check-config); \
-         the translator is not implemented yet",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(2)
+    match control::run(args, f) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nat64d: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The own IPv4 address: configured, or the first pool address.
+fn own_v4(c: &Nat64Config) -> Ipv4Addr {
+    c.own_ipv4.unwrap_or_else(|| {
+        c.pool4
+            .first()
+            .map_or(Ipv4Addr::UNSPECIFIED, |p| p.network())
+    })
 }

@@ -20,7 +20,7 @@ fn wkp(v4: Ipv4Addr) -> Ipv6Addr {
     embed(&common::WELL_KNOWN_PREFIX, v4)
 }
 
-fn gateway(allow_non_global: bool, deny_to: Vec<Ipv4Net>) -> Gateway {
+fn gateway(allow_non_global: bool, deny_to: Vec<Ipv4Net>) -> (Gateway, Policy) {
     let prefix = PrefixConfig {
         allow_non_global,
         ..PrefixConfig::default()
@@ -32,15 +32,18 @@ fn gateway(allow_non_global: bool, deny_to: Vec<Ipv4Net>) -> Gateway {
         deny_to,
         allow_non_global,
     };
-    Gateway::new(prefix, pool, table, policy, translate::Config::default())
+    (
+        Gateway::new(prefix, pool, table, translate::Config::default()),
+        policy,
+    )
 }
 
-fn run(g: &Gateway, pkt: &[u8], now: Secs) -> (Action, Way, Vec<u8>) {
+fn run(g: &(Gateway, Policy), pkt: &[u8], now: Secs) -> (Action, Way, Vec<u8>) {
     let mut buf = vec![0u8; 2 * HEADROOM + pkt.len()];
     let at = 2 * HEADROOM;
     buf[at..].copy_from_slice(pkt);
     let mut ev = Vec::new();
-    let (a, w) = g.process(&mut buf, at, pkt.len(), now, 7, &mut ev);
+    let (a, w) = g.0.process(&g.1, &mut buf, at, pkt.len(), now, 7, &mut ev);
     let out = match a {
         Action::Send { start, len, .. } => buf[start..start + len].to_vec(),
         _ => Vec::new(),

@@ -196,5 +196,22 @@ fn rewrite_echo(data: &mut [u8], typ: u8, old_id: u16, new_id: u16, ph_old: u32,
     l4::set16(data, l4::ICMP_CHECKSUM, c);
 }
 
+/// ICMPv4 Port Unreachable (type 3, code 3) from `from`, quoting the IPv4
+/// packet at `buf[start..start + len]` (already validated), built in front
+/// of it: the answer to an IPv4 SYN held for simultaneous open that no IPv6
+/// SYN met (SPEC S4, RFC 6146 §3.5.2.2), or to UDP without a binding.
+pub fn port_unreachable4(
+    buf: &mut [u8],
+    start: usize,
+    len: usize,
+    from: Ipv4Addr,
+    ident: u16,
+) -> Result<Output, crate::stats::DropReason> {
+    if len < crate::wire::ipv4::HEADER_LEN || buf.get(start).is_none_or(|b| b >> 4 != 4) {
+        return Err(crate::stats::DropReason::TruncatedHeader);
+    }
+    errors::icmp4_error(buf, start, len, from, ident, 3, 3, 0)
+}
+
 #[cfg(test)]
 mod tests;

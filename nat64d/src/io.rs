@@ -1,0 +1,171 @@
+//! The data path's I/O: the multi-queue TUN device, its routes, and one
+//! worker thread per queue (read, process, write).
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, bail};
+use nat64d::gateway::{Action, Way};
+use nat64d::translate::{Fragments, HEADROOM};
+use tun_rs::{DeviceBuilder, InterruptEvent, SyncDevice};
+
+use crate::control::Shared;
+
+/// Where a packet is read in the worker's buffer: room in front for the
+/// IPv6 header of a translation, and for hairpinning (IPv6 → IPv4 → IPv6).
+const START: usize = 2 * HEADROOM;
+/// Largest packet a TUN read returns.
+const MAX_PACKET: usize = 65535;
+
+/// Opens the TUN device `name` with `queues` queues (IFF_MULTI_QUEUE) and
+/// brings it up with `mtu`.
+pub(crate) fn open(name: &str, queues: usize, mtu: u16) -> anyhow::Result<Vec<SyncDevice>> {
+    let first = DeviceBuilder::new()
+        .name(name)
+        .mtu(mtu)
+        .multi_queue(true)
+        .build_sync()
+        .with_context(|| {
+            format!("cannot open TUN device {name} (needs CAP_NET_ADMIN and /dev/net/tun)")
+        })?;
+    let mut qs = Vec::with_capacity(queues);
+    for i in 1..queues {
+        let q = first
+            .try_clone()
+            .with_context(|| format!("cannot open queue {i} of TUN device {name}"))?;
+        qs.push(q);
+    }
+    qs.insert(0, first);
+    ip(&["link", "set", "dev", name, "mtu", &mtu.to_string(), "up"])?;
+    Ok(qs)
+}
+
+/// Runs `ip ARGS`, failing with its error output.
+pub(crate) fn ip(args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("cannot run `ip` (iproute2)")?;
+    if !out.status.success() {
+        bail!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// One worker: reads packets from `q` until `stop` is triggered.
+pub(crate) fn worker(
+    q: Arc<SyncDevice>,
+    shared: Arc<Shared>,
+    index: usize,
+    stop: Arc<InterruptEvent>,
+) {
+    let mut buf = vec![0u8; START + MAX_PACKET];
+    let mut frag = vec![0u8; usize::from(u16::MAX)];
+    let mut events = Vec::with_capacity(16);
+    let counters = &shared.counters[index];
+    let gw = &shared.gateway;
+    let (mut policy, mut gen_seen) = shared.policy();
+    let mut ident = (index as u16).wrapping_mul(0x9e37);
+    let mut tokens = 0u32;
+    let mut token_time = 0u32;
+    loop {
+        let n = match q.recv_intr(&mut buf[START..], &stop) {
+            Ok(n) => n,
+            Err(e) => {
+                if shared.stopping.load(Ordering::Relaxed) {
+                    return;
+                }
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    eprintln!("nat64d: worker {index}: TUN read failed: {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                continue;
+            }
+        };
+        if shared.policy_gen.load(Ordering::Acquire) != gen_seen {
+            (policy, gen_seen) = shared.policy();
+        }
+        let now = shared.now.load(Ordering::Relaxed);
+        ident = ident.wrapping_add(1);
+        let (action, way) = gw.process(&policy, &mut buf, START, n, now, ident, &mut events);
+        match action {
+            Action::Send {
+                start,
+                len,
+                own_error,
+            } => {
+                if own_error {
+                    // SPEC N13: the translator's own errors, rate-limited.
+                    let rate = shared.error_rate.load(Ordering::Relaxed);
+                    if now != token_time {
+                        token_time = now;
+                        tokens = rate;
+                    }
+                    if tokens == 0 {
+                        counters.own_errors_limited.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    tokens -= 1;
+                    counters.own_errors.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    count(counters, way, n);
+                }
+                if q.send(&buf[start..start + len]).is_err() {
+                    counters.write_errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Action::Fragments { start, len, mtu } => {
+                count(counters, way, n);
+                match Fragments::new(&buf[start..start + len], mtu) {
+                    Ok(mut cut) => {
+                        while let Some(f) = cut.next_into(&mut frag) {
+                            counters.fragments.fetch_add(1, Ordering::Relaxed);
+                            if q.send(f).is_err() {
+                                counters.write_errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    Err(r) => counters.drop(r),
+                }
+            }
+            Action::Drop(r) => counters.drop(r),
+        }
+        if !events.is_empty() {
+            shared.log_events(&mut events);
+        }
+    }
+}
+
+fn count(c: &nat64d::stats::Counters, way: Way, bytes: usize) {
+    let i = match way {
+        Way::Out => 0,
+        Way::In => 1,
+        Way::Hairpin => 2,
+    };
+    c.packets[i].fetch_add(1, Ordering::Relaxed);
+    c.bytes[i].fetch_add(bytes as u64, Ordering::Relaxed);
+}
+
+/// Answers held IPv4 SYNs whose time ran out with Port Unreachable (SPEC
+/// S4), through queue `q`.
+pub(crate) fn answer_held(q: &SyncDevice, packets: Vec<Box<[u8]>>, own: Ipv4Addr, shared: &Shared) {
+    let mut buf = vec![0u8; START + 600];
+    for p in packets {
+        let n = p.len().min(buf.len() - START);
+        buf[START..START + n].copy_from_slice(&p[..n]);
+        if let Ok(nat64d::translate::Output::Reply { start, len }) =
+            nat64d::translate::port_unreachable4(&mut buf, START, n, own, 0)
+        {
+            shared.counters[0]
+                .own_errors
+                .fetch_add(1, Ordering::Relaxed);
+            let _ = q.send(&buf[start..start + len]);
+        }
+    }
+}
