@@ -676,7 +676,7 @@ mod tests {
         assert_eq!(utc(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert_eq!(
             utc(UNIX_EPOCH + Duration::from_secs(1_795_401_296)),
-            "2026-11-22T01:14:56Z"
+            "2026-11-23T02:34:56Z" // date -u -d @1795401296
         );
         assert_eq!(
             utc(UNIX_EPOCH + Duration::from_secs(951_782_400)),
