@@ -206,6 +206,195 @@ t_services_answer_inside_v4server() {
       "hello from ${LAB_HOSTS[dual.test]} to ${LAB_HOSTS[dual.test]}"
 }
 
+# ---- nat64d: the stateful translator, started from its config file ----------
+
+NAT64D=${NAT64D:-$HERE/../target/debug/nat64d}
+NAT64_METRICS=127.0.0.1:9464
+# 64:ff9b::/96 + an IPv4-only service address.
+v6_of() { echo "64:ff9b::$1"; }
+
+# nat64_config ALLOW_FROM DENY_TO: writes the gateway file the way an
+# operator would (documentation addresses need allow_non_global).
+nat64_config() {
+  cat >"$LAB_DIR/gateway.toml" <<EOF
+[prefix]
+prefixes = ["64:ff9b::/96"]
+allow_non_global = true
+
+[nat64]
+tun = "nat64"
+pool4 = ["198.51.100.0/28"]
+allow_from = [$1]
+deny_to = [$2]
+threads = 2
+mapping_log = "$LAB_DIR/mappings.log"
+
+[nat64.metrics]
+listen = "$NAT64_METRICS"
+EOF
+}
+
+metric() {
+  lab_exec gw "${CURL[@]}" "http://$NAT64_METRICS/metrics" | awk -v k="$1" '$1 == k {print $2}'
+}
+
+nat64_pid() { pgrep -f -- "--config $LAB_DIR/gateway.toml" | head -1; }
+
+t_nat64d_starts_from_its_config() {
+  [ -x "$NAT64D" ] || { echo "no nat64d binary at $NAT64D (run cargo build)"; return 1; }
+  nat64_config '"2001:db8:1::/64"' '"203.0.113.14/32"'
+  lab_exec gw "$NAT64D" --check-config --config "$LAB_DIR/gateway.toml" || return 1
+  lab_bg gw nat64d "$NAT64D" --config "$LAB_DIR/gateway.toml"
+  if ! lab_wait 50 lab_exec gw "${CURL[@]}" -o /dev/null "http://$NAT64_METRICS/metrics"; then
+    cat "$LAB_DIR/nat64d.log"
+    return 1
+  fi
+  expect "IPv6 route into the TUN" "$(lab_exec gw ip -6 route show 64:ff9b::/96)" "64:ff9b::/96 dev nat64 metric 1024 pref medium" &&
+    expect "IPv4 pool route into the TUN" "$(lab_exec gw ip -4 route show 198.51.100.0/28 | sed 's/ *$//')" "198.51.100.0/28 dev nat64 scope link"
+}
+
+t_nat64_http_through_the_prefix() {
+  local got
+  got=$(lab_exec v6client "${CURL[@]}" "http://[$(v6_of 203.0.113.10)]/") || return 1
+  case "$got" in
+    "hello from 64:ff9b::203.0.113.10 to 198.51.100."* | "hello from [64:ff9b::203.0.113.10] to 198.51.100."* | "hello from [64:ff9b::cb00:710a] to 198.51.100."*) ;;
+    *) echo "unexpected answer: $got"; return 1 ;;
+  esac
+}
+
+t_nat64_https_verified() {
+  lab_exec v6client "${CURL[@]}" --cacert "$LAB_DIR/ca.crt" \
+    --resolve "akismet.test:443:[$(v6_of "${LAB_HOSTS[akismet.test]}")]" https://akismet.test/ >/dev/null
+}
+
+t_nat64_50mb_download_sha256() {
+  local want got
+  want=$("$LAB_PYTHON" "$LAB_SCRIPTS/lab-services.py" --stream-sha256 50000000)
+  got=$(lab_exec v6client curl --silent --show-error --fail --max-time 60 \
+    "http://[$(v6_of 203.0.113.10)]/bytes/50000000" | sha256sum | awk '{print $1}')
+  expect "50 MB download sha256" "$got" "$want"
+}
+
+t_nat64_upload_sha256() {
+  local body want got
+  body="$LAB_DIR/upload6.bin"
+  head -c 2000000 /dev/urandom >"$body"
+  want=$(sha256sum "$body" | awk '{print $1}')
+  got=$(lab_exec v6client "${CURL[@]}" --cacert "$LAB_DIR/ca.crt" \
+    --resolve "akismet.test:443:[$(v6_of "${LAB_HOSTS[akismet.test]}")]" \
+    --data-binary "@$body" https://akismet.test/comment-check |
+    "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["sha256"])')
+  expect "upload sha256" "$got" "$want"
+}
+
+t_nat64_ping_small_and_large() {
+  # The 1400-byte replies exceed the IPv6 MTU of unknown paths (1280):
+  # nat64d fragments them (SPEC N7), the client reassembles.
+  lab_exec v6client ping -6 -c 3 -i 0.2 -W 2 "$(v6_of 203.0.113.10)" | tail -2 &&
+    lab_exec v6client ping -6 -c 3 -i 0.2 -W 2 -s 1400 "$(v6_of 203.0.113.10)" | tail -2 &&
+    [ "$(metric nat64d_fragments_sent_total)" -ge 6 ]
+}
+
+# After the download, v4server has learnt path MTU 1260 towards the pool
+# (nat64d answered its DF-set 1500-byte segments with Fragmentation Needed),
+# so it fragments its 1428-byte echo replies itself. ICMP cannot be
+# translated in fragments (the ICMPv6 checksum covers the whole message,
+# RFC 7915 §4.2): those replies are dropped, and counted.
+t_nat64_fragmented_icmp_is_counted() {
+  local before after
+  before=$(metric 'nat64d_drops_total{reason="icmp_fragmented"}')
+  lab_exec v6client ping -6 -c 2 -i 0.2 -W 1 -s 1400 "$(v6_of 203.0.113.10)" >/dev/null
+  after=$(metric 'nat64d_drops_total{reason="icmp_fragmented"}')
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "icmp_fragmented: $before -> $after"; return 1; }
+}
+
+t_nat64_udp_exchange() {
+  lab_exec v6client "$LAB_PYTHON" - "$(v6_of 203.0.113.10)" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(2)
+for i in range(5):
+    msg = b"udp through nat64 %d" % i
+    s.sendto(msg, (sys.argv[1], 7))
+    got, _ = s.recvfrom(200)
+    if got != msg:
+        sys.exit("sent %r, got %r" % (msg, got))
+PY
+}
+
+t_nat64_deny_to_refused_and_counted() {
+  local before after
+  before=$(metric 'nat64d_drops_total{reason="destination_denied"}')
+  if lab_exec v6client curl --silent --max-time 2 "http://[$(v6_of 203.0.113.14)]/" >/dev/null; then
+    echo "reached a deny_to destination"
+    return 1
+  fi
+  after=$(metric 'nat64d_drops_total{reason="destination_denied"}')
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "destination_denied: $before -> $after"; return 1; }
+}
+
+t_nat64_mapping_log_and_metrics() {
+  grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z created tcp 2001:db8:1::2#[0-9]+ 198\.51\.100\.[0-9]+#[0-9]+$' \
+    "$LAB_DIR/mappings.log" || { echo "no TCP binding in the mapping log:"; head "$LAB_DIR/mappings.log"; return 1; }
+  grep -qE ' created udp 2001:db8:1::2#' "$LAB_DIR/mappings.log" || { echo "no UDP binding logged"; return 1; }
+  local out6 in4
+  out6=$(metric 'nat64d_packets_total{way="6to4"}')
+  in4=$(metric 'nat64d_packets_total{way="4to6"}')
+  if [ "${out6:-0}" -lt 1000 ] || [ "${in4:-0}" -lt 30000 ]; then
+    echo "packets 6to4=$out6 4to6=$in4"
+    return 1
+  fi
+}
+
+t_nat64_sighup_outside_allow_from_then_back() {
+  local before after
+  # Close the translator to everything but another prefix: v6client is
+  # then outside allow_from, refused and counted; the old sessions stay.
+  nat64_config '"2001:db8:2::/64"' '"203.0.113.14/32"'
+  kill -HUP "$(nat64_pid)" || return 1
+  lab_wait 30 grep -q "reloaded: allow_from 2001:db8:2::/64" "$LAB_DIR/nat64d.log" || { cat "$LAB_DIR/nat64d.log"; return 1; }
+  before=$(metric 'nat64d_drops_total{reason="source_not_allowed"}')
+  if lab_exec v6client curl --silent --max-time 2 "http://[$(v6_of 203.0.113.10)]/" >/dev/null; then
+    echo "a source outside allow_from was translated"
+    return 1
+  fi
+  after=$(metric 'nat64d_drops_total{reason="source_not_allowed"}')
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "source_not_allowed: $before -> $after"; return 1; }
+  # A bad file is rejected and the running configuration stays.
+  echo "this is not toml" >"$LAB_DIR/gateway.toml"
+  kill -HUP "$(nat64_pid)"
+  lab_wait 30 grep -q "reload rejected" "$LAB_DIR/nat64d.log" || { echo "bad reload not reported"; return 1; }
+  nat64_config '"2001:db8:1::/64"' '"203.0.113.14/32"'
+  kill -HUP "$(nat64_pid)"
+  lab_wait 30 grep -q "reloaded: allow_from 2001:db8:1::/64" "$LAB_DIR/nat64d.log" || return 1
+  t_nat64_http_through_the_prefix
+}
+
+t_nat64_sighup_during_a_download() {
+  local want got pid
+  want=$("$LAB_PYTHON" "$LAB_SCRIPTS/lab-services.py" --stream-sha256 20000000)
+  lab_exec v6client curl --silent --show-error --fail --max-time 30 --limit-rate 10M \
+    "http://[$(v6_of 203.0.113.10)]/bytes/20000000" -o "$LAB_DIR/during-hup.bin" &
+  pid=$!
+  sleep 0.5
+  kill -HUP "$(nat64_pid)"
+  sleep 0.3
+  kill -HUP "$(nat64_pid)"
+  wait "$pid" || { echo "download failed"; return 1; }
+  got=$(sha256sum <"$LAB_DIR/during-hup.bin" | awk '{print $1}')
+  expect "sha256 across two reloads" "$got" "$want"
+}
+
+t_nat64d_stops_cleanly() {
+  local pid
+  pid=$(nat64_pid)
+  kill -TERM "$pid" || return 1
+  lab_wait 50 sh -c "! kill -0 $pid 2>/dev/null" || { echo "nat64d still runs after SIGTERM"; return 1; }
+  grep -q "nat64d: stopped" "$LAB_DIR/nat64d.log" || { cat "$LAB_DIR/nat64d.log"; return 1; }
+  expect "routes removed" "$(lab_exec gw ip -6 route show 64:ff9b::/96)" "" &&
+    expect "TUN removed" "$(lab_exec gw ip -o link show nat64 2>/dev/null)" ""
+}
+
 # ---- lab life cycle ----------------------------------------------------------
 
 NETNS_BEFORE=$(ip netns list | awk '{print $1}' | sort)
@@ -275,6 +464,20 @@ if [ ${#LAB_CREATED[@]} -eq 3 ]; then
   check https_post_and_download_checksums t_https_post_and_download_checksums
   check udp_echo t_udp_echo
   check services_answer_inside_v4server t_services_answer_inside_v4server
+  echo "== nat64d"
+  check nat64d_starts_from_its_config t_nat64d_starts_from_its_config
+  check nat64_http_through_the_prefix t_nat64_http_through_the_prefix
+  check nat64_https_verified t_nat64_https_verified
+  check nat64_ping_small_and_large t_nat64_ping_small_and_large
+  check nat64_50mb_download_sha256 t_nat64_50mb_download_sha256
+  check nat64_upload_sha256 t_nat64_upload_sha256
+  check nat64_fragmented_icmp_is_counted t_nat64_fragmented_icmp_is_counted
+  check nat64_udp_exchange t_nat64_udp_exchange
+  check nat64_deny_to_refused_and_counted t_nat64_deny_to_refused_and_counted
+  check nat64_mapping_log_and_metrics t_nat64_mapping_log_and_metrics
+  check nat64_sighup_outside_allow_from_then_back t_nat64_sighup_outside_allow_from_then_back
+  check nat64_sighup_during_a_download t_nat64_sighup_during_a_download
+  check nat64d_stops_cleanly t_nat64d_stops_cleanly
 fi
 lab_down
 check teardown_1_leaves_nothing t_teardown_leaves_nothing

@@ -213,10 +213,13 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         }
     }
     let queues: Vec<Arc<_>> = queues.into_iter().map(Arc::new).collect();
-    let stop = Arc::new(InterruptEvent::new().context("cannot create the stop event")?);
+    // One stop event per worker: a woken reader may consume its event.
+    let mut stops = Vec::new();
     let mut workers = Vec::new();
     for (i, q) in queues.iter().enumerate() {
-        let (q, shared, stop) = (q.clone(), shared.clone(), stop.clone());
+        let stop = Arc::new(InterruptEvent::new().context("cannot create the stop event")?);
+        stops.push(stop.clone());
+        let (q, shared) = (q.clone(), shared.clone());
         workers.push(
             std::thread::Builder::new()
                 .name(format!("worker-{i}"))
@@ -292,7 +295,9 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
     }
     eprintln!("nat64d: stopping");
     shared.stopping.store(true, Ordering::Relaxed);
-    let _ = stop.trigger();
+    for stop in &stops {
+        let _ = stop.trigger();
+    }
     for w in workers {
         let _ = w.join();
     }
@@ -304,8 +309,9 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         }
     }
     drop(queues);
-    // The log thread ends when every sender is gone; the workers' are.
-    drop(shared);
+    // An empty batch tells the log thread to finish (workers never send
+    // one); it writes every line queued before it.
+    let _ = shared.log_tx.send(Vec::new());
     let _ = log_thread.join();
     eprintln!("nat64d: stopped");
     Ok(())
@@ -434,6 +440,9 @@ fn mapping_log(
     };
     let mut out = open(&path.lock().unwrap_or_else(|e| e.into_inner()));
     while let Ok(batch) = rx.recv() {
+        if batch.is_empty() {
+            break;
+        }
         if reopen.swap(false, Ordering::AcqRel) {
             out = open(&path.lock().unwrap_or_else(|e| e.into_inner()));
         }
