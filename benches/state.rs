@@ -1,0 +1,173 @@
+//! Session table cost with 1 M live sessions: lookup hit, lookup miss,
+//! create, expire; and memory per session, measured with a counting
+//! allocator. Issue 4's target: under 200 bytes per session, both indexes
+//! included.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use nat64d::pool::{DEFAULT_RANGES, Pool};
+use nat64d::state::{Ask, StateConfig, Table, TransportAddr4, TransportAddr6};
+use nat64d::translate::Proto;
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts bytes.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        // SAFETY: same layout, passed through.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: p came from System.alloc with l.
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// 1 M sessions under `cargo bench`; a few thousand when `cargo test`
+/// runs the benchmark once as a smoke test.
+fn n() -> u32 {
+    if std::env::args().any(|a| a == "--bench") {
+        1_000_000
+    } else {
+        5_000
+    }
+}
+
+fn host(i: u32) -> TransportAddr6 {
+    // 1 M hosts × one port each, as many bindings as sessions (worst case).
+    TransportAddr6 {
+        addr: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, (i >> 16) as u16, i as u16),
+        port: 40000,
+    }
+}
+
+const SERVER: TransportAddr4 = TransportAddr4 {
+    addr: Ipv4Addr::new(203, 0, 113, 10),
+    port: 443,
+};
+
+fn filled() -> (Table, Pool, usize) {
+    let addrs: Vec<Ipv4Addr> = (0..64).map(|i| Ipv4Addr::new(198, 51, 100, i)).collect();
+    let pool = Pool::new(addrs, DEFAULT_RANGES, 64).expect("pool");
+    let before = LIVE.load(Ordering::Relaxed);
+    let cfg = StateConfig {
+        max_sessions: 2 * n() as usize,
+        ..StateConfig::default()
+    };
+    let table = Table::new(64, cfg, 42);
+    let mut ev = Vec::new();
+    for i in 0..n() {
+        table
+            .outbound(
+                0,
+                &pool,
+                Proto::Udp,
+                host(i),
+                SERVER,
+                0,
+                Ask::Data { tcp_flags: 0 },
+                &mut ev,
+            )
+            .expect("room");
+        ev.clear();
+    }
+    let bytes = LIVE.load(Ordering::Relaxed) - before;
+    (table, pool, bytes)
+}
+
+fn bench(c: &mut Criterion) {
+    let (table, pool, bytes) = filled();
+    eprintln!(
+        "memory: {} sessions (one binding each) use {} bytes: {:.1} bytes per session",
+        table.sessions(),
+        bytes,
+        bytes as f64 / f64::from(n())
+    );
+    let n = n();
+    let mut g = c.benchmark_group("session table, 1 M sessions");
+    let mut ev = Vec::new();
+    let mut i = 0u32;
+    g.bench_function("lookup hit (outbound)", |b| {
+        b.iter(|| {
+            i = (i + 7919) % n;
+            table.outbound(
+                1,
+                &pool,
+                Proto::Udp,
+                black_box(host(i)),
+                SERVER,
+                0,
+                Ask::Lookup,
+                &mut ev,
+            )
+        })
+    });
+    g.bench_function("lookup miss (inbound, no binding)", |b| {
+        b.iter(|| {
+            i = (i + 7919) % n;
+            let to = TransportAddr4 {
+                addr: Ipv4Addr::new(198, 51, 100, 200),
+                port: (i % 60000) as u16 + 1024,
+            };
+            table.inbound(
+                1,
+                &pool,
+                Proto::Udp,
+                black_box(to),
+                SERVER,
+                Ask::Lookup,
+                &[],
+                &mut ev,
+            )
+        })
+    });
+    let mut j = n;
+    g.bench_function("create (new binding + session)", |b| {
+        b.iter(|| {
+            j += 1;
+            let r = table.outbound(
+                1,
+                &pool,
+                Proto::Udp,
+                host(j),
+                SERVER,
+                0,
+                Ask::Data { tcp_flags: 0 },
+                &mut ev,
+            );
+            ev.clear();
+            r
+        })
+    });
+    g.finish();
+    // Expiry: sweep every shard once with all sessions expired.
+    let (table, _, _) = filled();
+    let mut un = Vec::new();
+    let t = std::time::Instant::now();
+    let mut removed = 0;
+    for s in 0..table.shard_count() {
+        removed += table.sweep(10_000, s, &mut ev, &mut un);
+        ev.clear();
+    }
+    let el = t.elapsed();
+    eprintln!(
+        "expire: {removed} sessions in {:.1} ms: {:.1} ns per session (one shard locked at a time, {:.2} ms each)",
+        el.as_secs_f64() * 1e3,
+        el.as_secs_f64() * 1e9 / removed.max(1) as f64,
+        el.as_secs_f64() * 1e3 / table.shard_count() as f64
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
