@@ -74,9 +74,15 @@ t_namespaces_exist() {
 }
 
 t_v6client_is_ipv6_only() {
-  expect "IPv4 addresses besides loopback" "$(lab_exec v6client ip -4 -o addr show | grep -v ' lo ')" "" &&
-    expect "IPv4 routes" "$(lab_exec v6client ip -4 route show)" "" &&
-    expect "IPv6 address" "$(lab_exec v6client ip -6 -o addr show dev eth0 scope global | awk '{print $4}')" "$LAB_V6CLIENT/64"
+  local role addr
+  for role in v6client v6client2; do
+    addr=$LAB_V6CLIENT
+    [ "$role" = v6client2 ] && addr=$LAB_V6CLIENT2
+    expect "$role IPv4 addresses besides loopback" "$(lab_exec "$role" ip -4 -o addr show | grep -v ' lo ')" "" &&
+      expect "$role IPv4 routes" "$(lab_exec "$role" ip -4 route show)" "" &&
+      expect "$role IPv6 address" "$(lab_exec "$role" ip -6 -o addr show dev eth0 scope global | awk '{print $4}')" "$addr/64" ||
+      return 1
+  done
 }
 
 t_v4server_is_ipv4_only() {
@@ -106,7 +112,8 @@ t_only_documentation_addresses() {
 }
 
 t_ipv6_client_reaches_gw() {
-  lab_exec v6client ping -6 -c 2 -i 0.2 -W 2 "$LAB_GW6"
+  lab_exec v6client ping -6 -c 2 -i 0.2 -W 2 "$LAB_GW6" &&
+    lab_exec v6client2 ping -6 -c 2 -i 0.2 -W 2 "$LAB_GW6_2"
 }
 
 t_ipv4_gw_reaches_server() {
@@ -213,6 +220,13 @@ NAT64_METRICS=127.0.0.1:9464
 # 64:ff9b::/96 + an IPv4-only service address.
 v6_of() { echo "64:ff9b::$1"; }
 
+# Both IPv6 clients may use the translator.
+NAT64_ALLOW='"2001:db8:1::/64", "2001:db8:3::/64"'
+# Port forwarding (SPEC S7): this pool address and port reach an HTTP server
+# on v6client.
+NAT64_STATIC4=198.51.100.14
+NAT64_STATIC_PORT=8080
+
 # nat64_config ALLOW_FROM DENY_TO: writes the gateway file the way an
 # operator would (documentation addresses need allow_non_global).
 nat64_config() {
@@ -228,6 +242,9 @@ allow_from = [$1]
 deny_to = [$2]
 threads = 2
 mapping_log = "$LAB_DIR/mappings.log"
+static = [
+  { proto = "tcp", ipv6 = "[$LAB_V6CLIENT]:$NAT64_STATIC_PORT", ipv4 = "$NAT64_STATIC4:$NAT64_STATIC_PORT" },
+]
 
 [nat64.metrics]
 listen = "$NAT64_METRICS"
@@ -242,7 +259,7 @@ nat64_pid() { pgrep -f -- "--config $LAB_DIR/gateway.toml" | head -1; }
 
 t_nat64d_starts_from_its_config() {
   [ -x "$NAT64D" ] || { echo "no nat64d binary at $NAT64D (run cargo build)"; return 1; }
-  nat64_config '"2001:db8:1::/64"' '"203.0.113.14/32"'
+  nat64_config "$NAT64_ALLOW" '"203.0.113.14/32"'
   lab_exec gw "$NAT64D" --check-config --config "$LAB_DIR/gateway.toml" || return 1
   lab_bg gw nat64d "$NAT64D" --config "$LAB_DIR/gateway.toml"
   if ! lab_wait 50 lab_exec gw "${CURL[@]}" -o /dev/null "http://$NAT64_METRICS/metrics"; then
@@ -322,6 +339,90 @@ for i in range(5):
 PY
 }
 
+# SPEC S8: v6client2 gets a UDP binding by talking to the echo service; the
+# mapping log tells its pool address and port; v6client sends to that
+# address inside the prefix, the packet goes through nat64d twice, and
+# v6client2's answer comes back the same way.
+t_nat64_hairpin_between_two_ipv6_clients() {
+  local port=40007 line v4 p
+  lab_exec v6client2 "$LAB_PYTHON" - "$(v6_of 203.0.113.10)" "$port" <<'PY' || return 1
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", int(sys.argv[2])))
+s.settimeout(2)
+s.sendto(b"binding", (sys.argv[1], 7))
+assert s.recvfrom(100)[0] == b"binding"
+PY
+  lab_wait 20 grep -q " created udp $LAB_V6CLIENT2#$port " "$LAB_DIR/mappings.log" || { echo "no binding logged for v6client2"; return 1; }
+  line=$(grep " created udp $LAB_V6CLIENT2#$port " "$LAB_DIR/mappings.log" | tail -1)
+  v4=$(awk '{print $5}' <<<"$line")
+  p=${v4#*#}
+  v4=${v4%#*}
+  echo "v6client2's binding: $v4 port $p"
+  # The binding outlives the socket (UDP timer); v6client2 listens again on
+  # the same port, answers one datagram and reports its source.
+  lab_bg v6client2 hairpin-server "$LAB_PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", int(sys.argv[1])))
+s.settimeout(5)
+while True:
+    data, peer = s.recvfrom(200)
+    print("from", peer[0], flush=True)
+    s.sendto(b"back:" + data, peer)
+' "$port"
+  sleep 0.3
+  lab_exec v6client "$LAB_PYTHON" - "$(v6_of "$v4")" "$p" <<'PY' || { cat "$LAB_DIR/hairpin-server.log"; return 1; }
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(2)
+for i in range(3):
+    s.sendto(b"hairpin", (sys.argv[1], int(sys.argv[2])))
+    try:
+        got, peer = s.recvfrom(200)
+    except socket.timeout:
+        continue
+    if got != b"back:hairpin":
+        sys.exit("got %r" % got)
+    import ipaddress
+    if ipaddress.ip_address(peer[0]) != ipaddress.ip_address(sys.argv[1]):
+        sys.exit("answer from %s, not %s" % (peer[0], sys.argv[1]))
+    sys.exit(0)
+sys.exit("no answer through the hairpin")
+PY
+  # v6client2 saw v6client as a pool address inside the prefix, not as
+  # its IPv6 address.
+  grep -q "^from 64:ff9b::c633:64" "$LAB_DIR/hairpin-server.log" ||
+    { echo "v6client2 saw: $(cat "$LAB_DIR/hairpin-server.log")"; return 1; }
+  [ "$(metric 'nat64d_packets_total{way="hairpin"}')" -ge 2 ] ||
+    { echo "hairpin packets: $(metric 'nat64d_packets_total{way="hairpin"}')"; return 1; }
+}
+
+# SPEC S7: the IPv4-only server opens a TCP connection to a pool address;
+# the static entry carries it to an HTTP server on v6client.
+t_nat64_static_entry_ipv4_to_ipv6_server() {
+  local got
+  lab_bg v6client static-server "$LAB_PYTHON" -c '
+import http.server, socket
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("ipv6 server saw %s\n" % self.client_address[0]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+S(("::", '"$NAT64_STATIC_PORT"'), H).serve_forever()
+'
+  lab_wait 30 lab_exec v6client "${CURL[@]}" "http://[$LAB_V6CLIENT]:$NAT64_STATIC_PORT/" ||
+    { cat "$LAB_DIR/static-server.log"; return 1; }
+  got=$(lab_exec v4server "${CURL[@]}" "http://$NAT64_STATIC4:$NAT64_STATIC_PORT/") || return 1
+  expect "IPv6 server's view of the IPv4 client" "$got" "ipv6 server saw 64:ff9b::c000:202" &&
+    grep -q " created tcp $LAB_V6CLIENT#$NAT64_STATIC_PORT $NAT64_STATIC4#$NAT64_STATIC_PORT static$" "$LAB_DIR/mappings.log" &&
+    [ "$(metric nat64d_static_bib_entries)" = 1 ]
+}
+
 t_nat64_deny_to_refused_and_counted() {
   local before after
   before=$(metric 'nat64d_drops_total{reason="destination_denied"}')
@@ -348,26 +449,27 @@ t_nat64_mapping_log_and_metrics() {
 
 t_nat64_sighup_outside_allow_from_then_back() {
   local before after
-  # Close the translator to everything but another prefix: v6client is
-  # then outside allow_from, refused and counted; the old sessions stay.
-  nat64_config '"2001:db8:2::/64"' '"203.0.113.14/32"'
+  # Close the translator to v6client2: it is then outside allow_from,
+  # refused and counted; v6client and the old sessions stay.
+  nat64_config '"2001:db8:1::/64"' '"203.0.113.14/32"'
   kill -HUP "$(nat64_pid)" || return 1
-  lab_wait 30 grep -q "reloaded: allow_from 2001:db8:2::/64" "$LAB_DIR/nat64d.log" || { cat "$LAB_DIR/nat64d.log"; return 1; }
+  lab_wait 30 grep -q "reloaded: allow_from 2001:db8:1::/64;" "$LAB_DIR/nat64d.log" || { cat "$LAB_DIR/nat64d.log"; return 1; }
   before=$(metric 'nat64d_drops_total{reason="source_not_allowed"}')
-  if lab_exec v6client curl --silent --max-time 2 "http://[$(v6_of 203.0.113.10)]/" >/dev/null; then
+  if lab_exec v6client2 curl --silent --max-time 2 "http://[$(v6_of 203.0.113.10)]/" >/dev/null; then
     echo "a source outside allow_from was translated"
     return 1
   fi
   after=$(metric 'nat64d_drops_total{reason="source_not_allowed"}')
   [ "${after:-0}" -gt "${before:-0}" ] || { echo "source_not_allowed: $before -> $after"; return 1; }
+  t_nat64_http_through_the_prefix || { echo "v6client, still allowed, was refused"; return 1; }
   # A bad file is rejected and the running configuration stays.
   echo "this is not toml" >"$LAB_DIR/gateway.toml"
   kill -HUP "$(nat64_pid)"
   lab_wait 30 grep -q "reload rejected" "$LAB_DIR/nat64d.log" || { echo "bad reload not reported"; return 1; }
-  nat64_config '"2001:db8:1::/64"' '"203.0.113.14/32"'
+  nat64_config "$NAT64_ALLOW" '"203.0.113.14/32"'
   kill -HUP "$(nat64_pid)"
-  lab_wait 30 grep -q "reloaded: allow_from 2001:db8:1::/64" "$LAB_DIR/nat64d.log" || return 1
-  t_nat64_http_through_the_prefix
+  lab_wait 30 grep -q "reloaded: allow_from 2001:db8:1::/64, 2001:db8:3::/64" "$LAB_DIR/nat64d.log" || { tail -3 "$LAB_DIR/nat64d.log"; return 1; }
+  lab_exec v6client2 "${CURL[@]}" -o /dev/null "http://[$(v6_of 203.0.113.10)]/"
 }
 
 t_nat64_sighup_during_a_download() {
@@ -435,7 +537,7 @@ t_refuses_to_clobber() {
   local survived=no
   ip netns list | awk '{print $1}' | grep -qxF "gw-$id" && survived=yes
   local created
-  created=$(ip netns list | awk '{print $1}' | grep -xE "(v6client|v4server)-$id")
+  created=$(ip netns list | awk '{print $1}' | grep -xE "(v6client|v6client2|v4server)-$id")
   ip netns del "gw-$id" 2>/dev/null
   expect "foreign namespace kept" "$survived" "yes" && expect "namespaces created" "$created" "" &&
     [ "$status" -ne 0 ]
@@ -446,7 +548,7 @@ trap 'exit 130' INT TERM
 
 echo "== lab cycle 1: full checks"
 check lab_comes_up lab_up_checked
-if [ ${#LAB_CREATED[@]} -eq 3 ]; then
+if [ ${#LAB_CREATED[@]} -eq ${#LAB_ROLES[@]} ]; then
   check namespaces_exist t_namespaces_exist
   check v6client_is_ipv6_only t_v6client_is_ipv6_only
   check v4server_is_ipv4_only t_v4server_is_ipv4_only
@@ -473,6 +575,8 @@ if [ ${#LAB_CREATED[@]} -eq 3 ]; then
   check nat64_upload_sha256 t_nat64_upload_sha256
   check nat64_fragmented_icmp_is_counted t_nat64_fragmented_icmp_is_counted
   check nat64_udp_exchange t_nat64_udp_exchange
+  check nat64_hairpin_between_two_ipv6_clients t_nat64_hairpin_between_two_ipv6_clients
+  check nat64_static_entry_ipv4_to_ipv6_server t_nat64_static_entry_ipv4_to_ipv6_server
   check nat64_deny_to_refused_and_counted t_nat64_deny_to_refused_and_counted
   check nat64_mapping_log_and_metrics t_nat64_mapping_log_and_metrics
   check nat64_sighup_outside_allow_from_then_back t_nat64_sighup_outside_allow_from_then_back
@@ -484,7 +588,7 @@ check teardown_1_leaves_nothing t_teardown_leaves_nothing
 
 echo "== lab cycle 2: up and down again"
 check lab_comes_up_again lab_up_checked
-if [ ${#LAB_CREATED[@]} -eq 3 ]; then
+if [ ${#LAB_CREATED[@]} -eq ${#LAB_ROLES[@]} ]; then
   check again_ipv6_client_reaches_gw t_ipv6_client_reaches_gw
   check again_nsd_ipv4_only_names t_nsd_ipv4_only_names
 fi

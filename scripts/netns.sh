@@ -1,12 +1,15 @@
 # shellcheck shell=bash
 # The namespace lab of nat64gw: a library other scripts source.
 #
-#   v6client ── 2001:db8:1::/64 ── gw ── 192.0.2.0/24 ── v4server
-#   (IPv6 only)                  (gateway)               (IPv4 only)
+#   v6client ── 2001:db8:1::/64 ──┐
+#   (IPv6 only)                   gw ── 192.0.2.0/24 ── v4server
+#   v6client2 ─ 2001:db8:3::/64 ──┘  (gateway)          (IPv4 only)
 #
 # v6client  eth0 2001:db8:1::2/64; route 64:ff9b::/96 (and $LAB_PREFIX) via gw
-# gw        eth6 2001:db8:1::1/64, eth4 192.0.2.1/24; forwarding on;
-#           route 203.0.113.0/24 via v4server
+# v6client2 eth0 2001:db8:3::2/64; the same route (a second IPv6-only host:
+#           hairpinning, concurrent clients)
+# gw        eth6 2001:db8:1::1/64, eth62 2001:db8:3::1/64, eth4 192.0.2.1/24;
+#           forwarding on; route 203.0.113.0/24 via v4server
 # v4server  eth0 192.0.2.2/24 + 192.0.2.53 (DNS); lo 203.0.113.0/24 service
 #           addresses; route 198.51.100.0/24 (the NAT64 pool) via gw; IPv6 off
 #
@@ -24,7 +27,7 @@
 # lab_wait TRIES CMD... (bounded retry).
 
 LAB_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-LAB_ROLES=(v6client gw v4server)
+LAB_ROLES=(v6client v6client2 gw v4server)
 declare -gA LAB_NS=()
 LAB_CREATED=()
 LAB_DIR=
@@ -32,6 +35,8 @@ LAB_PYTHON=${LAB_PYTHON:-python3}
 
 # Addresses every later script can rely on.
 LAB_V6CLIENT=2001:db8:1::2
+LAB_V6CLIENT2=2001:db8:3::2
+LAB_GW6_2=2001:db8:3::1
 LAB_GW6=2001:db8:1::1
 LAB_GW4=192.0.2.1
 LAB_V4SERVER=192.0.2.2
@@ -105,10 +110,11 @@ lab_up() {
 }
 
 lab_network() {
-  local c=${LAB_NS[v6client]} g=${LAB_NS[gw]} s=${LAB_NS[v4server]}
+  local c=${LAB_NS[v6client]} c2=${LAB_NS[v6client2]} g=${LAB_NS[gw]} s=${LAB_NS[v4server]}
   # Veth pairs are created inside the namespaces: no name in the host's
   # namespace, so parallel runs cannot collide.
   ip -n "$c" link add eth0 type veth peer name eth6 netns "$g" || return 1
+  ip -n "$c2" link add eth0 type veth peer name eth62 netns "$g" || return 1
   ip -n "$g" link add eth4 type veth peer name eth0 netns "$s" || return 1
 
   # v6client: IPv6 only.
@@ -116,12 +122,18 @@ lab_network() {
   ip -n "$c" link set eth0 up
   ip -n "$c" -6 addr add "$LAB_V6CLIENT/64" dev eth0 nodad
   ip -n "$c" -6 route add "$LAB_PREFIX" via "$LAB_GW6" dev eth0
+  lab_exec v6client2 sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+  ip -n "$c2" link set eth0 up
+  ip -n "$c2" -6 addr add "$LAB_V6CLIENT2/64" dev eth0 nodad
+  ip -n "$c2" -6 route add "$LAB_PREFIX" via "$LAB_GW6_2" dev eth0
 
   # gw: one leg on each side, forwarding both families.
   lab_exec gw sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
   ip -n "$g" link set eth6 up
+  ip -n "$g" link set eth62 up
   ip -n "$g" link set eth4 up
   ip -n "$g" -6 addr add "$LAB_GW6/64" dev eth6 nodad
+  ip -n "$g" -6 addr add "$LAB_GW6_2/64" dev eth62 nodad
   ip -n "$g" -4 addr add "$LAB_GW4/24" dev eth4
   ip -n "$g" -4 route add "$LAB_SERVICES4" via "$LAB_V4SERVER" dev eth4
 
