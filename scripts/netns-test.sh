@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The end-to-end suite of nat64gw, run in network namespaces (needs root).
 #
-# At this stage it proves the lab itself: the three namespaces have the
-# addressing the design says (IPv6-only client, IPv4-only server, no default
-# route anywhere), the IPv4 services answer (NSD, HTTP, HTTPS with the lab CA,
-# UDP echo), IPv6 reaches the gateway, and the lab comes up and goes down
-# twice leaving nothing behind. Each case prints PASS/FAIL with its name; the
-# last line is "N passed, M failed"; the exit status is non-zero on any failure.
+# It proves the lab itself (the namespaces have the addressing the design
+# says: IPv6-only clients, an IPv4-only server, no default route anywhere; the
+# IPv4 services answer: NSD, HTTP, HTTPS with the lab CA, UDP echo), then runs
+# nat64d from a gateway config file the way an operator would and drives real
+# clients through it (curl, ping, UDP, hairpinning, a static entry, policy
+# refusals, the mapping log, /metrics, SIGHUP, SIGTERM), and finally brings the
+# lab up and down again to show it leaves nothing behind. Each case prints
+# PASS/FAIL with its name; the last line is "N passed, M failed"; the exit
+# status is non-zero on any failure.
 #
 # Usage: sudo scripts/netns-test.sh
 set -u
