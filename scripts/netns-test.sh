@@ -426,6 +426,81 @@ S(("::", '"$NAT64_STATIC_PORT"'), H).serve_forever()
     [ "$(metric nat64d_static_bib_entries)" = 1 ]
 }
 
+# SPEC S9, in either order: fragments are written by hand with raw sockets,
+# the one without the UDP header first. IPv6 side: v6client's fragments go
+# to the echo service (nat64d holds the second until the first arrives);
+# the echo comes back whole. IPv4 side: v4server sends a reply in two
+# fragments, last first, to v6client's binding; v6client gets it whole.
+t_nat64_fragments_out_of_order() {
+  local port=40009 line v4 p before after
+  before=$(metric 'nat64d_drops_total{reason="fragment_held"}')
+  lab_bg v6client frag-client "$LAB_PYTHON" -c '
+import os, socket, struct, sys
+dst, port = sys.argv[1], int(sys.argv[2])
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+u.bind(("::", port))
+u.settimeout(3)
+u.sendto(b"hello", (dst, 7))
+assert u.recvfrom(100)[0] == b"hello"
+print("bound", flush=True)
+src = socket.inet_pton(socket.AF_INET6, "'"$LAB_V6CLIENT"'")
+d6 = socket.inet_pton(socket.AF_INET6, dst)
+payload = os.urandom(2000)
+udp = struct.pack("!HHHH", port, 7, 8 + len(payload), 0) + payload
+pseudo = src + d6 + struct.pack("!IxxxB", len(udp), 17)
+c = csum(pseudo + udp) or 0xffff
+udp = udp[:6] + struct.pack("!H", c) + udp[8:]
+r = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+def frag(off, data, more):
+    fh = struct.pack("!BBHI", 17, 0, off | more, 0x6464)
+    ip = struct.pack("!IHBB", 6 << 28, 8 + len(data), 44, 64) + src + d6
+    return ip + fh + data
+r.sendto(frag(1000, udp[1000:], 0), (dst, 0))
+r.sendto(frag(0, udp[:1000], 1), (dst, 0))
+got = u.recvfrom(4000)[0]
+print("echo", len(got), got == payload, flush=True)
+# The IPv4 side sends its fragments to this socket now.
+got = u.recvfrom(4000)[0]
+print("from v4server", len(got), got[:4].hex(), flush=True)
+' "$(v6_of 203.0.113.10)" "$port"
+  lab_wait 30 grep -q "^echo" "$LAB_DIR/frag-client.log"
+  grep -q "^echo 2000 True$" "$LAB_DIR/frag-client.log" ||
+    { echo "IPv6 fragments out of order:"; cat "$LAB_DIR/frag-client.log"; return 1; }
+  line=$(grep " created udp $LAB_V6CLIENT#$port " "$LAB_DIR/mappings.log" | tail -1)
+  v4=$(awk '{print $5}' <<<"$line")
+  p=${v4#*#}
+  v4=${v4%#*}
+  lab_exec v4server "$LAB_PYTHON" - "$v4" "$p" <<'PY' || return 1
+import socket, struct, sys
+dst, port = sys.argv[1], int(sys.argv[2])
+src = socket.inet_aton("203.0.113.10")
+d4 = socket.inet_aton(dst)
+payload = b"\xca\xfe" * 1000
+udp = struct.pack("!HHHH", 7, port, 8 + len(payload), 0) + payload
+s = sum(struct.unpack("!%dH" % ((12 + len(udp)) // 2),
+                      src + d4 + struct.pack("!xBH", 17, len(udp)) + udp))
+while s >> 16:
+    s = (s & 0xffff) + (s >> 16)
+udp = udp[:6] + struct.pack("!H", (~s & 0xffff) or 0xffff) + udp[8:]
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+def frag(off, data, more):
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(data), 0x4646,
+                       (more << 13) | (off // 8), 64, 17, 0, src, d4) + data
+r.sendto(frag(1000, udp[1000:], 0), (dst, 0))
+r.sendto(frag(0, udp[:1000], 1), (dst, 0))
+PY
+  lab_wait 30 grep -q "^from v4server" "$LAB_DIR/frag-client.log"
+  grep -q "^from v4server 2000 cafecafe$" "$LAB_DIR/frag-client.log" ||
+    { echo "IPv4 fragments out of order:"; cat "$LAB_DIR/frag-client.log"; return 1; }
+  after=$(metric 'nat64d_drops_total{reason="fragment_held"}')
+  [ "${after:-0}" -ge $((${before:-0} + 2)) ] || { echo "fragment_held: $before -> $after"; return 1; }
+}
+
 t_nat64_deny_to_refused_and_counted() {
   local before after
   before=$(metric 'nat64d_drops_total{reason="destination_denied"}')
@@ -580,6 +655,7 @@ if [ ${#LAB_CREATED[@]} -eq ${#LAB_ROLES[@]} ]; then
   check nat64_udp_exchange t_nat64_udp_exchange
   check nat64_hairpin_between_two_ipv6_clients t_nat64_hairpin_between_two_ipv6_clients
   check nat64_static_entry_ipv4_to_ipv6_server t_nat64_static_entry_ipv4_to_ipv6_server
+  check nat64_fragments_out_of_order t_nat64_fragments_out_of_order
   check nat64_deny_to_refused_and_counted t_nat64_deny_to_refused_and_counted
   check nat64_mapping_log_and_metrics t_nat64_mapping_log_and_metrics
   check nat64_sighup_outside_allow_from_then_back t_nat64_sighup_outside_allow_from_then_back

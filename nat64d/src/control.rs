@@ -280,6 +280,10 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         if !events.is_empty() {
             shared.log_events(&mut events);
         }
+        let lost = shared.gateway.expire_fragments(now);
+        if lost > 0 {
+            shared.counters[0].drop_n(DropReason::FragmentTimeout, lost as u64);
+        }
         if !unanswered.is_empty() {
             io::answer_held(&queues[0], unanswered, own4, &shared);
         }
@@ -653,6 +657,11 @@ fn render(shared: &Shared, reloads: &[AtomicU64; 2]) -> String {
         o,
         "# HELP nat64d_held_syns IPv4 SYNs held for simultaneous open.\n# TYPE nat64d_held_syns gauge\nnat64d_held_syns {}",
         census.held_syns
+    );
+    let (flows, held) = shared.gateway.fragment_census();
+    let _ = writeln!(
+        o,
+        "# HELP nat64d_fragment_flows Fragmented datagrams being matched (SPEC S9).\n# TYPE nat64d_fragment_flows gauge\nnat64d_fragment_flows {flows}\n# HELP nat64d_fragment_held_bytes Bytes of fragments waiting for their first fragment.\n# TYPE nat64d_fragment_held_bytes gauge\nnat64d_fragment_held_bytes {held}"
     );
     let _ = writeln!(
         o,

@@ -4,18 +4,20 @@
 //! threads in the binary do the I/O.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use common::PrefixConfig;
 use common::prefix::embed;
 use common::special::special_v4;
-use hashbrown::HashMap;
 use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::pool::Pool;
 use crate::state::{Ask, Event, Secs, Table, TransportAddr4, TransportAddr6};
 use crate::stats::DropReason;
-use crate::translate::{self, Flow4, Kind, Map4, Map6, Output, Proto};
+use crate::translate::{self, Flow4, Flow6, Kind, Map4, Map6, Output, Proto};
+
+mod frags;
+pub use frags::{FRAG_TIMEOUT, FragTable, MAX_FRAG_FLOWS, MAX_HELD_BYTES, MAX_HELD_PER_FLOW};
 
 /// Who may use the translator and where it may not lead (SPEC O4).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,17 +60,28 @@ pub struct Gateway {
     pub xlat: translate::Config,
     /// IPv4 fragments after the first, matched to the first's session
     /// (SPEC S9): (src, dst, protocol, identification) → (IPv6 host,
-    /// prefix number, deadline).
-    frags4: Mutex<FragMap>,
+    /// prefix number).
+    frags4: Mutex<FragTable<Frag4Key, (TransportAddr6, u8)>>,
+    /// IPv6 fragments after the first: (src, dst, protocol,
+    /// identification) → the pool address the first went out from.
+    frags6: Mutex<FragTable<Frag6Key, Ipv4Addr>>,
 }
 
-type FragMap =
-    HashMap<(Ipv4Addr, Ipv4Addr, u8, u16), (TransportAddr6, u8, Secs), foldhash::fast::RandomState>;
+/// An IPv4 fragment's flow: source, destination, protocol, identification.
+type Frag4Key = (Ipv4Addr, Ipv4Addr, u8, u16);
+/// An IPv6 fragment's flow: source, destination, protocol, identification.
+type Frag6Key = (Ipv6Addr, Ipv6Addr, u8, u32);
 
-/// Most IPv4 fragment flows remembered at once.
-pub const MAX_FRAG_FLOWS: usize = 4096;
-/// How long a fragment flow is remembered (RFC 6146 §3.4: at least 2 s).
-pub const FRAG_TIMEOUT: Secs = 2;
+/// What processing a packet produced besides its action: binding events for
+/// the mapping log, and held fragments the packet released (their first
+/// fragment arrived), which the caller processes next.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Bindings created and removed.
+    pub events: Vec<Event>,
+    /// Fragments to process again, in arrival order.
+    pub released: Vec<Box<[u8]>>,
+}
 
 /// What to do with a processed packet. Every range is in the buffer the
 /// packet was read into; the TUN carries both families.
@@ -117,7 +130,8 @@ impl Gateway {
             pool,
             table,
             xlat,
-            frags4: Mutex::new(FragMap::default()),
+            frags4: Mutex::default(),
+            frags6: Mutex::default(),
         }
     }
 
@@ -134,11 +148,11 @@ impl Gateway {
         len: usize,
         now: Secs,
         ident: u16,
-        events: &mut Vec<Event>,
+        fx: &mut Effects,
     ) -> (Action, Way) {
         match buf.get(start).map(|b| b >> 4) {
             Some(6) => {
-                let a = self.process6(policy, buf, start, len, now, ident, events);
+                let a = self.process6(policy, buf, start, len, now, ident, fx);
                 // Hairpin (SPEC S8): an IPv4 packet to a pool address goes
                 // straight back in as if it had arrived from the IPv4 side.
                 if let Action::Send {
@@ -154,11 +168,11 @@ impl Gateway {
                         buf[s + 19],
                     ))
                 {
-                    return (self.process4(buf, s, l, now, ident, events), Way::Hairpin);
+                    return (self.process4(buf, s, l, now, ident, fx), Way::Hairpin);
                 }
                 (a, Way::Out)
             }
-            Some(4) => (self.process4(buf, start, len, now, ident, events), Way::In),
+            Some(4) => (self.process4(buf, start, len, now, ident, fx), Way::In),
             _ => (Action::Drop(DropReason::BadVersion), Way::In),
         }
     }
@@ -172,7 +186,7 @@ impl Gateway {
         len: usize,
         now: Secs,
         ident: u16,
-        events: &mut Vec<Event>,
+        fx: &mut Effects,
     ) -> Action {
         let flow = match translate::inspect6(&buf[start..start + len]) {
             Ok(f) => f,
@@ -194,9 +208,27 @@ impl Gateway {
             return Action::Drop(DropReason::DestinationDenied);
         }
         if !flow.has_transport_header() {
-            // A non-first IPv6 fragment carries no ports to find its
-            // session by; not translated in this version (counted).
-            return Action::Drop(DropReason::NoSession);
+            // A fragment after the first: no ports; it goes where the first
+            // went, or waits for it (SPEC S9).
+            let key = frag6_key(&flow);
+            let mut frags = lock(&self.frags6);
+            let Some(pool4) = frags.known(&key, now) else {
+                return Action::Drop(match frags.hold(key, &buf[start..start + len], now) {
+                    Ok(()) => DropReason::FragmentHeld,
+                    Err(_) => DropReason::FragmentHoldFull,
+                });
+            };
+            drop(frags);
+            let map = Map4 {
+                src: pool4,
+                src_port: 0,
+                dst: dst4,
+                dst_port: 0,
+            };
+            return match translate::translate6(buf, start, &flow, &map, &self.xlat, ident) {
+                Ok(o) => action(o),
+                Err(r) => Action::Drop(r),
+            };
         }
         let ask = if flow.kind == Kind::Error {
             Ask::Lookup
@@ -224,11 +256,15 @@ impl Gateway {
             },
             prefix_idx,
             ask,
-            events,
+            &mut fx.events,
         ) {
             Ok(o) => o,
             Err(r) => return Action::Drop(r),
         };
+        if flow.kind != Kind::Error && flow.frag.is_some_and(|f| f.more()) {
+            let held = lock(&self.frags6).learn(frag6_key(&flow), out.v4.addr, now);
+            fx.released.extend(held);
+        }
         let map = Map4 {
             src: out.v4.addr,
             src_port: out.v4.port,
@@ -248,7 +284,7 @@ impl Gateway {
         len: usize,
         now: Secs,
         ident: u16,
-        events: &mut Vec<Event>,
+        fx: &mut Effects,
     ) -> Action {
         let flow = match translate::inspect4(&buf[start..start + len]) {
             Ok(f) => f,
@@ -284,20 +320,29 @@ impl Gateway {
                 },
                 ask,
                 &buf[start..start + len],
-                events,
+                &mut fx.events,
             );
             let i = match found {
                 Ok(i) => i,
                 Err(r) => return Action::Drop(r),
             };
             if flow.more_frags && flow.kind != Kind::Error {
-                self.remember_fragment(&flow, i.v6, i.prefix, now);
+                let held = lock(&self.frags4).learn(frag4_key(&flow), (i.v6, i.prefix), now);
+                fx.released.extend(held);
             }
             (i.v6, i.prefix)
         } else {
-            match self.fragment_flow(&flow, now) {
+            // A fragment after the first (SPEC S9), as on the IPv6 side.
+            let key = frag4_key(&flow);
+            let mut frags = lock(&self.frags4);
+            match frags.known(&key, now) {
                 Some(x) => x,
-                None => return Action::Drop(DropReason::NoSession),
+                None => {
+                    return Action::Drop(match frags.hold(key, &buf[start..start + len], now) {
+                        Ok(()) => DropReason::FragmentHeld,
+                        Err(_) => DropReason::FragmentHoldFull,
+                    });
+                }
             }
         };
         let prefixes = self.prefix.prefixes.as_slice();
@@ -322,26 +367,35 @@ impl Gateway {
         }
     }
 
-    fn remember_fragment(&self, flow: &Flow4, v6: TransportAddr6, prefix: u8, now: Secs) {
-        let mut m = self.frags4.lock().unwrap_or_else(|e| e.into_inner());
-        if m.len() >= MAX_FRAG_FLOWS {
-            m.retain(|_, v| v.2 > now);
-            if m.len() >= MAX_FRAG_FLOWS {
-                return;
-            }
-        }
-        m.insert(
-            (flow.src, flow.dst, proto_number(flow.proto), flow.ident),
-            (v6, prefix, now + FRAG_TIMEOUT),
-        );
+    /// Forgets fragment flows past their time (SPEC S9); returns how many
+    /// held fragments were dropped with them (their first never came).
+    pub fn expire_fragments(&self, now: Secs) -> usize {
+        lock(&self.frags4).expire(now) + lock(&self.frags6).expire(now)
     }
 
-    fn fragment_flow(&self, flow: &Flow4, now: Secs) -> Option<(TransportAddr6, u8)> {
-        let m = self.frags4.lock().unwrap_or_else(|e| e.into_inner());
-        let &(v6, prefix, deadline) =
-            m.get(&(flow.src, flow.dst, proto_number(flow.proto), flow.ident))?;
-        (deadline > now).then_some((v6, prefix))
+    /// Fragment flows remembered and bytes held, both directions.
+    pub fn fragment_census(&self) -> (usize, usize) {
+        let a = lock(&self.frags4);
+        let b = lock(&self.frags6);
+        (a.len() + b.len(), a.held_bytes() + b.held_bytes())
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn frag4_key(f: &Flow4) -> Frag4Key {
+    (f.src, f.dst, proto_number(f.proto), f.ident)
+}
+
+fn frag6_key(f: &Flow6) -> Frag6Key {
+    (
+        f.src,
+        f.dst,
+        proto_number(f.proto),
+        f.frag.map_or(0, |h| h.ident()),
+    )
 }
 
 fn proto_number(p: Proto) -> u8 {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, bail};
-use nat64d::gateway::{Action, Way};
+use nat64d::gateway::{Action, Effects, Way};
 use nat64d::translate::{Fragments, HEADROOM};
 use tun_rs::{DeviceBuilder, InterruptEvent, SyncDevice};
 
@@ -67,7 +67,8 @@ pub(crate) fn worker(
 ) {
     let mut buf = vec![0u8; START + MAX_PACKET];
     let mut frag = vec![0u8; usize::from(u16::MAX)];
-    let mut events = Vec::with_capacity(16);
+    let mut fx = Effects::default();
+    let mut released: Vec<Box<[u8]>> = Vec::new();
     let counters = &shared.counters[index];
     let gw = &shared.gateway;
     let (mut policy, mut gen_seen) = shared.policy();
@@ -92,53 +93,65 @@ pub(crate) fn worker(
             (policy, gen_seen) = shared.policy();
         }
         let now = shared.now.load(Ordering::Relaxed);
-        ident = ident.wrapping_add(1);
-        let (action, way) = gw.process(&policy, &mut buf, START, n, now, ident, &mut events);
-        match action {
-            Action::Send {
-                start,
-                len,
-                own_error,
-            } => {
-                if own_error {
-                    // SPEC N13: the translator's own errors, rate-limited.
-                    let rate = shared.error_rate.load(Ordering::Relaxed);
-                    if now != token_time {
-                        token_time = now;
-                        tokens = rate;
+        let mut n = n;
+        loop {
+            ident = ident.wrapping_add(1);
+            let (action, way) = gw.process(&policy, &mut buf, START, n, now, ident, &mut fx);
+            match action {
+                Action::Send {
+                    start,
+                    len,
+                    own_error,
+                } => {
+                    if own_error {
+                        // SPEC N13: the translator's own errors, rate-limited.
+                        let rate = shared.error_rate.load(Ordering::Relaxed);
+                        if now != token_time {
+                            token_time = now;
+                            tokens = rate;
+                        }
+                        if tokens == 0 {
+                            counters.own_errors_limited.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            tokens -= 1;
+                            counters.own_errors.fetch_add(1, Ordering::Relaxed);
+                            send(&q, &buf[start..start + len], counters);
+                        }
+                    } else {
+                        count(counters, way, n);
+                        send(&q, &buf[start..start + len], counters);
                     }
-                    if tokens == 0 {
-                        counters.own_errors_limited.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    tokens -= 1;
-                    counters.own_errors.fetch_add(1, Ordering::Relaxed);
-                } else {
+                }
+                Action::Fragments { start, len, mtu } => {
                     count(counters, way, n);
-                }
-                if q.send(&buf[start..start + len]).is_err() {
-                    counters.write_errors.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Action::Fragments { start, len, mtu } => {
-                count(counters, way, n);
-                match Fragments::new(&buf[start..start + len], mtu) {
-                    Ok(mut cut) => {
-                        while let Some(f) = cut.next_into(&mut frag) {
-                            counters.fragments.fetch_add(1, Ordering::Relaxed);
-                            if q.send(f).is_err() {
-                                counters.write_errors.fetch_add(1, Ordering::Relaxed);
+                    match Fragments::new(&buf[start..start + len], mtu) {
+                        Ok(mut cut) => {
+                            while let Some(f) = cut.next_into(&mut frag) {
+                                counters.fragments.fetch_add(1, Ordering::Relaxed);
+                                send(&q, f, counters);
                             }
                         }
+                        Err(r) => counters.drop(r),
                     }
-                    Err(r) => counters.drop(r),
                 }
+                Action::Drop(r) => counters.drop(r),
             }
-            Action::Drop(r) => counters.drop(r),
+            if !fx.events.is_empty() {
+                shared.log_events(&mut fx.events);
+            }
+            // Fragments that waited for the first one just translated
+            // (SPEC S9) go through now, in the order they arrived.
+            released.extend(fx.released.drain(..).rev());
+            let Some(p) = released.pop() else { break };
+            n = p.len().min(MAX_PACKET);
+            buf[START..START + n].copy_from_slice(&p[..n]);
         }
-        if !events.is_empty() {
-            shared.log_events(&mut events);
-        }
+    }
+}
+
+fn send(q: &SyncDevice, pkt: &[u8], counters: &nat64d::stats::Counters) {
+    if q.send(pkt).is_err() {
+        counters.write_errors.fetch_add(1, Ordering::Relaxed);
     }
 }
 

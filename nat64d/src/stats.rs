@@ -111,6 +111,16 @@ pub enum DropReason {
     SynHeld,
     /// An unsolicited IPv4 SYN with the hold queue full (SPEC S4).
     SynHoldFull,
+    /// A non-first fragment that arrived before its first fragment, held
+    /// (SPEC S9); not lost: translated when the first arrives, or counted
+    /// as `FragmentTimeout`.
+    FragmentHeld,
+    /// A held fragment whose first fragment did not arrive in time
+    /// (SPEC S9).
+    FragmentTimeout,
+    /// A non-first fragment that arrived before its first with the
+    /// fragment memory full (SPEC S9: bounded).
+    FragmentHoldFull,
 }
 
 impl DropReason {
@@ -156,6 +166,9 @@ impl DropReason {
         DropReason::SourceRateLimit,
         DropReason::SynHeld,
         DropReason::SynHoldFull,
+        DropReason::FragmentHeld,
+        DropReason::FragmentTimeout,
+        DropReason::FragmentHoldFull,
     ];
 
     /// A stable snake_case name, for metric labels.
@@ -201,6 +214,9 @@ impl DropReason {
             DropReason::SourceRateLimit => "source_rate_limit",
             DropReason::SynHeld => "syn_held",
             DropReason::SynHoldFull => "syn_hold_full",
+            DropReason::FragmentHeld => "fragment_held",
+            DropReason::FragmentTimeout => "fragment_timeout",
+            DropReason::FragmentHoldFull => "fragment_hold_full",
         }
     }
 }
@@ -256,8 +272,13 @@ impl Counters {
     /// Counts a drop.
     #[inline]
     pub fn drop(&self, r: DropReason) {
+        self.drop_n(r, 1);
+    }
+
+    /// Counts `n` drops for `r`.
+    pub fn drop_n(&self, r: DropReason, n: u64) {
         if let Some(c) = self.drops.get(r as usize) {
-            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            c.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

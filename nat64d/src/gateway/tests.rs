@@ -39,16 +39,23 @@ fn gateway(allow_non_global: bool, deny_to: Vec<Ipv4Net>) -> (Gateway, Policy) {
 }
 
 fn run(g: &(Gateway, Policy), pkt: &[u8], now: Secs) -> (Action, Way, Vec<u8>) {
+    let (a, w, out, released) = run_fx(g, pkt, now);
+    assert!(released.is_empty(), "released {released:?}");
+    (a, w, out)
+}
+
+/// Like `run`, also returning the fragments the packet released.
+fn run_fx(g: &(Gateway, Policy), pkt: &[u8], now: Secs) -> (Action, Way, Vec<u8>, Vec<Box<[u8]>>) {
     let mut buf = vec![0u8; 2 * HEADROOM + pkt.len()];
     let at = 2 * HEADROOM;
     buf[at..].copy_from_slice(pkt);
-    let mut ev = Vec::new();
-    let (a, w) = g.0.process(&g.1, &mut buf, at, pkt.len(), now, 7, &mut ev);
+    let mut fx = Effects::default();
+    let (a, w) = g.0.process(&g.1, &mut buf, at, pkt.len(), now, 7, &mut fx);
     let out = match a {
         Action::Send { start, len, .. } => buf[start..start + len].to_vec(),
         _ => Vec::new(),
     };
-    (a, w, out)
+    (a, w, out, fx.released)
 }
 
 fn udp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16) -> Vec<u8> {
@@ -155,18 +162,17 @@ fn s8_hairpin() {
     assert_eq!(udp_ends6(&v6).2, H1);
 }
 
-#[test]
-fn s9_ipv4_fragments_follow_the_first() {
-    let g = gateway(true, vec![]);
-    let (_, _, v4) = run(&g, &udp6(H1, wkp(SERVER4), 5000, 53), 0);
+/// A 2-fragment UDP reply from the server to the binding of H1 (first
+/// with the header, second without), after H1 sent to the server.
+fn udp4_reply_in_two(g: &(Gateway, Policy)) -> (Vec<u8>, Vec<u8>) {
+    let (_, _, v4) = run(g, &udp6(H1, wkp(SERVER4), 5000, 53), 0);
     let (_, sport, _, _) = udp_ends4(&v4);
-    // A 2-fragment UDP reply: first with the header, second without.
     let mut whole = Vec::new();
     PacketBuilder::ipv4(SERVER4.octets(), POOL1.octets(), 64)
         .udp(53, sport)
         .write(&mut whole, &[9u8; 64])
         .unwrap();
-    let body = &whole[20..];
+    let body = whole[20..].to_vec();
     let frag = |off: usize, data: &[u8], more: bool| {
         let mut p = whole[..20].to_vec();
         p.extend_from_slice(data);
@@ -181,27 +187,139 @@ fn s9_ipv4_fragments_follow_the_first() {
         p[10..12].copy_from_slice(&c.to_be_bytes());
         p
     };
-    let second = frag(40, &body[40..], false);
-    let (a, _, _) = run(&g, &second, 1);
-    assert_eq!(
-        a,
-        Action::Drop(DropReason::NoSession),
-        "before the first: not known yet"
-    );
-    let (a, _, f1) = run(&g, &frag(0, &body[..40], true), 1);
+    (frag(0, &body[..40], true), frag(40, &body[40..], false))
+}
+
+#[test]
+fn s9_ipv4_fragments_follow_the_first() {
+    let g = gateway(true, vec![]);
+    let (first, second) = udp4_reply_in_two(&g);
+    let (a, _, f1) = run(&g, &first, 1);
     assert!(matches!(a, Action::Send { .. }), "{a:?}");
     assert_eq!(&f1[24..40], &H1.octets());
-    let (a, _, f2) = run(&g, &second, 1);
+    let (a, _, f2) = run(&g, &second, 1 + FRAG_TIMEOUT);
     assert!(matches!(a, Action::Send { .. }), "{a:?}");
     assert_eq!(
         &f2[24..40],
         &H1.octets(),
         "the second finds the first's host"
     );
-    let (a, _, _) = run(&g, &second, 1 + FRAG_TIMEOUT);
+    let (a, _, _) = run(&g, &second, 2 + FRAG_TIMEOUT);
     assert_eq!(
         a,
-        Action::Drop(DropReason::NoSession),
-        "forgotten after the timeout"
+        Action::Drop(DropReason::FragmentHeld),
+        "forgotten after the timeout: waits for a first fragment again"
     );
+    assert_eq!(g.0.expire_fragments(3 + FRAG_TIMEOUT), 0);
+    assert_eq!(g.0.expire_fragments(3 + 2 * FRAG_TIMEOUT), 1, "counted");
+    assert_eq!(g.0.fragment_census(), (0, 0));
+}
+
+#[test]
+fn s9_ipv4_fragments_out_of_order() {
+    let g = gateway(true, vec![]);
+    let (first, second) = udp4_reply_in_two(&g);
+    let (a, _, _) = run(&g, &second, 1);
+    assert_eq!(a, Action::Drop(DropReason::FragmentHeld));
+    assert_eq!(g.0.fragment_census(), (1, second.len()));
+    let (a, _, f1, released) = run_fx(&g, &first, 2);
+    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert_eq!(&f1[24..40], &H1.octets());
+    assert_eq!(released, vec![Box::from(second.as_slice())]);
+    let (a, _, f2) = run(&g, &released[0], 2);
+    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert_eq!(&f2[24..40], &H1.octets());
+    // Fragment header of the translation: offset 40, last.
+    assert_eq!(f2[40], 17);
+    assert_eq!(u16::from_be_bytes([f2[42], f2[43]]), 40);
+    assert_eq!(u32::from_be_bytes(f2[44..48].try_into().unwrap()), 0x4242);
+    assert_eq!(g.0.fragment_census().1, 0, "nothing held any more");
+}
+
+#[test]
+fn s9_held_fragment_without_first_times_out_counted() {
+    let g = gateway(true, vec![]);
+    let (_, second) = udp4_reply_in_two(&g);
+    let (a, _, _) = run(&g, &second, 1);
+    assert_eq!(a, Action::Drop(DropReason::FragmentHeld));
+    assert_eq!(g.0.expire_fragments(1 + FRAG_TIMEOUT), 0, "2 s at least");
+    assert_eq!(g.0.expire_fragments(2 + FRAG_TIMEOUT), 1);
+    assert_eq!(g.0.fragment_census(), (0, 0));
+}
+
+/// A UDP packet from H1 to the server cut into two IPv6 fragments after
+/// `cut` bytes of UDP (header included), identification `id`.
+fn udp6_in_two(cut: usize, id: u32) -> (Vec<u8>, Vec<u8>) {
+    let whole = {
+        let mut v = Vec::new();
+        PacketBuilder::ipv6(H1.octets(), wkp(SERVER4).octets(), 64)
+            .udp(5000, 53)
+            .write(&mut v, &[7u8; 100])
+            .unwrap();
+        v
+    };
+    let udp = &whole[40..];
+    let piece = |off: usize, data: &[u8], more: bool| {
+        let mut p = whole[..40].to_vec();
+        p[6] = 44;
+        let plen = u16::try_from(8 + data.len()).unwrap();
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        p.extend_from_slice(&[17, 0]);
+        let field = u16::try_from(off).unwrap() | u16::from(more);
+        p.extend_from_slice(&field.to_be_bytes());
+        p.extend_from_slice(&id.to_be_bytes());
+        p.extend_from_slice(data);
+        p
+    };
+    (piece(0, &udp[..cut], true), piece(cut, &udp[cut..], false))
+}
+
+#[test]
+fn s9_ipv6_fragments_in_either_order() {
+    let g = gateway(true, vec![]);
+    let (first, second) = udp6_in_two(48, 0x0102_0304);
+    // In order.
+    let (a, _, f1) = run(&g, &first, 0);
+    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    // A first fragment: etherparse does not slice its transport header.
+    let port = |p: &[u8], at: usize| u16::from_be_bytes([p[at], p[at + 1]]);
+    assert_eq!(&f1[12..16], &POOL1.octets());
+    assert_eq!(&f1[16..20], &SERVER4.octets());
+    let sport = port(&f1, 20);
+    assert_eq!(port(&f1, 22), 53);
+    assert_eq!(u16::from_be_bytes([f1[4], f1[5]]), 0x0304, "IPv4 ID");
+    assert_eq!(f1[6] & 0x20, 0x20, "more fragments");
+    let (a, _, f2) = run(&g, &second, 0);
+    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert_eq!(&f2[12..16], &POOL1.octets());
+    assert_eq!(&f2[16..20], &SERVER4.octets());
+    assert_eq!(
+        u16::from_be_bytes([f2[6], f2[7]]) & 0x1fff,
+        6,
+        "offset 48 / 8"
+    );
+    assert_eq!(f2[9], 17);
+    // Out of order, another datagram of the same flow.
+    let (first, second) = udp6_in_two(48, 0x0102_0305);
+    let (a, _, _) = run(&g, &second, 1);
+    assert_eq!(a, Action::Drop(DropReason::FragmentHeld));
+    let (a, _, g1, released) = run_fx(&g, &first, 1);
+    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert_eq!(port(&g1, 20), sport, "the same binding");
+    assert_eq!(released.len(), 1);
+    let (a, _, g2) = run(&g, &released[0], 1);
+    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert_eq!(&g2[12..16], &POOL1.octets());
+    assert_eq!(u16::from_be_bytes([g2[4], g2[5]]), 0x0305);
+}
+
+#[test]
+fn s9_ipv6_fragments_obey_the_policy() {
+    let g = gateway(true, vec![]);
+    let (_, second) = udp6_in_two(48, 9);
+    let mut outsider = second.clone();
+    outsider[8..24].copy_from_slice(&OUTSIDER.octets());
+    let (a, _, _) = run(&g, &outsider, 0);
+    assert_eq!(a, Action::Drop(DropReason::SourceNotAllowed));
+    assert_eq!(g.0.fragment_census(), (0, 0), "nothing held for it");
 }
