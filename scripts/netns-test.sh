@@ -501,6 +501,33 @@ PY
   [ "${after:-0}" -ge $((${before:-0} + 2)) ] || { echo "fragment_held: $before -> $after"; return 1; }
 }
 
+# SPEC S3: UDP from the IPv4 side to a pool port no binding holds is
+# dropped, counted, and answered with ICMPv4 Port Unreachable (the sender's
+# socket sees "connection refused").
+t_nat64_udp_without_binding_port_unreachable() {
+  local before after
+  before=$(metric 'nat64d_drops_total{reason="no_binding"}')
+  lab_exec v4server "$LAB_PYTHON" - <<'PY' || return 1
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("203.0.113.10", 0))
+s.connect(("198.51.100.3", 9))
+s.settimeout(2)
+for i in range(3):
+    s.send(b"anyone?")
+    try:
+        s.recv(100)
+        sys.exit("an answer from an unbound pool port")
+    except ConnectionRefusedError:
+        sys.exit(0)
+    except socket.timeout:
+        pass
+sys.exit("no Port Unreachable")
+PY
+  after=$(metric 'nat64d_drops_total{reason="no_binding"}')
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "no_binding: $before -> $after"; return 1; }
+}
+
 t_nat64_deny_to_refused_and_counted() {
   local before after
   before=$(metric 'nat64d_drops_total{reason="destination_denied"}')
@@ -656,6 +683,7 @@ if [ ${#LAB_CREATED[@]} -eq ${#LAB_ROLES[@]} ]; then
   check nat64_hairpin_between_two_ipv6_clients t_nat64_hairpin_between_two_ipv6_clients
   check nat64_static_entry_ipv4_to_ipv6_server t_nat64_static_entry_ipv4_to_ipv6_server
   check nat64_fragments_out_of_order t_nat64_fragments_out_of_order
+  check nat64_udp_without_binding_port_unreachable t_nat64_udp_without_binding_port_unreachable
   check nat64_deny_to_refused_and_counted t_nat64_deny_to_refused_and_counted
   check nat64_mapping_log_and_metrics t_nat64_mapping_log_and_metrics
   check nat64_sighup_outside_allow_from_then_back t_nat64_sighup_outside_allow_from_then_back

@@ -109,6 +109,19 @@ pub enum Action {
     },
     /// Nothing to send.
     Drop(DropReason),
+    /// The packet is dropped for `reason` (counted), and the translator
+    /// answers its source with the ICMP error at `buf[start..start + len]`
+    /// (rate-limited by the caller, SPEC N13): Address Unreachable when the
+    /// pool is full (SPEC S6), Port Unreachable for UDP to a pool port no
+    /// binding holds (SPEC S3).
+    Refuse {
+        /// Why the packet was dropped.
+        reason: DropReason,
+        /// Offset of the error.
+        start: usize,
+        /// Length of the error.
+        len: usize,
+    },
 }
 
 /// Which way a packet went, for counters.
@@ -168,7 +181,13 @@ impl Gateway {
                         buf[s + 19],
                     ))
                 {
-                    return (self.process4(buf, s, l, now, ident, fx), Way::Hairpin);
+                    let a = match self.process4(buf, s, l, now, ident, fx) {
+                        // No error for a packet that is itself a
+                        // translation: the source is a pool address.
+                        Action::Refuse { reason, .. } => Action::Drop(reason),
+                        a => a,
+                    };
+                    return (a, Way::Hairpin);
                 }
                 (a, Way::Out)
             }
@@ -259,6 +278,12 @@ impl Gateway {
             &mut fx.events,
         ) {
             Ok(o) => o,
+            Err(DropReason::PoolExhausted) if flow.kind != Kind::Error => {
+                return refuse(
+                    DropReason::PoolExhausted,
+                    translate::address_unreachable6(buf, start, len, self.xlat.own_v6),
+                );
+            }
             Err(r) => return Action::Drop(r),
         };
         if flow.kind != Kind::Error && flow.frag.is_some_and(|f| f.more()) {
@@ -324,6 +349,12 @@ impl Gateway {
             );
             let i = match found {
                 Ok(i) => i,
+                Err(DropReason::NoBinding) if flow.proto == Proto::Udp => {
+                    return refuse(
+                        DropReason::NoBinding,
+                        translate::port_unreachable4(buf, start, len, self.xlat.own_v4, ident),
+                    );
+                }
                 Err(r) => return Action::Drop(r),
             };
             if flow.more_frags && flow.kind != Kind::Error {
@@ -403,6 +434,14 @@ fn proto_number(p: Proto) -> u8 {
         Proto::Tcp => 6,
         Proto::Udp => 17,
         Proto::Icmp => 1,
+    }
+}
+
+/// A drop for `reason` answered with the error `e`, if one could be built.
+fn refuse(reason: DropReason, e: Result<Output, DropReason>) -> Action {
+    match e {
+        Ok(Output::Reply { start, len }) => Action::Refuse { reason, start, len },
+        _ => Action::Drop(reason),
     }
 }
 

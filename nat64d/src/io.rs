@@ -73,8 +73,7 @@ pub(crate) fn worker(
     let gw = &shared.gateway;
     let (mut policy, mut gen_seen) = shared.policy();
     let mut ident = (index as u16).wrapping_mul(0x9e37);
-    let mut tokens = 0u32;
-    let mut token_time = 0u32;
+    let mut limiter = ErrorLimiter::default();
     loop {
         let n = match q.recv_intr(&mut buf[START..], &stop) {
             Ok(n) => n,
@@ -104,21 +103,17 @@ pub(crate) fn worker(
                     own_error,
                 } => {
                     if own_error {
-                        // SPEC N13: the translator's own errors, rate-limited.
-                        let rate = shared.error_rate.load(Ordering::Relaxed);
-                        if now != token_time {
-                            token_time = now;
-                            tokens = rate;
-                        }
-                        if tokens == 0 {
-                            counters.own_errors_limited.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            tokens -= 1;
-                            counters.own_errors.fetch_add(1, Ordering::Relaxed);
+                        if limiter.take(&shared, now, counters) {
                             send(&q, &buf[start..start + len], counters);
                         }
                     } else {
                         count(counters, way, n);
+                        send(&q, &buf[start..start + len], counters);
+                    }
+                }
+                Action::Refuse { reason, start, len } => {
+                    counters.drop(reason);
+                    if limiter.take(&shared, now, counters) {
                         send(&q, &buf[start..start + len], counters);
                     }
                 }
@@ -146,6 +141,31 @@ pub(crate) fn worker(
             n = p.len().min(MAX_PACKET);
             buf[START..START + n].copy_from_slice(&p[..n]);
         }
+    }
+}
+
+/// SPEC N13: the translator's own ICMP errors, at most `icmp_error_rate`
+/// per second per worker.
+#[derive(Default)]
+struct ErrorLimiter {
+    tokens: u32,
+    second: u32,
+}
+
+impl ErrorLimiter {
+    /// Whether one more error may be sent now (counted either way).
+    fn take(&mut self, shared: &Shared, now: u32, counters: &nat64d::stats::Counters) -> bool {
+        if now != self.second {
+            self.second = now;
+            self.tokens = shared.error_rate.load(Ordering::Relaxed);
+        }
+        if self.tokens == 0 {
+            counters.own_errors_limited.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        self.tokens -= 1;
+        counters.own_errors.fetch_add(1, Ordering::Relaxed);
+        true
     }
 }
 

@@ -52,7 +52,9 @@ fn run_fx(g: &(Gateway, Policy), pkt: &[u8], now: Secs) -> (Action, Way, Vec<u8>
     let mut fx = Effects::default();
     let (a, w) = g.0.process(&g.1, &mut buf, at, pkt.len(), now, 7, &mut fx);
     let out = match a {
-        Action::Send { start, len, .. } => buf[start..start + len].to_vec(),
+        Action::Send { start, len, .. } | Action::Refuse { start, len, .. } => {
+            buf[start..start + len].to_vec()
+        }
         _ => Vec::new(),
     };
     (a, w, out, fx.released)
@@ -322,4 +324,107 @@ fn s9_ipv6_fragments_obey_the_policy() {
     let (a, _, _) = run(&g, &outsider, 0);
     assert_eq!(a, Action::Drop(DropReason::SourceNotAllowed));
     assert_eq!(g.0.fragment_census(), (0, 0), "nothing held for it");
+}
+
+#[test]
+fn s6_full_pool_answers_address_unreachable() {
+    let mut ranges = DEFAULT_RANGES;
+    ranges[crate::pool::proto_index(Proto::Udp)] = crate::pool::PortRange {
+        first: 2000,
+        last: 2003,
+    };
+    let pool = Pool::new(vec![POOL1], ranges, 1).unwrap();
+    let g = (
+        Gateway::new(
+            PrefixConfig {
+                allow_non_global: true,
+                ..PrefixConfig::default()
+            },
+            pool,
+            Table::new(1, StateConfig::default(), 1),
+            translate::Config::default(),
+        ),
+        Policy {
+            allow_from: vec!["2001:db8:1::/64".parse().unwrap()],
+            deny_to: vec![],
+            allow_non_global: true,
+        },
+    );
+    let mut refused = None;
+    for port in 5000..5010 {
+        let pkt = udp6(H1, wkp(SERVER4), port, 53);
+        let (a, _, out, _) = run_fx(&g, &pkt, 0);
+        match a {
+            Action::Send { .. } => assert!(port < 5004, "only 4 ports"),
+            Action::Refuse { reason, .. } => {
+                assert_eq!(reason, DropReason::PoolExhausted);
+                refused = Some((out, pkt));
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let (err, quoted) = refused.expect("the pool filled up");
+    let p = SlicedPacket::from_ip(&err).unwrap();
+    let Some(NetSlice::Ipv6(ip)) = &p.net else {
+        panic!("not IPv6")
+    };
+    assert_eq!(
+        ip.header().source_addr(),
+        translate::Config::default().own_v6
+    );
+    assert_eq!(ip.header().destination_addr(), H1);
+    let Some(TransportSlice::Icmpv6(icmp)) = &p.transport else {
+        panic!("not ICMPv6")
+    };
+    assert_eq!(
+        (icmp.type_u8(), icmp.code_u8()),
+        (1, 3),
+        "Address Unreachable"
+    );
+    assert_eq!(icmp.payload(), &quoted[..], "quotes the refused packet");
+    let want = icmp
+        .icmp_type()
+        .calc_checksum(
+            ip.header().source(),
+            ip.header().destination(),
+            icmp.payload(),
+        )
+        .unwrap();
+    assert_eq!(icmp.checksum(), want);
+    // Existing flows are untouched.
+    let (a, _, _) = run(&g, &udp6(H1, wkp(SERVER4), 5000, 53), 1);
+    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+}
+
+#[test]
+fn s3_udp_without_binding_answers_port_unreachable() {
+    let g = gateway(true, vec![]);
+    let (a, _, err) = run(&g, &udp4(SERVER4, POOL1, 53, 7777), 0);
+    let Action::Refuse { reason, .. } = a else {
+        panic!("{a:?}")
+    };
+    assert_eq!(reason, DropReason::NoBinding);
+    let p = SlicedPacket::from_ip(&err).unwrap();
+    let Some(NetSlice::Ipv4(ip)) = &p.net else {
+        panic!("not IPv4")
+    };
+    assert_eq!(
+        ip.header().source_addr(),
+        translate::Config::default().own_v4
+    );
+    assert_eq!(ip.header().destination_addr(), SERVER4);
+    let Some(TransportSlice::Icmpv4(icmp)) = &p.transport else {
+        panic!("not ICMPv4")
+    };
+    assert_eq!((icmp.type_u8(), icmp.code_u8()), (3, 3), "Port Unreachable");
+    // TCP without a binding is only dropped (a held SYN is answered later).
+    let mut tcp = Vec::new();
+    PacketBuilder::ipv4(SERVER4.octets(), POOL1.octets(), 64)
+        .tcp(80, 7777, 1, 1000)
+        .ack(5)
+        .write(&mut tcp, &[])
+        .unwrap();
+    let (a, _, _) = run(&g, &tcp, 0);
+    assert!(matches!(a, Action::Drop(_)), "{a:?}");
 }

@@ -213,5 +213,21 @@ pub fn port_unreachable4(
     errors::icmp4_error(buf, start, len, from, ident, 3, 3, 0)
 }
 
+/// ICMPv6 Destination Unreachable, Address Unreachable (type 1, code 3)
+/// from `from`, quoting the IPv6 packet at `buf[start..start + len]`
+/// (already validated), built in front of it: the answer to a new flow the
+/// pool has no room for (SPEC S6).
+pub fn address_unreachable6(
+    buf: &mut [u8],
+    start: usize,
+    len: usize,
+    from: Ipv6Addr,
+) -> Result<Output, crate::stats::DropReason> {
+    if len < crate::wire::ipv6::HEADER_LEN || buf.get(start).is_none_or(|b| b >> 4 != 6) {
+        return Err(crate::stats::DropReason::TruncatedHeader);
+    }
+    errors::icmp6_error(buf, start, len, from, 1, 3, 0)
+}
+
 #[cfg(test)]
 mod tests;
