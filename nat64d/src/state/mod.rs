@@ -14,13 +14,14 @@
 pub mod tcp;
 
 use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
 use foldhash::SharedSeed;
 use foldhash::fast::SeedableRandomState;
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashTable};
 
 use crate::pool::{Pool, keyed, proto_index};
 use crate::stats::DropReason;
@@ -212,8 +213,12 @@ type Map<K, V> = HashMap<K, V, SeedableRandomState>;
 #[derive(Debug)]
 struct Shard {
     cfg: StateConfig,
-    bib6: Map<(Proto, TransportAddr6), u32>,
-    bib4: Map<(Proto, TransportAddr4), u32>,
+    /// Both indexes of the bindings hold only an index into `bibs`: the
+    /// keys live once, in the binding (memory per session, issue 4).
+    bib6: HashTable<u32>,
+    bib4: HashTable<u32>,
+    /// Hashes both indexes' keys.
+    bib_hasher: SeedableRandomState,
     bibs: Vec<Bib>,
     free: Vec<u32>,
     sessions: Map<SessionKey, Session>,
@@ -239,6 +244,67 @@ pub struct Table {
     sources: Box<[Mutex<Map<Ipv6Addr, Source>>]>,
     total: AtomicUsize,
     held_total: AtomicUsize,
+}
+
+impl Shard {
+    fn hash6(&self, proto: Proto, v6: &TransportAddr6) -> u64 {
+        self.bib_hasher.hash_one((proto, v6))
+    }
+
+    fn hash4(&self, proto: Proto, v4: &TransportAddr4) -> u64 {
+        self.bib_hasher.hash_one((proto, v4))
+    }
+
+    /// The binding of IPv6 transport address `v6`.
+    fn find6(&self, proto: Proto, v6: &TransportAddr6) -> Option<u32> {
+        let bibs = &self.bibs;
+        self.bib6
+            .find(self.hash6(proto, v6), |&id| {
+                let b = &bibs[id as usize];
+                b.v6 == *v6 && b.proto == proto
+            })
+            .copied()
+    }
+
+    /// The binding of pool transport address `v4`.
+    fn find4(&self, proto: Proto, v4: &TransportAddr4) -> Option<u32> {
+        let bibs = &self.bibs;
+        self.bib4
+            .find(self.hash4(proto, v4), |&id| {
+                let b = &bibs[id as usize];
+                b.v4 == *v4 && b.proto == proto
+            })
+            .copied()
+    }
+
+    /// Adds binding `id` (already in `bibs`) to both indexes.
+    fn index(&mut self, id: u32) {
+        let b = self.bibs[id as usize];
+        let (h6, h4) = (self.hash6(b.proto, &b.v6), self.hash4(b.proto, &b.v4));
+        let (bibs, hasher) = (&self.bibs, &self.bib_hasher);
+        self.bib6.insert_unique(h6, id, |&i| {
+            let b = &bibs[i as usize];
+            hasher.hash_one((b.proto, &b.v6))
+        });
+        self.bib4.insert_unique(h4, id, |&i| {
+            let b = &bibs[i as usize];
+            hasher.hash_one((b.proto, &b.v4))
+        });
+    }
+
+    /// Removes binding `id` from both indexes and frees its slot.
+    fn unindex(&mut self, id: u32) {
+        let b = self.bibs[id as usize];
+        let (h6, h4) = (self.hash6(b.proto, &b.v6), self.hash4(b.proto, &b.v4));
+        if let Ok(e) = self.bib6.find_entry(h6, |&i| i == id) {
+            e.remove();
+        }
+        if let Ok(e) = self.bib4.find_entry(h4, |&i| i == id) {
+            e.remove();
+        }
+        self.bibs[id as usize].live = false;
+        self.free.push(id);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -299,8 +365,9 @@ impl Table {
             .map(|_| {
                 Mutex::new(Shard {
                     cfg,
-                    bib6: Map::with_hasher(map(1)),
-                    bib4: Map::with_hasher(map(2)),
+                    bib6: HashTable::new(),
+                    bib4: HashTable::new(),
+                    bib_hasher: map(1),
                     bibs: Vec::new(),
                     free: Vec::new(),
                     sessions: Map::with_hasher(map(3)),
@@ -375,7 +442,7 @@ impl Table {
         let home = self.v6_shard(proto, &v6);
         {
             let mut s = lock(&self.shards[home]);
-            if let Some(&id) = s.bib6.get(&(proto, v6)) {
+            if let Some(id) = s.find6(proto, &v6) {
                 return self.outbound_in(&mut s, now, id, remote, ask, events);
             }
         }
@@ -387,7 +454,7 @@ impl Table {
             .copied();
         if let Some(v4) = fixed {
             let mut s = lock(&self.shards[pool.shard_of_port(v4.port)]);
-            if let Some(&id) = s.bib6.get(&(proto, v6)) {
+            if let Some(id) = s.find6(proto, &v6) {
                 return self.outbound_in(&mut s, now, id, remote, ask, events);
             }
             return Err(DropReason::NoBinding);
@@ -400,7 +467,7 @@ impl Table {
         }
         let mut s = lock(&self.shards[home]);
         // Another worker may have created it between the two locks.
-        if let Some(&id) = s.bib6.get(&(proto, v6)) {
+        if let Some(id) = s.find6(proto, &v6) {
             return self.outbound_in(&mut s, now, id, remote, ask, events);
         }
         self.admit(&s.cfg, now, v6.addr)?;
@@ -409,7 +476,7 @@ impl Table {
         let limit = pool.capacity_per_shard(proto).min(65536);
         let chosen = pool
             .candidates(proto, v6.port, home, key, host_key, limit)
-            .find(|t| !s.bib4.contains_key(&(proto, *t)));
+            .find(|t| s.find4(proto, t).is_none());
         let Some(v4) = chosen else {
             self.release_source(now, v6.addr);
             return Err(DropReason::PoolExhausted);
@@ -500,7 +567,7 @@ impl Table {
         let s = &mut *s;
         let syn =
             matches!(ask, Ask::Data { tcp_flags } if proto == Proto::Tcp && tcp::opens(tcp_flags));
-        let Some(&id) = s.bib4.get(&(proto, v4)) else {
+        let Some(id) = s.find4(proto, &v4) else {
             if syn {
                 return self.hold(s, now, v4, remote, packet);
             }
@@ -720,10 +787,7 @@ impl Table {
         let bib = *bib;
         self.release_source(now, bib.v6.addr);
         if bib.sessions == 0 && !bib.is_static {
-            s.bib6.remove(&(bib.proto, bib.v6));
-            s.bib4.remove(&(bib.proto, bib.v4));
-            s.bibs[key.bib as usize].live = false;
-            s.free.push(key.bib);
+            s.unindex(key.bib);
             events.push(Event {
                 at: now,
                 created: false,
@@ -797,7 +861,7 @@ impl Table {
         // cannot be installed now.
         for (i, (proto, v6, v4)) in entries.iter().enumerate() {
             let s = lock(&self.shards[pool.shard_of_port(v4.port)]);
-            if let Some(&id) = s.bib4.get(&(*proto, *v4)) {
+            if let Some(id) = s.find4(*proto, v4) {
                 let b = s.bibs[id as usize];
                 if !b.is_static && b.v6 != *v6 {
                     return Err(format!(
@@ -813,15 +877,11 @@ impl Table {
         for ((proto, v6), v4) in statics.iter() {
             let mut s = lock(&self.shards[pool.shard_of_port(v4.port)]);
             let s = &mut *s;
-            if let Some(&id) = s.bib4.get(&(*proto, *v4)) {
+            if let Some(id) = s.find4(*proto, v4) {
                 let b = &mut s.bibs[id as usize];
                 b.is_static = false;
                 if b.sessions == 0 {
-                    let b = *b;
-                    s.bib6.remove(&(b.proto, b.v6));
-                    s.bib4.remove(&(b.proto, b.v4));
-                    s.bibs[id as usize].live = false;
-                    s.free.push(id);
+                    s.unindex(id);
                     events.push(Event {
                         at: now,
                         created: false,
@@ -838,7 +898,7 @@ impl Table {
             statics.insert((*proto, *v6), *v4);
             let mut s = lock(&self.shards[pool.shard_of_port(v4.port)]);
             let s = &mut *s;
-            if let Some(&id) = s.bib4.get(&(*proto, *v4)) {
+            if let Some(id) = s.find4(*proto, v4) {
                 s.bibs[id as usize].is_static = true;
             } else {
                 insert_bib(s, *proto, *v6, *v4, 0, true);
@@ -922,8 +982,7 @@ fn insert_bib(
             (s.bibs.len() - 1) as u32
         }
     };
-    s.bib6.insert((proto, v6), id);
-    s.bib4.insert((proto, v4), id);
+    s.index(id);
     id
 }
 
