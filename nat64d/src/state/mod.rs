@@ -234,6 +234,10 @@ struct Source {
     last: Secs,
 }
 
+/// Most sessions [`Table::sweep`] removes under one acquisition of a
+/// shard's lock.
+pub const SWEEP_BATCH: usize = 256;
+
 /// The BIB and session table.
 #[derive(Debug)]
 pub struct Table {
@@ -803,6 +807,12 @@ impl Table {
     /// the bindings left without sessions (SPEC S5). Held SYNs whose time
     /// is up are appended to `unanswered` (the caller answers each with
     /// ICMPv4 Port Unreachable, SPEC S4). Returns the sessions removed.
+    ///
+    /// Never a long pause for the shard's packets: one pass under the lock
+    /// only reads (a sequential scan of the shard's sessions), then the
+    /// expired ones are removed [`SWEEP_BATCH`] at a time, the lock taken
+    /// again for each batch (a packet that refreshed a session in between
+    /// keeps it).
     pub fn sweep(
         &self,
         now: Secs,
@@ -810,24 +820,30 @@ impl Table {
         events: &mut Vec<Event>,
         unanswered: &mut Vec<Box<[u8]>>,
     ) -> usize {
-        let mut s = lock(&self.shards[shard]);
-        let s = &mut *s;
-        let expired: Vec<SessionKey> = s
+        let expired: Vec<SessionKey> = lock(&self.shards[shard])
             .sessions
             .iter()
             .filter(|(_, v)| v.deadline <= now)
             .map(|(k, _)| *k)
             .collect();
-        for k in &expired {
-            self.remove_session(s, *k, now, events);
+        let mut removed = 0;
+        for batch in expired.chunks(SWEEP_BATCH) {
+            let mut s = lock(&self.shards[shard]);
+            for k in batch {
+                if s.sessions.get(k).is_some_and(|v| v.deadline <= now) {
+                    self.remove_session(&mut s, *k, now, events);
+                    removed += 1;
+                }
+            }
         }
+        let mut s = lock(&self.shards[shard]);
         while s.held.front().is_some_and(|h| h.deadline <= now) {
             if let Some(h) = s.held.pop_front() {
                 self.held_total.fetch_sub(1, Ordering::Relaxed);
                 unanswered.push(h.packet);
             }
         }
-        expired.len()
+        removed
     }
 
     /// Replaces the static bindings (SPEC S7) with `entries`: (protocol,

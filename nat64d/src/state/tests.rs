@@ -594,3 +594,29 @@ fn s1_bindings_listing_and_events() {
         }
     );
 }
+
+#[test]
+fn s5_sweep_in_batches_removes_every_expired_session() {
+    // One shard, more expired sessions than one batch, some kept alive.
+    let mut l = lab_with(StateConfig::default(), DEFAULT_RANGES, 1);
+    let n = 3 * SWEEP_BATCH as u16 + 17;
+    for p in 0..n {
+        l.out(0, Proto::Udp, t6(H1, 10_000 + p), t4(SERVER, 53), 0)
+            .unwrap();
+    }
+    for p in 0..10 {
+        l.out(100, Proto::Udp, t6(H1, 10_000 + p), t4(SERVER, 53), 0)
+            .unwrap();
+    }
+    l.events.clear();
+    assert_eq!(l.sweep(300).0, usize::from(n) - 10);
+    assert_eq!(l.table.sessions(), 10);
+    assert_eq!(
+        l.events.iter().filter(|e| !e.created).count(),
+        usize::from(n) - 10,
+        "every binding left without sessions removed and logged"
+    );
+    assert_eq!(l.table.census().bibs[1], 10);
+    assert_eq!(l.sweep(400).0, 10);
+    assert_eq!(l.table.census().bibs, [0, 0, 0]);
+}
