@@ -1,5 +1,6 @@
 //! dns64d: the DNS64 server of the gateway (RFC 6147, RFC 7050, RFC 8880).
 //!
-//! This version reads and validates the gateway configuration; the pure
-//! DNS64 core and the server glue arrive with their issue. The library holds
-//! the pure logic, the binary the I/O shell.
+//! The library holds the pure logic (`core`: what to ask upstream and what
+//! to answer); the binary holds the I/O shell.
+
+pub mod core;
