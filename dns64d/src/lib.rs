@@ -3,4 +3,5 @@
 //! The library holds the pure logic (`core`: what to ask upstream and what
 //! to answer); the binary holds the I/O shell.
 
+pub mod config;
 pub mod core;

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use common::GatewayFile;
 
 /// DNS64 server of the nat64gw gateway (RFC 6147, RFC 8880).
 ///
@@ -30,7 +29,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let cfg: GatewayFile = match common::config::load(&args.config) {
+    let cfg = match dns64d::config::load(&args.config) {
         Ok(cfg) => cfg,
         Err(err) => {
             eprintln!("dns64d: {err}");
@@ -38,10 +37,15 @@ fn main() -> ExitCode {
         }
     };
     if args.check_config {
+        let d = &cfg.dns64;
+        let list = |v: Vec<String>| v.join(", ");
         println!(
-            "{}: configuration OK; {}",
+            "{}: configuration OK; {}; listen {}; upstreams {}; allow_from {}",
             args.config.display(),
-            cfg.prefix.summary()
+            cfg.prefix.summary(),
+            list(d.listen.iter().map(|a| a.to_string()).collect()),
+            list(d.upstreams.iter().map(|a| a.to_string()).collect()),
+            list(d.allow_from.iter().map(|a| a.to_string()).collect()),
         );
         return ExitCode::SUCCESS;
     }

@@ -1,0 +1,326 @@
+//! The `[dns64]` section of the gateway file (SPEC D5, D8, D13, D14, O1),
+//! with defaults, and the checks that span keys. Every key is documented in
+//! `docs/configuration.md`.
+
+use std::net::SocketAddr;
+
+use common::config::Invalid;
+use common::prefix::Nat64Prefix;
+use common::{GatewayFile, PrefixConfig};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::Deserialize;
+
+use crate::core::{Core, PrefixRule};
+
+/// The gateway file as dns64d reads it.
+pub type File = GatewayFile<toml::Table, Dns64Config>;
+
+/// `[dns64]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dns64Config {
+    /// Addresses to answer on, UDP and TCP. Default `["[::1]:53",
+    /// "127.0.0.1:53"]`.
+    #[serde(default = "default_listen")]
+    pub listen: Vec<SocketAddr>,
+    /// Upstream resolvers, tried in order. Required.
+    #[serde(default)]
+    pub upstreams: Vec<SocketAddr>,
+    /// Clients served; others get REFUSED (SPEC D14). Default: loopback
+    /// only.
+    #[serde(default = "default_allow_from")]
+    pub allow_from: Vec<IpNet>,
+    /// AAAA records inside these ranges count as absent (SPEC D5). Default
+    /// `["::ffff:0:0/96"]`.
+    #[serde(default = "default_exclude")]
+    pub exclude: Vec<Ipv6Net>,
+    /// Most answers cached (0: no cache). Default 100 000.
+    #[serde(default = "default_cache_size")]
+    pub cache_size: usize,
+    /// How long to wait for one upstream before the next, milliseconds.
+    /// Default 1000.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Prefixes that synthesise only for some IPv4 ranges (SPEC D8):
+    /// `[{ prefix = "2001:db8:64::/96", ipv4 = ["198.51.100.0/24"] }]`.
+    #[serde(default)]
+    pub prefix_ipv4: Vec<PrefixIpv4>,
+    /// Metrics endpoint.
+    #[serde(default)]
+    pub metrics: Metrics,
+}
+
+/// One `prefix_ipv4` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixIpv4 {
+    /// A prefix of `[prefix] prefixes`.
+    pub prefix: Nat64Prefix,
+    /// The IPv4 ranges synthesised under it.
+    pub ipv4: Vec<Ipv4Net>,
+}
+
+/// `[dns64.metrics]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// Address of the Prometheus endpoint (`GET /metrics`); none: off.
+    pub listen: Option<SocketAddr>,
+}
+
+fn default_listen() -> Vec<SocketAddr> {
+    vec![
+        SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], 53)),
+        SocketAddr::from(([127, 0, 0, 1], 53)),
+    ]
+}
+fn default_allow_from() -> Vec<IpNet> {
+    vec![
+        IpNet::V6(Ipv6Net::new_assert(std::net::Ipv6Addr::LOCALHOST, 128)),
+        IpNet::V4(Ipv4Net::new_assert(
+            std::net::Ipv4Addr::new(127, 0, 0, 0),
+            8,
+        )),
+    ]
+}
+fn default_exclude() -> Vec<Ipv6Net> {
+    vec![Ipv6Net::new_assert(
+        std::net::Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0),
+        96,
+    )]
+}
+fn default_cache_size() -> usize {
+    100_000
+}
+fn default_timeout_ms() -> u64 {
+    1000
+}
+
+impl Default for Dns64Config {
+    fn default() -> Self {
+        Dns64Config {
+            listen: default_listen(),
+            upstreams: Vec::new(),
+            allow_from: default_allow_from(),
+            exclude: default_exclude(),
+            cache_size: default_cache_size(),
+            timeout_ms: default_timeout_ms(),
+            prefix_ipv4: Vec::new(),
+            metrics: Metrics::default(),
+        }
+    }
+}
+
+/// Most cached answers.
+pub const MAX_CACHE_SIZE: usize = 10_000_000;
+
+impl Dns64Config {
+    /// The checks that span keys. `file` names the file in the error.
+    pub fn validate(&self, file: &str, prefix: &PrefixConfig) -> Result<(), Invalid> {
+        let err = |key: &str, problem: String| Invalid {
+            file: file.to_owned(),
+            position: None,
+            key: Some(format!("dns64.{key}")),
+            problem,
+        };
+        if self.listen.is_empty() {
+            return Err(err(
+                "listen",
+                "is empty, so dns64d would answer nobody; give addresses such as [\"[::]:53\"]"
+                    .into(),
+            ));
+        }
+        for (i, a) in self.listen.iter().enumerate() {
+            if self.listen[..i].contains(a) {
+                return Err(err(&format!("listen[{i}]"), format!("{a} is listed twice")));
+            }
+        }
+        if self.upstreams.is_empty() {
+            return Err(err(
+                "upstreams",
+                "is empty; give at least one resolver, such as [\"192.0.2.53:53\"]".into(),
+            ));
+        }
+        for (i, u) in self.upstreams.iter().enumerate() {
+            if u.ip().is_unspecified() || u.port() == 0 {
+                return Err(err(
+                    &format!("upstreams[{i}]"),
+                    format!("{u} is not an address a query can be sent to"),
+                ));
+            }
+            if self.listen.contains(u) {
+                return Err(err(
+                    &format!("upstreams[{i}]"),
+                    format!("{u} is also a listen address: dns64d would ask itself"),
+                ));
+            }
+        }
+        if self.allow_from.is_empty() {
+            return Err(err(
+                "allow_from",
+                "is empty, so every client would be refused; list your hosts' prefixes, such \
+                 as [\"2001:db8:1::/64\", \"::1/128\"] (an open resolver is [\"::/0\", \
+                 \"0.0.0.0/0\"], written deliberately)"
+                    .into(),
+            ));
+        }
+        if self.cache_size > MAX_CACHE_SIZE {
+            return Err(err(
+                "cache_size",
+                format!("{} is more than {MAX_CACHE_SIZE}", self.cache_size),
+            ));
+        }
+        if !(10..=30_000).contains(&self.timeout_ms) {
+            return Err(err(
+                "timeout_ms",
+                format!("{} is outside 10–30000 milliseconds", self.timeout_ms),
+            ));
+        }
+        for (i, p) in self.prefix_ipv4.iter().enumerate() {
+            if !prefix.prefixes.iter().any(|q| q == &p.prefix) {
+                return Err(err(
+                    &format!("prefix_ipv4[{i}].prefix"),
+                    format!("{} is not one of `prefix.prefixes`", p.prefix),
+                ));
+            }
+            if p.ipv4.is_empty() {
+                return Err(err(
+                    &format!("prefix_ipv4[{i}].ipv4"),
+                    "is empty, so the prefix would synthesise nothing; remove the prefix \
+                     from `prefix.prefixes` instead"
+                        .into(),
+                ));
+            }
+            if self.prefix_ipv4[..i].iter().any(|q| q.prefix == p.prefix) {
+                return Err(err(
+                    &format!("prefix_ipv4[{i}].prefix"),
+                    format!("{} is listed twice", p.prefix),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The DNS64 core this configuration describes.
+    pub fn core(&self, prefix: &PrefixConfig) -> Core {
+        Core {
+            prefixes: prefix
+                .prefixes
+                .iter()
+                .map(|p| PrefixRule {
+                    prefix: *p,
+                    ipv4: self
+                        .prefix_ipv4
+                        .iter()
+                        .find(|r| r.prefix == *p)
+                        .map(|r| r.ipv4.clone())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            allow_non_global: prefix.allow_non_global,
+            exclude: self.exclude.clone(),
+        }
+    }
+}
+
+/// Reads and checks the gateway file at `path`.
+pub fn load(path: &std::path::Path) -> Result<File, common::config::ConfigError> {
+    let f: File = common::config::load(path)?;
+    f.dns64
+        .validate(&path.display().to_string(), &f.prefix)
+        .map_err(common::config::ConfigError::Invalid)?;
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<File, String> {
+        let f: File = common::config::parse("t.toml", text).map_err(|e| e.to_string())?;
+        f.dns64
+            .validate("t.toml", &f.prefix)
+            .map_err(|e| e.to_string())?;
+        Ok(f)
+    }
+
+    const MIN: &str = "[dns64]\nupstreams = [\"192.0.2.53:53\"]\n";
+
+    #[test]
+    fn defaults() {
+        let f = parse(MIN).unwrap();
+        let d = &f.dns64;
+        assert_eq!(d.listen.len(), 2);
+        assert_eq!(d.allow_from.len(), 2, "loopback only (SPEC D14)");
+        assert_eq!(d.exclude, vec!["::ffff:0:0/96".parse::<Ipv6Net>().unwrap()]);
+        assert_eq!(d.cache_size, 100_000);
+        assert_eq!(d.core(&f.prefix).prefixes.len(), 1);
+    }
+
+    #[test]
+    fn the_issue_keys_parse() {
+        let f = parse(
+            "[dns64]\nlisten = [\"[::]:53\"]\nupstreams = [\"192.0.2.53:53\"]\n\
+             allow_from = [\"2001:db8:1::/64\", \"::1/128\"]\nexclude = [\"::ffff:0:0/96\"]\n\
+             cache_size = 100000\n[dns64.metrics]\nlisten = \"127.0.0.1:9465\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.dns64.metrics.listen,
+            Some("127.0.0.1:9465".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let cases = [
+            ("[dns64]\n", "`dns64.upstreams`: is empty"),
+            (
+                "[dns64]\nupstreams = [\"0.0.0.0:53\"]\n",
+                "`dns64.upstreams[0]`: 0.0.0.0:53 is not an address",
+            ),
+            (
+                "[dns64]\nlisten = [\"127.0.0.1:53\"]\nupstreams = [\"127.0.0.1:53\"]\n",
+                "would ask itself",
+            ),
+            (
+                "[dns64]\nupstreams = [\"192.0.2.53:53\"]\nallow_from = []\n",
+                "`dns64.allow_from`: is empty",
+            ),
+            (
+                "[dns64]\nupstreams = [\"192.0.2.53:53\"]\ntimeout_ms = 0\n",
+                "`dns64.timeout_ms`: 0 is outside",
+            ),
+            (
+                "[dns64]\nupstreams = [\"192.0.2.53:53\"]\nprefix_ipv4 = [{ prefix = \"2001:db8:64::/96\", ipv4 = [\"192.0.2.0/24\"] }]\n",
+                "`dns64.prefix_ipv4[0].prefix`: 2001:db8:64::/96 is not one of",
+            ),
+            (
+                "[dns64]\nupstreams = [\"192.0.2.53:53\"]\nlisten = [\"[::]:53\", \"[::]:53\"]\n",
+                "`dns64.listen[1]`",
+            ),
+            ("[dns64]\nupstream = []\n", "`dns64.upstream`: unknown key"),
+            ("[dns64]\nupstreams = [\"nonsense\"]\n", "dns64.upstreams"),
+        ];
+        for (text, want) in cases {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn d8_prefix_ranges_reach_the_core() {
+        let f = parse(
+            "[prefix]\nprefixes = [\"64:ff9b::/96\", \"2001:db8:64::/96\"]\n\
+             [dns64]\nupstreams = [\"192.0.2.53:53\"]\n\
+             prefix_ipv4 = [{ prefix = \"2001:db8:64::/96\", ipv4 = [\"198.51.100.0/24\"] }]\n",
+        )
+        .unwrap();
+        let c = f.dns64.core(&f.prefix);
+        assert!(c.prefixes[0].ipv4.is_empty());
+        assert_eq!(
+            c.prefixes[1].ipv4,
+            vec!["198.51.100.0/24".parse::<Ipv4Net>().unwrap()]
+        );
+    }
+}
