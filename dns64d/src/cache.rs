@@ -1,0 +1,246 @@
+//! The answer cache (SPEC D13), pure: `now` (seconds) is an argument.
+//! Shared by the AAAA and A paths (and every other upstream question):
+//! keyed by (name in lower case, type, class, CD bit). Bounded by a number
+//! of answers: when full, the oldest insertion goes first (expired ones are
+//! dropped on the way). TTLs are honoured: an answer lives for its
+//! smallest TTL (negative answers: the RFC 2308 negative TTL), and comes
+//! out with TTLs lowered by the time it spent inside.
+
+use std::collections::VecDeque;
+
+use hashbrown::HashMap;
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+
+use crate::core::negative_ttl;
+
+/// Longest time an answer is kept, whatever its TTL says (seconds).
+pub const MAX_TTL: u32 = 86400;
+
+/// A cached question.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// The name, in lower case.
+    pub name: Name,
+    /// QTYPE.
+    pub qtype: RecordType,
+    /// QCLASS.
+    pub qclass: DNSClass,
+    /// The CD bit of the question (answers differ with it).
+    pub cd: bool,
+}
+
+impl Key {
+    /// The key of a question.
+    pub fn new(name: &Name, qtype: RecordType, qclass: DNSClass, cd: bool) -> Key {
+        Key {
+            name: name.to_lowercase(),
+            qtype,
+            qclass,
+            cd,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    msg: Message,
+    stored: u64,
+    expires: u64,
+    /// Insertion generation, to tell the queue's stale keys apart.
+    generation: u64,
+}
+
+/// The cache.
+#[derive(Debug)]
+pub struct Cache {
+    map: HashMap<Key, Entry, foldhash::fast::RandomState>,
+    order: VecDeque<(Key, u64)>,
+    capacity: usize,
+    generation: u64,
+}
+
+/// How long `m` may be cached, in seconds; `None`: not at all.
+pub fn lifetime(m: &Message) -> Option<u32> {
+    if m.metadata.truncation {
+        return None;
+    }
+    let ttl = match m.metadata.response_code {
+        ResponseCode::NoError if !m.answers.is_empty() => {
+            m.answers.iter().map(|r| r.ttl).min().unwrap_or(0)
+        }
+        // NODATA and NXDOMAIN: the negative TTL; without an SOA, not
+        // cached (RFC 2308 §5).
+        ResponseCode::NoError | ResponseCode::NXDomain => negative_ttl(m)?,
+        // SERVFAIL, REFUSED...: not cached.
+        _ => return None,
+    };
+    (ttl > 0).then_some(ttl.min(MAX_TTL))
+}
+
+impl Cache {
+    /// A cache of at most `capacity` answers (0: caches nothing).
+    pub fn new(capacity: usize) -> Cache {
+        Cache {
+            map: HashMap::default(),
+            order: VecDeque::new(),
+            capacity,
+            generation: 0,
+        }
+    }
+
+    /// Answers cached.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The cached answer to `key` at `now`, TTLs lowered by its age.
+    pub fn get(&mut self, key: &Key, now: u64) -> Option<Message> {
+        let e = self.map.get(key)?;
+        if now >= e.expires {
+            self.map.remove(key);
+            return None;
+        }
+        let age = u32::try_from(now - e.stored).unwrap_or(u32::MAX);
+        let mut m = e.msg.clone();
+        for r in m
+            .answers
+            .iter_mut()
+            .chain(m.authorities.iter_mut())
+            .chain(m.additionals.iter_mut())
+        {
+            r.ttl = r.ttl.saturating_sub(age);
+        }
+        Some(m)
+    }
+
+    /// Keeps `m` as the answer to `key` from `now`, if it may be cached.
+    pub fn put(&mut self, key: Key, m: &Message, now: u64) {
+        if self.capacity == 0 {
+            return;
+        }
+        let Some(ttl) = lifetime(m) else { return };
+        while !self.map.contains_key(&key) && self.map.len() >= self.capacity {
+            let Some((k, g)) = self.order.pop_front() else { break };
+            if self.map.get(&k).is_some_and(|e| e.generation == g) {
+                self.map.remove(&k);
+            }
+        }
+        // The queue also holds keys replaced or expired since; keep it
+        // from growing past twice the capacity.
+        if self.order.len() > 2 * self.capacity {
+            let map = &self.map;
+            self.order
+                .retain(|(k, g)| map.get(k).is_some_and(|e| e.generation == *g));
+        }
+        self.generation += 1;
+        let mut msg = m.clone();
+        msg.edns = None;
+        msg.signature = None;
+        self.order.push_back((key.clone(), self.generation));
+        self.map.insert(
+            key,
+            Entry {
+                msg,
+                stored: now,
+                expires: now + u64::from(ttl),
+                generation: self.generation,
+            },
+        );
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hickory_proto::op::{MessageType, OpCode, Query};
+    use hickory_proto::rr::rdata::{A, SOA};
+    use hickory_proto::rr::{RData, Record};
+
+    use super::*;
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn answer(ttl: u32) -> Message {
+        let mut m = Message::new(1, MessageType::Response, OpCode::Query);
+        m.add_query(Query::query(n("x.test."), RecordType::A));
+        m.answers.push(Record::from_rdata(
+            n("x.test."),
+            ttl,
+            RData::A(A("192.0.2.1".parse().unwrap())),
+        ));
+        m
+    }
+
+    fn key(s: &str) -> Key {
+        Key::new(&n(s), RecordType::A, DNSClass::IN, false)
+    }
+
+    #[test]
+    fn d13_ttls_are_honoured_and_lowered() {
+        let mut c = Cache::new(10);
+        c.put(key("X.test."), &answer(100), 1000);
+        let m = c.get(&key("x.TEST."), 1030).expect("case-insensitive hit");
+        assert_eq!(m.answers[0].ttl, 70);
+        assert!(c.get(&key("x.test."), 1100).is_none(), "expired");
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn d13_negative_answers_by_their_soa() {
+        let mut c = Cache::new(10);
+        let mut nodata = Message::new(1, MessageType::Response, OpCode::Query);
+        nodata.authorities.push(Record::from_rdata(
+            n("test."),
+            3600,
+            RData::SOA(SOA::new(n("ns.test."), n("h.test."), 1, 1, 1, 1, 300)),
+        ));
+        assert_eq!(lifetime(&nodata), Some(300));
+        c.put(key("a.test."), &nodata, 0);
+        assert!(c.get(&key("a.test."), 299).is_some());
+        assert!(c.get(&key("a.test."), 300).is_none());
+        let bare = Message::new(1, MessageType::Response, OpCode::Query);
+        assert_eq!(lifetime(&bare), None, "NODATA without SOA: not cached");
+        let mut fail = answer(100);
+        fail.metadata.response_code = ResponseCode::ServFail;
+        assert_eq!(lifetime(&fail), None);
+        let mut tc = answer(100);
+        tc.metadata.truncation = true;
+        assert_eq!(lifetime(&tc), None);
+        assert_eq!(lifetime(&answer(0)), None);
+        assert_eq!(lifetime(&answer(999_999)), Some(MAX_TTL));
+    }
+
+    #[test]
+    fn d13_bounded_oldest_first() {
+        let mut c = Cache::new(3);
+        for i in 0..5 {
+            c.put(key(&format!("{i}.test.")), &answer(100), 0);
+            assert!(c.len() <= 3);
+        }
+        assert!(c.get(&key("0.test."), 1).is_none());
+        assert!(c.get(&key("1.test."), 1).is_none());
+        assert!(c.get(&key("4.test."), 1).is_some());
+        // Replacing a key many times keeps the queue bounded.
+        for t in 0..100 {
+            c.put(key("4.test."), &answer(100), t);
+        }
+        assert!(c.order.len() <= 2 * 3 + 1);
+        assert_eq!(c.len(), 3);
+        let mut none = Cache::new(0);
+        none.put(key("x.test."), &answer(100), 0);
+        assert!(none.is_empty());
+    }
+}
