@@ -126,7 +126,9 @@ impl Cache {
         }
         let Some(ttl) = lifetime(m) else { return };
         while !self.map.contains_key(&key) && self.map.len() >= self.capacity {
-            let Some((k, g)) = self.order.pop_front() else { break };
+            let Some((k, g)) = self.order.pop_front() else {
+                break;
+            };
             if self.map.get(&k).is_some_and(|e| e.generation == g) {
                 self.map.remove(&k);
             }

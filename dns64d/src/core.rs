@@ -104,6 +104,9 @@ pub fn response_to(q: &Message, rcode: ResponseCode) -> Message {
 pub fn relay(q: &Message, up: &Message) -> Message {
     let mut m = up.clone();
     m.metadata.id = q.metadata.id;
+    // We answer as a recursive service, whatever kind of server answered.
+    m.metadata.recursion_available = true;
+    m.metadata.recursion_desired = q.metadata.recursion_desired;
     m.queries.clone_from(&q.queries);
     m.edns = None;
     m.signature = None;

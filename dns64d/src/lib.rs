@@ -3,6 +3,8 @@
 //! The library holds the pure logic (`core`: what to ask upstream and what
 //! to answer); the binary holds the I/O shell.
 
+pub mod cache;
 pub mod config;
 pub mod core;
-pub mod cache;
+pub mod server;
+pub mod upstream;

@@ -7,11 +7,16 @@ const SECTION: &str = "[dns64]\nupstreams = [\"192.0.2.53:53\"]\n";
 include!("../../tests/support/daemon_cli.rs");
 
 #[test]
-fn without_check_config_it_says_what_it_cannot_do() {
+fn a_listen_address_in_use_stops_the_start_naming_the_key() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
     let path = write_config("plain.toml", SECTION);
-    let (code, _, err) = run(&["--config", path.to_str().unwrap()]);
-    assert_eq!(code, 2);
-    assert!(err.contains("validates the configuration only"), "{err}");
+    let (code, _, err) = run(&["--config", path.to_str().unwrap(), "--listen", &addr]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("cannot listen on UDP {addr} (`dns64.listen`)")),
+        "{err}"
+    );
 }
 
 #[test]

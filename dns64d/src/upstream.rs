@@ -1,0 +1,299 @@
+//! Asking upstream resolvers (SPEC D13): the [`Resolve`] trait the server
+//! uses, the real client over UDP with TCP when the answer is truncated,
+//! a per-server timeout and failover to the next server, and the cache in
+//! front of it. Tests put an in-process fake behind the same trait.
+
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+use crate::cache::{Cache, Key};
+use crate::core::Failure;
+
+/// One upstream question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    /// QNAME.
+    pub name: Name,
+    /// QTYPE.
+    pub qtype: RecordType,
+    /// QCLASS.
+    pub qclass: DNSClass,
+    /// The client's CD bit, passed on (SPEC D10).
+    pub cd: bool,
+    /// The client's DO bit, passed on.
+    pub dnssec_ok: bool,
+}
+
+/// Something that answers questions: the upstream client, the cache in
+/// front of it, or a test's fake.
+pub trait Resolve: Send + Sync + 'static {
+    /// The answer to `q`, or why there is none.
+    fn resolve(&self, q: &Question) -> impl Future<Output = Result<Message, Failure>> + Send;
+}
+
+/// Our EDNS(0) UDP size towards upstreams (the DNS flag day 2020 value).
+pub const EDNS_SIZE: u16 = 1232;
+
+/// Counters of one upstream server.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    /// Questions sent.
+    pub queries: AtomicU64,
+    /// No answer in time.
+    pub timeouts: AtomicU64,
+    /// Network errors and unusable answers.
+    pub errors: AtomicU64,
+    /// Answers retried over TCP because they were truncated.
+    pub tcp_retries: AtomicU64,
+}
+
+/// The real upstream client: the servers in order, each given `timeout`.
+#[derive(Debug)]
+pub struct Client {
+    servers: Vec<SocketAddr>,
+    timeout: Duration,
+    /// Per-server counters, in `servers` order.
+    pub stats: Vec<ServerStats>,
+    ids: RandomState,
+    counter: AtomicU64,
+}
+
+impl Client {
+    /// A client for `servers`.
+    pub fn new(servers: Vec<SocketAddr>, timeout: Duration) -> Client {
+        let stats = servers.iter().map(|_| ServerStats::default()).collect();
+        Client {
+            servers,
+            timeout,
+            stats,
+            ids: RandomState::new(),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    /// The servers, in order.
+    pub fn servers(&self) -> &[SocketAddr] {
+        &self.servers
+    }
+
+    /// An unpredictable query ID (keyed SipHash of a counter): with the
+    /// random source port of each query, what an off-path attacker must
+    /// guess.
+    fn next_id(&self) -> u16 {
+        self.ids
+            .hash_one(self.counter.fetch_add(1, Ordering::Relaxed)) as u16
+    }
+
+    fn message(&self, q: &Question) -> Message {
+        let mut m = Message::new(self.next_id(), MessageType::Query, OpCode::Query);
+        m.metadata.recursion_desired = true;
+        m.metadata.checking_disabled = q.cd;
+        let mut query = Query::query(q.name.clone(), q.qtype);
+        query.set_query_class(q.qclass);
+        m.add_query(query);
+        let mut edns = Edns::new();
+        edns.set_max_payload(EDNS_SIZE);
+        edns.set_dnssec_ok(q.dnssec_ok);
+        m.set_edns(edns);
+        m
+    }
+
+    async fn ask(&self, server: SocketAddr, q: &Question) -> Result<Message, AskError> {
+        let query = self.message(q);
+        let wire = query.to_vec().map_err(|_| AskError::Unusable)?;
+        let bind: SocketAddr = if server.is_ipv4() {
+            "0.0.0.0:0".parse().unwrap_or(server)
+        } else {
+            "[::]:0".parse().unwrap_or(server)
+        };
+        let sock = UdpSocket::bind(bind).await.map_err(AskError::Io)?;
+        sock.connect(server).await.map_err(AskError::Io)?;
+        sock.send(&wire).await.map_err(AskError::Io)?;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = sock.recv(&mut buf).await.map_err(AskError::Io)?;
+            // Anything that is not the answer to this very question (ID and
+            // question) is ignored: spoofing attempts, late answers.
+            let Ok(m) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            if !answers(&query, &m) {
+                continue;
+            }
+            if m.metadata.truncation {
+                return Err(AskError::Truncated);
+            }
+            return Ok(m);
+        }
+    }
+
+    async fn ask_tcp(&self, server: SocketAddr, q: &Question) -> Result<Message, AskError> {
+        let query = self.message(q);
+        let wire = query.to_vec().map_err(|_| AskError::Unusable)?;
+        let mut s = TcpStream::connect(server).await.map_err(AskError::Io)?;
+        let len = u16::try_from(wire.len()).map_err(|_| AskError::Unusable)?;
+        let mut out = Vec::with_capacity(wire.len() + 2);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&wire);
+        s.write_all(&out).await.map_err(AskError::Io)?;
+        let mut l = [0u8; 2];
+        s.read_exact(&mut l).await.map_err(AskError::Io)?;
+        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(l))];
+        s.read_exact(&mut buf).await.map_err(AskError::Io)?;
+        let m = Message::from_vec(&buf).map_err(|_| AskError::Unusable)?;
+        if !answers(&query, &m) {
+            return Err(AskError::Unusable);
+        }
+        Ok(m)
+    }
+}
+
+/// Whether `m` is the answer to `query`: same ID, a response, same
+/// question (name compared without case).
+fn answers(query: &Message, m: &Message) -> bool {
+    m.metadata.id == query.metadata.id
+        && m.metadata.message_type == MessageType::Response
+        && m.queries.len() == 1
+        && query.queries.first().is_some_and(|q| {
+            let a = &m.queries[0];
+            a.query_type() == q.query_type()
+                && a.query_class() == q.query_class()
+                && a.name().eq_ignore_root(q.name())
+        })
+}
+
+#[derive(Debug)]
+enum AskError {
+    Io(std::io::Error),
+    Truncated,
+    Unusable,
+}
+
+impl Resolve for Client {
+    async fn resolve(&self, q: &Question) -> Result<Message, Failure> {
+        let mut failure = Failure::Unreachable;
+        for (i, &server) in self.servers.iter().enumerate() {
+            let stats = &self.stats[i];
+            stats.queries.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            let got = match tokio::time::timeout(self.timeout, self.ask(server, q)).await {
+                Ok(Err(AskError::Truncated)) => {
+                    stats.tcp_retries.fetch_add(1, Ordering::Relaxed);
+                    let left = self.timeout.saturating_sub(started.elapsed()) + self.timeout;
+                    match tokio::time::timeout(left, self.ask_tcp(server, q)).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                            eprintln!(
+                                "dns64d: upstream {server} timed out over TCP for {} {}; trying the next",
+                                q.name, q.qtype
+                            );
+                            failure = Failure::Timeout;
+                            continue;
+                        }
+                    }
+                }
+                Ok(r) => r,
+                Err(_) => {
+                    stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                    eprintln!(
+                        "dns64d: upstream {server} did not answer {} {} within {} ms; trying the next",
+                        q.name,
+                        q.qtype,
+                        self.timeout.as_millis()
+                    );
+                    failure = Failure::Timeout;
+                    continue;
+                }
+            };
+            match got {
+                Ok(m) => return Ok(m),
+                Err(e) => {
+                    stats.errors.fetch_add(1, Ordering::Relaxed);
+                    eprintln!(
+                        "dns64d: upstream {server} failed for {} {}: {}; trying the next",
+                        q.name,
+                        q.qtype,
+                        match e {
+                            AskError::Io(e) => e.to_string(),
+                            AskError::Truncated => "truncated over TCP".into(),
+                            AskError::Unusable => "unusable answer".into(),
+                        }
+                    );
+                }
+            }
+        }
+        Err(failure)
+    }
+}
+
+/// The cache in front of a resolver (SPEC D13), shared by every path.
+#[derive(Debug)]
+pub struct Cached<R> {
+    /// The resolver asked on a miss.
+    pub inner: R,
+    cache: Mutex<Cache>,
+    epoch: Instant,
+    /// Hits.
+    pub hits: AtomicU64,
+    /// Misses.
+    pub misses: AtomicU64,
+}
+
+impl<R> Cached<R> {
+    /// `inner` behind a cache of `capacity` answers.
+    pub fn new(inner: R, capacity: usize) -> Self {
+        Cached {
+            inner,
+            cache: Mutex::new(Cache::new(capacity)),
+            epoch: Instant::now(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_secs()
+    }
+
+    /// Answers cached now.
+    pub fn len(&self) -> usize {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<R: Resolve> Resolve for Cached<R> {
+    async fn resolve(&self, q: &Question) -> Result<Message, Failure> {
+        let key = Key::new(&q.name, q.qtype, q.qclass, q.cd);
+        let hit = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key, self.now());
+        if let Some(m) = hit {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(m);
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let m = self.inner.resolve(q).await?;
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .put(key, &m, self.now());
+        Ok(m)
+    }
+}
