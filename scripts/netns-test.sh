@@ -220,6 +220,8 @@ t_services_answer_inside_v4server() {
 
 NAT64D=${NAT64D:-$HERE/../target/debug/nat64d}
 NAT64_METRICS=127.0.0.1:9464
+DNS64_METRICS=127.0.0.1:9465
+DNS64D=${DNS64D:-$HERE/../target/debug/dns64d}
 # 64:ff9b::/96 + an IPv4-only service address.
 v6_of() { echo "64:ff9b::$1"; }
 
@@ -251,6 +253,15 @@ static = [
 
 [nat64.metrics]
 listen = "$NAT64_METRICS"
+
+[dns64]
+listen = ["[$LAB_GW6]:53", "[$LAB_GW6_2]:53"]
+upstreams = ["$LAB_DNS4:53"]
+allow_from = ["2001:db8:1::/64", "::1/128"]
+timeout_ms = 500
+
+[dns64.metrics]
+listen = "$DNS64_METRICS"
 EOF
 }
 
@@ -602,6 +613,167 @@ t_nat64d_stops_cleanly() {
     expect "TUN removed" "$(lab_exec gw ip -o link show nat64 2>/dev/null)" ""
 }
 
+# ---- dns64d: DNS64 from the same gateway file, NSD in v4server upstream -----
+
+# dig6 [ROLE] ARGS...: dig from v6client (or ROLE) at dns64d on the gateway.
+dig6() {
+  local role=v6client
+  case $1 in v6client | v6client2) role=$1; shift ;; esac
+  lab_exec "$role" "${DIG[@]}" "@$LAB_GW6" "$@"
+}
+# The answer section's type and data, one record per line.
+answers() { dig6 "$@" +noall +answer | awk '{print $4, $5}'; }
+# dig_both WANT ARGS...: the same answer over UDP and over TCP.
+dig_both() {
+  local want=$1 got
+  shift
+  got=$(answers "$@") || return 1
+  expect "$* over UDP" "$got" "$want" || return 1
+  got=$(answers +tcp "$@") || return 1
+  expect "$* over TCP" "$got" "$want"
+}
+status() { dig6 "$@" +noall +comments | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'; }
+dns_metric() {
+  lab_exec gw "${CURL[@]}" "http://$DNS64_METRICS/metrics" | awk -v k="$1" '$1 == k {print $2}'
+}
+dns64_pid() { pgrep -f -- "$DNS64D --config $LAB_DIR/gateway.toml" | head -1; }
+
+t_dns64d_starts_from_its_config() {
+  [ -x "$DNS64D" ] || { echo "no dns64d binary at $DNS64D (run cargo build)"; return 1; }
+  lab_exec gw "$DNS64D" --check-config --config "$LAB_DIR/gateway.toml" || return 1
+  lab_bg gw dns64d "$DNS64D" --config "$LAB_DIR/gateway.toml"
+  lab_wait 50 dig6 +short ipv4only.arpa A >/dev/null || { cat "$LAB_DIR/dns64d.log"; return 1; }
+}
+
+t_dns64_synthesis_and_ttls() {
+  # D4, D7: the SOA minimum (300) is below twitter's A TTL (3600) and
+  # above akismet's (60).
+  expect "twitter TTL" "$(dig6 twitter.test AAAA +noall +answer | awk '{print $2, $5}')" "300 64:ff9b::cb00:710a" &&
+    expect "akismet TTL" "$(dig6 +tcp akismet.test AAAA +noall +answer | awk '{print $2, $5}')" "60 64:ff9b::cb00:710b" &&
+    dig_both "AAAA 64:ff9b::cb00:7114
+AAAA 64:ff9b::cb00:7115
+AAAA 64:ff9b::cb00:7116" multi.test AAAA
+}
+
+t_dns64_real_and_excluded_aaaa() {
+  dig_both "AAAA 2001:db8:2::12" dual.test AAAA &&
+    dig_both "AAAA 64:ff9b::cb00:710d" mapped.test AAAA
+}
+
+t_dns64_chains_dname_and_negative() {
+  dig_both "CNAME chain2.test.
+CNAME twitter.test.
+AAAA 64:ff9b::cb00:710a" chain.test AAAA &&
+    dig_both "DNAME svc.test.
+CNAME www.svc.test.
+AAAA 64:ff9b::cb00:710e" www.legacy.test AAAA &&
+    dig_both "CNAME noaddr.test." nodata-chain.test AAAA &&
+    expect "nodata-chain status" "$(status nodata-chain.test AAAA)" "NOERROR" &&
+    expect "broken-chain status" "$(status broken-chain.test AAAA)" "NXDOMAIN" &&
+    expect "missing status" "$(status +tcp missing.test AAAA)" "NXDOMAIN"
+}
+
+t_dns64_ptr_and_ipv4only_arpa() {
+  dig_both "CNAME 10.113.0.203.in-addr.arpa.
+PTR twitter.test." -x 64:ff9b::203.0.113.10 &&
+    dig_both "PTR twitter.test." -x 203.0.113.10 &&
+    dig_both "A 192.0.0.170
+A 192.0.0.171" ipv4only.arpa A &&
+    dig_both "AAAA 64:ff9b::c000:aa
+AAAA 64:ff9b::c000:ab" ipv4only.arpa AAAA &&
+    dig_both "PTR ipv4only.arpa." -x 192.0.0.171 &&
+    expect "partial name inside the prefix" "$(status 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa PTR)" "NOERROR"
+}
+
+t_dns64_other_types_and_cd_untouched() {
+  # D1: as NSD answers them itself; D10: CD=1 gets NSD's NODATA.
+  local direct
+  direct=$(lab_exec v4server "${DIG[@]}" "@$LAB_DNS4" noaddr.test MX +noall +answer | awk '{print $4, $5, $6}')
+  expect "MX" "$(dig6 noaddr.test MX +noall +answer | awk '{print $4, $5, $6}')" "$direct" &&
+    dig_both "A 203.0.113.10" twitter.test A &&
+    expect "CD=1 AAAA" "$(dig6 +cd twitter.test AAAA +noall +answer)" "" &&
+    expect "CD=1 status" "$(status +cd twitter.test AAAA)" "NOERROR" &&
+    expect "class CH" "$(dig6 version.bind TXT CH +noall +answer | grep -c AAAA)" "0"
+}
+
+t_dns64_truncation_then_tcp() {
+  # D12: 40 synthesised records do not fit 512 bytes.
+  dig6 +bufsize=512 +ignore many.test AAAA +noall +comments | grep -q "flags: qr tc" ||
+    { echo "no TC=1 at 512 bytes"; return 1; }
+  dig6 +noedns +ignore many.test AAAA +noall +comments | grep -q "flags: qr tc" ||
+    { echo "no TC=1 without EDNS"; return 1; }
+  expect "records over TCP" "$(dig6 +tcp many.test AAAA +noall +answer | grep -c AAAA)" "40" &&
+    expect "records over UDP (dig retries TCP)" "$(dig6 +bufsize=512 many.test AAAA +noall +answer | grep -c AAAA)" "40"
+}
+
+t_dns64_refused_outside_allow_from() {
+  local before after
+  before=$(dns_metric 'dns64d_queries_total{type="aaaa",outcome="refused"}')
+  expect "v6client2 status" "$(lab_exec v6client2 "${DIG[@]}" "@$LAB_GW6_2" twitter.test AAAA +noall +comments | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')" "REFUSED" || return 1
+  after=$(dns_metric 'dns64d_queries_total{type="aaaa",outcome="refused"}')
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "refused: $before -> $after"; return 1; }
+}
+
+t_dns64_malformed_queries() {
+  # Garbage with a header gets FORMERR with its ID; a short datagram is
+  # dropped; dns64d keeps answering.
+  lab_exec v6client "$LAB_PYTHON" - "$LAB_GW6" <<'PY' || return 1
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(b"\xab\xcd\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xff\xff\xff", (sys.argv[1], 53))
+r = s.recv(512)
+assert r[:2] == b"\xab\xcd" and r[2] & 0x80 and r[3] & 0x0f == 1, r.hex()
+s.sendto(b"\x01\x02\x03", (sys.argv[1], 53))
+PY
+  dig_both "A 203.0.113.10" twitter.test A
+}
+
+t_dns64_failover_to_a_live_upstream() {
+  # A second instance whose first upstream does not exist (no host at
+  # 192.0.2.99): questions fail over to NSD, and the log says so.
+  local conf="$LAB_DIR/failover.toml"
+  sed -e 's/^upstreams = .*/upstreams = ["192.0.2.99:53", "192.0.2.53:53"]/' \
+    -e 's/^listen = \["\[2001.*/listen = ["[2001:db8:1::1]:5353"]/' \
+    -e '/^\[dns64.metrics\]/,$d' "$LAB_DIR/gateway.toml" >"$conf"
+  lab_bg gw dns64d-failover "$DNS64D" --config "$conf"
+  lab_wait 30 dig6 -p 5353 +short ipv4only.arpa A >/dev/null || { cat "$LAB_DIR/dns64d-failover.log"; return 1; }
+  expect "through the second upstream" "$(dig6 -p 5353 +time=4 twitter.test AAAA +short)" "64:ff9b::cb00:710a" &&
+    grep -q "upstream 192.0.2.99:53 did not answer" "$LAB_DIR/dns64d-failover.log" ||
+    { cat "$LAB_DIR/dns64d-failover.log"; return 1; }
+}
+
+t_dns64_metrics() {
+  local syn hits
+  syn=$(dns_metric dns64d_synthesized_records_total)
+  hits=$(dns_metric dns64d_cache_hits_total)
+  if [ "${syn:-0}" -lt 10 ] || [ "${hits:-0}" -lt 1 ]; then
+    echo "synthesized=$syn hits=$hits"
+    return 1
+  fi
+  [ "$(dns_metric 'dns64d_upstream_total{server="192.0.2.53:53",result="sent"}')" -ge 1 ]
+}
+
+t_dns64d_sighup_and_stop() {
+  local pid
+  pid=$(dns64_pid)
+  cp "$LAB_DIR/gateway.toml" "$LAB_DIR/gateway.good"
+  echo "not toml" >"$LAB_DIR/gateway.toml"
+  kill -HUP "$pid"
+  lab_wait 30 grep -q "reload rejected" "$LAB_DIR/dns64d.log" || { echo "bad reload not reported"; return 1; }
+  dig_both "A 203.0.113.10" twitter.test A || return 1
+  # Let v6client2 in: the new allow_from is in force, the cache kept.
+  sed 's|^allow_from = \["2001:db8:1::/64", "::1/128"\]|allow_from = ["2001:db8:1::/64", "2001:db8:3::/64", "::1/128"]|' \
+    "$LAB_DIR/gateway.good" >"$LAB_DIR/gateway.toml"
+  kill -HUP "$pid"
+  lab_wait 30 grep -q "reloaded: .*2001:db8:3::/64.*cache kept" "$LAB_DIR/dns64d.log" || { cat "$LAB_DIR/dns64d.log"; return 1; }
+  expect "v6client2 after reload" "$(lab_exec v6client2 "${DIG[@]}" "@$LAB_GW6_2" twitter.test AAAA +short)" "64:ff9b::cb00:710a" || return 1
+  cp "$LAB_DIR/gateway.good" "$LAB_DIR/gateway.toml"
+  kill -TERM "$pid"
+  lab_wait 50 sh -c "! kill -0 $pid 2>/dev/null" || { echo "dns64d still runs after SIGTERM"; return 1; }
+  grep -q "dns64d: stopped" "$LAB_DIR/dns64d.log"
+}
+
 # ---- lab life cycle ----------------------------------------------------------
 
 NETNS_BEFORE=$(ip netns list | awk '{print $1}' | sort)
@@ -689,6 +861,19 @@ if [ ${#LAB_CREATED[@]} -eq ${#LAB_ROLES[@]} ]; then
   check nat64_sighup_outside_allow_from_then_back t_nat64_sighup_outside_allow_from_then_back
   check nat64_sighup_during_a_download t_nat64_sighup_during_a_download
   check nat64d_stops_cleanly t_nat64d_stops_cleanly
+  echo "== dns64d"
+  check dns64d_starts_from_its_config t_dns64d_starts_from_its_config
+  check dns64_synthesis_and_ttls t_dns64_synthesis_and_ttls
+  check dns64_real_and_excluded_aaaa t_dns64_real_and_excluded_aaaa
+  check dns64_chains_dname_and_negative t_dns64_chains_dname_and_negative
+  check dns64_ptr_and_ipv4only_arpa t_dns64_ptr_and_ipv4only_arpa
+  check dns64_other_types_and_cd_untouched t_dns64_other_types_and_cd_untouched
+  check dns64_truncation_then_tcp t_dns64_truncation_then_tcp
+  check dns64_refused_outside_allow_from t_dns64_refused_outside_allow_from
+  check dns64_malformed_queries t_dns64_malformed_queries
+  check dns64_failover_to_a_live_upstream t_dns64_failover_to_a_live_upstream
+  check dns64_metrics t_dns64_metrics
+  check dns64d_sighup_and_stop t_dns64d_sighup_and_stop
 fi
 lab_down
 check teardown_1_leaves_nothing t_teardown_leaves_nothing
