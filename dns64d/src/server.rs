@@ -99,7 +99,7 @@ pub fn formerr_raw(query: &[u8]) -> Option<Vec<u8>> {
         return None; // a response: never answer it
     }
     let mut r = h.to_vec();
-    r[2] = 0x80 | (h[2] & 0x78);
+    r[2] = 0x80 | (h[2] & 0x79); // QR, opcode and RD kept
     r[3] = 0x01;
     r[4..12].fill(0);
     Some(r)
@@ -374,3 +374,6 @@ async fn tcp_connection<R: Resolve>(
         s.write_all(&framed).await?;
     }
 }
+
+#[cfg(test)]
+mod tests;
