@@ -209,6 +209,9 @@ multi        IN A   203.0.113.22
 legacy       IN DNAME svc.test.
 www.svc      IN A   203.0.113.14
 ZONE
+    # Any name under bench.test has an A record and no AAAA (a wildcard):
+    # unique names for the uncached DNS64 benchmark.
+    printf '*.bench IN A 203.0.113.50\n'
     # 40 A records: a synthesised answer too large for 512-byte UDP (SPEC D12).
     for ((i = 100; i < 140; i++)); do printf 'many IN A 203.0.113.%d\n' "$i"; done
   } >"$d/nsd/test.zone"
@@ -246,6 +249,10 @@ server:
   pidfile: "$d/nsd/nsd.pid"
   database: ""
   hide-version: yes
+  # No response rate limiting: the benchmarks send many answers to one
+  # client, and RRL would drop or truncate them.
+  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0
   verbosity: 1
 remote-control:
   control-enable: no

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# DNS64 benchmark: dnsperf from v6client against dns64d, Unbound (dns64
+# module) and BIND 9 (dns64), all three in gw at the same time, all asking
+# the same NSD in v4server for the same zone. Two loads, each DURATION
+# seconds per server: (a) cached: five names asked over and over; (b)
+# uncached: unique names under bench.test (a wildcard A, no AAAA), so each
+# query costs an AAAA and an A upstream. Prints a Markdown table: queries
+# per second, lost queries, average latency, resident memory after the
+# run, and dns64d's ratio to each peer. Needs root and the Debian packages
+# dnsperf, unbound, bind9, nsd.
+#
+# Usage: sudo scripts/bench-dns64.sh [DURATION]   (default 10 s)
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/netns.sh
+source "$HERE/netns.sh"
+DURATION=${1:-10}
+case $DURATION in '' | *[!0-9]*) echo "usage: $0 [DURATION-SECONDS]" >&2; exit 2 ;; esac
+for tool in dnsperf unbound named nsd; do
+  command -v "$tool" >/dev/null || { echo "bench-dns64.sh: $tool is missing (apt-get install dnsperf unbound bind9 nsd)" >&2; exit 1; }
+done
+
+echo "building release dns64d..." >&2
+(cd "$HERE/.." && cargo build --release -p dns64d -q) || exit 1
+DNS64D=$HERE/../target/release/dns64d
+
+trap lab_down EXIT
+trap 'exit 130' INT TERM
+lab_up || exit 1
+
+ADDR=$LAB_GW6
+PORT_OURS=53
+PORT_UNBOUND=5301
+PORT_BIND=5302
+
+cat >"$LAB_DIR/gateway.toml" <<EOF
+[prefix]
+prefixes = ["64:ff9b::/96"]
+allow_non_global = true
+[dns64]
+listen = ["[$ADDR]:$PORT_OURS"]
+upstreams = ["$LAB_DNS4:53"]
+allow_from = ["2001:db8:1::/64"]
+cache_size = 1000000
+EOF
+
+mkdir -p "$LAB_DIR/unbound"
+cat >"$LAB_DIR/unbound/unbound.conf" <<EOF
+server:
+  interface: $ADDR@$PORT_UNBOUND
+  do-ip4: yes
+  do-ip6: yes
+  access-control: 2001:db8:1::/64 allow
+  username: ""
+  chroot: ""
+  directory: "$LAB_DIR/unbound"
+  pidfile: "$LAB_DIR/unbound/unbound.pid"
+  use-syslog: no
+  logfile: ""
+  verbosity: 0
+  num-threads: 2
+  so-reuseport: yes
+  msg-cache-size: 64m
+  rrset-cache-size: 128m
+  module-config: "dns64 iterator"
+  dns64-prefix: 64:ff9b::/96
+  do-not-query-localhost: no
+  domain-insecure: "test."
+  # test. is a special-use name (RFC 6761) unbound answers itself by default.
+  local-zone: "test." nodefault
+  val-permissive-mode: yes
+  harden-referral-path: no
+  qname-minimisation: no
+stub-zone:
+  name: "test."
+  stub-addr: $LAB_DNS4
+remote-control:
+  control-enable: no
+EOF
+
+mkdir -p "$LAB_DIR/bind"
+cat >"$LAB_DIR/bind/named.conf" <<EOF
+controls { };
+options {
+  directory "$LAB_DIR/bind";
+  pid-file "$LAB_DIR/bind/named.pid";
+  listen-on { none; };
+  listen-on-v6 port $PORT_BIND { $ADDR; };
+  recursion yes;
+  allow-query { 2001:db8:1::/64; };
+  allow-recursion { 2001:db8:1::/64; };
+  dnssec-validation no;
+  max-cache-size 256m;
+  dns64 64:ff9b::/96 { clients { any; }; };
+  query-source address 192.0.2.1;
+};
+zone "test." {
+  type static-stub;
+  server-addresses { $LAB_DNS4; };
+};
+EOF
+
+lab_bg gw dns64d "$DNS64D" --config "$LAB_DIR/gateway.toml"
+lab_bg gw unbound unbound -d -c "$LAB_DIR/unbound/unbound.conf"
+lab_bg gw named named -g -n 2 -c "$LAB_DIR/bind/named.conf"
+
+probe() { lab_exec v6client dig +time=1 +tries=1 +short -p "$1" "@$ADDR" twitter.test AAAA | grep -q '^64:ff9b::cb00:710a$'; }
+for p in $PORT_OURS $PORT_UNBOUND $PORT_BIND; do
+  if ! lab_wait 100 probe "$p"; then
+    echo "the resolver on port $p does not synthesise twitter.test; logs:" >&2
+    for l in dns64d unbound named; do echo "-- $l"; tail -n 5 "$LAB_DIR/$l.log"; done >&2
+    exit 1
+  fi
+done
+
+CACHED="$LAB_DIR/cached.txt"
+for n in twitter.test akismet.test chain.test multi.test www.legacy.test; do echo "$n AAAA"; done >"$CACHED"
+
+# Unique names: more than any server can answer in DURATION seconds.
+uncached_file() {
+  "${LAB_PYTHON}" -c "import sys
+for i in range(int(sys.argv[2])): print('u%d.%s.bench.test AAAA' % (i, sys.argv[1]))" "$1" 2000000 >"$LAB_DIR/uncached-$1.txt"
+  echo "$LAB_DIR/uncached-$1.txt"
+}
+
+pid_of() {
+  case $1 in
+    dns64d) pgrep -f -- "$DNS64D --config $LAB_DIR/gateway.toml" | head -1 ;;
+    unbound) pgrep -f -- "unbound -d -c $LAB_DIR" | head -1 ;;
+    bind) pgrep -f -- "named -g -n 2 -c $LAB_DIR" | head -1 ;;
+  esac
+}
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null; }
+
+# run NAME PORT FILE: prints "qps lost avg_ms rss_mb".
+run() {
+  local out qps lost lat
+  out=$(lab_exec v6client dnsperf -s "$ADDR" -p "$2" -d "$3" -l "$DURATION" -c 4 -q 500 -t 2 2>&1)
+  qps=$(awk '/Queries per second/ {print $4}' <<<"$out")
+  lost=$(awk '/Queries lost/ {print $3}' <<<"$out")
+  lat=$(awk '/Average Latency/ {printf "%.2f", $4 * 1000}' <<<"$out")
+  echo "${qps:-0} ${lost:-?} ${lat:-?} $(rss_mb "$(pid_of "$1")")"
+}
+
+declare -A R
+for load in cached uncached; do
+  for s in dns64d unbound bind; do
+    case $s in dns64d) port=$PORT_OURS ;; unbound) port=$PORT_UNBOUND ;; bind) port=$PORT_BIND ;; esac
+    file=$CACHED
+    [ "$load" = uncached ] && file=$(uncached_file "$s")
+    echo "dnsperf: $load, $s ($DURATION s)..." >&2
+    R[$load,$s]=$(run "$s" "$port" "$file")
+  done
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo
+echo "DNS64 benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, dnsperf -l $DURATION -c 4 -q 500 from v6client; upstream NSD $(nsd -v 2>&1 | head -1 | awk '{print $3}'), $(unbound -V | head -1), BIND $(named -v | awk '{print $2}')"
+echo
+echo "| load | server | queries/s | lost | avg latency (ms) | RSS after (MB) | dns64d ÷ this |"
+echo "|---|---|---|---|---|---|---|"
+for load in cached uncached; do
+  ours=$(awk '{print $1}' <<<"${R[$load,dns64d]}")
+  for s in dns64d unbound bind; do
+    read -r qps lost lat rss <<<"${R[$load,$s]}"
+    echo "| $load | $s | $qps | $lost | $lat | $rss | $(ratio "$ours" "$qps") |"
+  done
+done
