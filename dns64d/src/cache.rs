@@ -43,21 +43,95 @@ impl Key {
 }
 
 #[derive(Debug)]
-struct Entry {
-    msg: Message,
+struct Entry<V> {
+    value: V,
     stored: u64,
     expires: u64,
     /// Insertion generation, to tell the queue's stale keys apart.
     generation: u64,
 }
 
-/// The cache.
+/// A bounded store of values that expire: when full, the oldest insertion
+/// goes first. Used for upstream answers (as wire bytes: compact) and for
+/// whole client answers (the server's fast path).
 #[derive(Debug)]
-pub struct Cache {
-    map: HashMap<Key, Entry, foldhash::fast::RandomState>,
-    order: VecDeque<(Key, u64)>,
+pub struct Store<K, V> {
+    map: HashMap<K, Entry<V>, foldhash::fast::RandomState>,
+    order: VecDeque<(K, u64)>,
     capacity: usize,
     generation: u64,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V> Store<K, V> {
+    /// A store of at most `capacity` values (0: keeps nothing).
+    pub fn new(capacity: usize) -> Self {
+        Store {
+            map: HashMap::default(),
+            order: VecDeque::new(),
+            capacity,
+            generation: 0,
+        }
+    }
+
+    /// Values kept.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The value of `key` at `now` and its age in seconds, unless expired.
+    pub fn get(&mut self, key: &K, now: u64) -> Option<(&V, u32)> {
+        let expired = now >= self.map.get(key)?.expires;
+        if expired {
+            self.map.remove(key);
+            return None;
+        }
+        let e = self.map.get(key)?;
+        Some((&e.value, u32::try_from(now - e.stored).unwrap_or(u32::MAX)))
+    }
+
+    /// Keeps `value` for `key` from `now` for `ttl` seconds.
+    pub fn put(&mut self, key: K, value: V, ttl: u32, now: u64) {
+        if self.capacity == 0 || ttl == 0 {
+            return;
+        }
+        while !self.map.contains_key(&key) && self.map.len() >= self.capacity {
+            let Some((k, g)) = self.order.pop_front() else {
+                break;
+            };
+            if self.map.get(&k).is_some_and(|e| e.generation == g) {
+                self.map.remove(&k);
+            }
+        }
+        // The queue also holds keys replaced or expired since; keep it
+        // from growing past twice the capacity.
+        if self.order.len() > 2 * self.capacity {
+            let map = &self.map;
+            self.order
+                .retain(|(k, g)| map.get(k).is_some_and(|e| e.generation == *g));
+        }
+        self.generation += 1;
+        self.order.push_back((key.clone(), self.generation));
+        self.map.insert(
+            key,
+            Entry {
+                value,
+                stored: now,
+                expires: now + u64::from(ttl),
+                generation: self.generation,
+            },
+        );
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+    }
 }
 
 /// How long `m` may be cached, in seconds; `None`: not at all.
@@ -78,36 +152,34 @@ pub fn lifetime(m: &Message) -> Option<u32> {
     (ttl > 0).then_some(ttl.min(MAX_TTL))
 }
 
+/// The upstream answer cache: messages kept as wire bytes.
+#[derive(Debug)]
+pub struct Cache {
+    store: Store<Key, Box<[u8]>>,
+}
+
 impl Cache {
     /// A cache of at most `capacity` answers (0: caches nothing).
     pub fn new(capacity: usize) -> Cache {
         Cache {
-            map: HashMap::default(),
-            order: VecDeque::new(),
-            capacity,
-            generation: 0,
+            store: Store::new(capacity),
         }
     }
 
     /// Answers cached.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.store.len()
     }
 
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.store.is_empty()
     }
 
     /// The cached answer to `key` at `now`, TTLs lowered by its age.
     pub fn get(&mut self, key: &Key, now: u64) -> Option<Message> {
-        let e = self.map.get(key)?;
-        if now >= e.expires {
-            self.map.remove(key);
-            return None;
-        }
-        let age = u32::try_from(now - e.stored).unwrap_or(u32::MAX);
-        let mut m = e.msg.clone();
+        let (wire, age) = self.store.get(key, now)?;
+        let mut m = Message::from_vec(wire).ok()?;
         for r in m
             .answers
             .iter_mut()
@@ -121,45 +193,18 @@ impl Cache {
 
     /// Keeps `m` as the answer to `key` from `now`, if it may be cached.
     pub fn put(&mut self, key: Key, m: &Message, now: u64) {
-        if self.capacity == 0 {
-            return;
-        }
         let Some(ttl) = lifetime(m) else { return };
-        while !self.map.contains_key(&key) && self.map.len() >= self.capacity {
-            let Some((k, g)) = self.order.pop_front() else {
-                break;
-            };
-            if self.map.get(&k).is_some_and(|e| e.generation == g) {
-                self.map.remove(&k);
-            }
-        }
-        // The queue also holds keys replaced or expired since; keep it
-        // from growing past twice the capacity.
-        if self.order.len() > 2 * self.capacity {
-            let map = &self.map;
-            self.order
-                .retain(|(k, g)| map.get(k).is_some_and(|e| e.generation == *g));
-        }
-        self.generation += 1;
         let mut msg = m.clone();
         msg.edns = None;
         msg.signature = None;
-        self.order.push_back((key.clone(), self.generation));
-        self.map.insert(
-            key,
-            Entry {
-                msg,
-                stored: now,
-                expires: now + u64::from(ttl),
-                generation: self.generation,
-            },
-        );
+        if let Ok(wire) = msg.to_vec() {
+            self.store.put(key, wire.into_boxed_slice(), ttl, now);
+        }
     }
 
     /// Forgets everything.
     pub fn clear(&mut self) {
-        self.map.clear();
-        self.order.clear();
+        self.store.clear();
     }
 }
 
@@ -239,7 +284,7 @@ mod tests {
         for t in 0..100 {
             c.put(key("4.test."), &answer(100), t);
         }
-        assert!(c.order.len() <= 2 * 3 + 1);
+        assert!(c.store.order.len() <= 2 * 3 + 1);
         assert_eq!(c.len(), 3);
         let mut none = Cache::new(0);
         none.put(key("x.test."), &answer(100), 0);

@@ -6,5 +6,6 @@
 pub mod cache;
 pub mod config;
 pub mod core;
+pub mod fast;
 pub mod server;
 pub mod upstream;

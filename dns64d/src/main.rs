@@ -15,7 +15,7 @@ use dns64d::config::{Dns64Config, File};
 use dns64d::server::{OUTCOMES, Server, Settings, TYPES, serve_tcp, serve_udp};
 use dns64d::upstream::{Cached, Client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// DNS64 server of the nat64gw gateway (RFC 6147, RFC 8880).
@@ -138,16 +138,31 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
             allow_from: f.dns64.allow_from.clone(),
         },
         resolver(&f.dns64),
+        f.dns64.cache_size,
     ));
     let mut tasks = Vec::new();
     for addr in &f.dns64.listen {
-        let udp = UdpSocket::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on UDP {addr} (`dns64.listen`)"))?;
+        let udp = Arc::new(
+            std::net::UdpSocket::bind(addr)
+                .with_context(|| format!("cannot listen on UDP {addr} (`dns64.listen`)"))?,
+        );
         let tcp = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on TCP {addr} (`dns64.listen`)"))?;
-        tasks.push(tokio::spawn(serve_udp(server.clone(), Arc::new(udp))));
+        // One blocking reader per core on each UDP socket: cache hits are
+        // answered on that thread, the rest go to the runtime.
+        let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for _ in 0..readers {
+            let (server, udp, rt) = (
+                server.clone(),
+                udp.clone(),
+                tokio::runtime::Handle::current(),
+            );
+            std::thread::Builder::new()
+                .name("dns64d-udp".into())
+                .spawn(move || serve_udp(server, udp, rt))
+                .context("cannot start a UDP reader thread")?;
+        }
         tasks.push(tokio::spawn(serve_tcp(server.clone(), tcp)));
     }
     if let Some(addr) = f.dns64.metrics.listen {
@@ -296,8 +311,9 @@ fn metrics(server: &Srv) -> String {
     }
     let _ = writeln!(
         o,
-        "# HELP dns64d_cache_entries Answers in the cache.\n# TYPE dns64d_cache_entries gauge\ndns64d_cache_entries {}",
-        r.len()
+        "# HELP dns64d_cache_entries Upstream answers in the cache.\n# TYPE dns64d_cache_entries gauge\ndns64d_cache_entries {}\n# HELP dns64d_answer_cache_entries Final answers kept for the fast path.\n# TYPE dns64d_answer_cache_entries gauge\ndns64d_answer_cache_entries {}",
+        r.len(),
+        server.answers_kept()
     );
     let _ = writeln!(
         o,

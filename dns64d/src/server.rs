@@ -4,16 +4,18 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
 use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 
+use crate::cache::{Store, lifetime};
 use crate::core::{AfterAaaa, Core, Plan, relay, response_to, servfail};
+use crate::fast::{Kept, QueryKey, parse_query, reply, ttl_offsets};
 use crate::upstream::{EDNS_SIZE, Question, Resolve};
 
 /// What may change on SIGHUP without restarting the listeners.
@@ -71,6 +73,17 @@ pub struct Stats {
     pub dropped: AtomicU64,
     /// UDP answers truncated to the client's size.
     pub truncated: AtomicU64,
+    /// Queries answered from the answer cache's fast path.
+    pub fast_hits: AtomicU64,
+}
+
+/// A final answer kept for the fast path, with what the full path counted
+/// for it.
+#[derive(Debug)]
+struct Replay {
+    kept: Kept,
+    outcome: Outcome,
+    synthesized: u16,
 }
 
 /// The server: settings (reloadable), the resolver, counters.
@@ -78,8 +91,21 @@ pub struct Stats {
 pub struct Server<R> {
     settings: RwLock<Arc<Settings>>,
     resolver: RwLock<Arc<R>>,
+    /// Final answers to plain queries, replayed from their bytes.
+    answers: Mutex<Store<QueryKey, Replay>>,
+    epoch: Instant,
     /// Counters.
     pub stats: Stats,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn qtype_of(q: &Message) -> RecordType {
+    q.queries
+        .first()
+        .map_or(RecordType::Unknown(0), |x| x.query_type())
 }
 
 fn type_index(t: RecordType) -> usize {
@@ -106,13 +132,58 @@ pub fn formerr_raw(query: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl<R: Resolve> Server<R> {
-    /// A server with these settings and resolver.
-    pub fn new(settings: Settings, resolver: R) -> Self {
+    /// A server with these settings and resolver, keeping at most
+    /// `answers` final answers for the fast path.
+    pub fn new(settings: Settings, resolver: R, answers: usize) -> Self {
         Server {
             settings: RwLock::new(Arc::new(settings)),
             resolver: RwLock::new(Arc::new(resolver)),
+            answers: Mutex::new(Store::new(answers)),
+            epoch: Instant::now(),
             stats: Stats::default(),
         }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_secs()
+    }
+
+    /// Final answers kept for the fast path.
+    pub fn answers_kept(&self) -> usize {
+        lock(&self.answers).len()
+    }
+
+    /// The fast path: the answer to a plain query from an allowed client
+    /// whose final answer is kept, from its bytes; `None`: take the full
+    /// path ([`Self::answer_wire`]).
+    pub fn answer_fast(&self, wire: &[u8], client: IpAddr, udp: bool) -> Option<Vec<u8>> {
+        let q = parse_query(wire)?;
+        if !self
+            .settings()
+            .allow_from
+            .iter()
+            .any(|n| n.contains(&client))
+        {
+            return None;
+        }
+        let now = self.now();
+        let mut store = lock(&self.answers);
+        let (r, age) = store.get(&q.key, now)?;
+        let out = reply(&r.kept, wire, &q, age)?;
+        if udp && out.len() > usize::from(q.udp_size.min(EDNS_SIZE)) {
+            return None;
+        }
+        let (outcome, n) = (r.outcome, r.synthesized);
+        drop(store);
+        self.stats.fast_hits.fetch_add(1, Ordering::Relaxed);
+        self.stats.queries[type_index(RecordType::from(q.key.qtype))][outcome as usize]
+            .fetch_add(1, Ordering::Relaxed);
+        if n > 0 {
+            self.stats
+                .synthesized_records
+                .fetch_add(u64::from(n), Ordering::Relaxed);
+        }
+        Some(out)
     }
 
     /// The current settings.
@@ -131,14 +202,17 @@ impl<R: Resolve> Server<R> {
             .clone()
     }
 
-    /// Replaces the settings (SIGHUP).
+    /// Replaces the settings (SIGHUP); the kept final answers go with the
+    /// old ones.
     pub fn set_settings(&self, s: Settings) {
         *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(s);
+        lock(&self.answers).clear();
     }
 
     /// Replaces the resolver (SIGHUP with new upstreams).
     pub fn set_resolver(&self, r: R) {
         *self.resolver.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(r);
+        lock(&self.answers).clear();
     }
 
     fn count(&self, qtype: RecordType, o: Outcome) {
@@ -148,6 +222,9 @@ impl<R: Resolve> Server<R> {
     /// The answer to the wire-format query `wire` from `client`, in wire
     /// format, at most `limit` bytes when `udp`; `None`: no answer.
     pub async fn answer_wire(&self, wire: &[u8], client: IpAddr, udp: bool) -> Option<Vec<u8>> {
+        if let Some(out) = self.answer_fast(wire, client, udp) {
+            return Some(out);
+        }
         let q = match Message::from_vec(wire) {
             Ok(q) if q.metadata.message_type == MessageType::Query => q,
             Ok(_) => {
@@ -164,7 +241,8 @@ impl<R: Resolve> Server<R> {
                 return r;
             }
         };
-        let mut m = self.answer(&q, client).await;
+        let (mut m, outcome) = self.decide(&q, client).await;
+        self.count(qtype_of(&q), outcome);
         // EDNS(0) (RFC 6891): answer with our own OPT when the client sent
         // one; a version we do not speak gets BADVERS.
         if let Some(e) = &q.edns {
@@ -186,19 +264,52 @@ impl<R: Resolve> Server<R> {
             self.stats.truncated.fetch_add(1, Ordering::Relaxed);
             return m.truncate().to_vec().ok();
         }
+        self.keep(wire, &m, &out, outcome);
         Some(out)
     }
 
-    /// The answer to `q` from `client` (SPEC D1–D14).
+    /// Keeps a final answer to a plain query for the fast path, for as long
+    /// as its records live.
+    fn keep(&self, query: &[u8], m: &Message, out: &[u8], outcome: Outcome) {
+        if outcome == Outcome::Refused {
+            return;
+        }
+        let (Some(q), Some(ttl)) = (parse_query(query), lifetime(m)) else {
+            return;
+        };
+        let Some(ttls) = ttl_offsets(out) else { return };
+        let synthesized = if outcome == Outcome::Synthesized {
+            m.answers
+                .iter()
+                .filter(|r| r.record_type() == RecordType::AAAA)
+                .count() as u16
+        } else {
+            0
+        };
+        let r = Replay {
+            kept: Kept {
+                wire: out.into(),
+                ttls,
+            },
+            outcome,
+            synthesized,
+        };
+        let now = self.now();
+        lock(&self.answers).put(q.key, r, ttl, now);
+    }
+
+    /// The answer to `q` from `client` (SPEC D1–D14), counted.
     pub async fn answer(&self, q: &Message, client: IpAddr) -> Message {
+        let (m, o) = self.decide(q, client).await;
+        self.count(qtype_of(q), o);
+        m
+    }
+
+    /// The answer to `q` from `client` and its outcome (not counted yet).
+    async fn decide(&self, q: &Message, client: IpAddr) -> (Message, Outcome) {
         let settings = self.settings();
-        let qtype = q
-            .queries
-            .first()
-            .map_or(RecordType::Unknown(0), |x| x.query_type());
         if !settings.allow_from.iter().any(|n| n.contains(&client)) {
-            self.count(qtype, Outcome::Refused);
-            return response_to(q, ResponseCode::Refused);
+            return (response_to(q, ResponseCode::Refused), Outcome::Refused);
         }
         let core = &settings.core;
         let resolver = self.resolver();
@@ -216,12 +327,11 @@ impl<R: Resolve> Server<R> {
                 } else {
                     Outcome::Local
                 };
-                self.count(qtype, o);
-                m
+                (m, o)
             }
             Plan::Forward => {
                 let Some(query) = q.queries.first() else {
-                    return servfail(q);
+                    return (servfail(q), Outcome::ServFail);
                 };
                 let question = ask(
                     query.name().clone(),
@@ -229,14 +339,8 @@ impl<R: Resolve> Server<R> {
                     query.query_class(),
                 );
                 match resolver.resolve(&question).await {
-                    Ok(up) => {
-                        self.count(qtype, Outcome::Forwarded);
-                        relay(q, &up)
-                    }
-                    Err(_) => {
-                        self.count(qtype, Outcome::ServFail);
-                        servfail(q)
-                    }
+                    Ok(up) => (relay(q, &up), Outcome::Forwarded),
+                    Err(_) => (servfail(q), Outcome::ServFail),
                 }
             }
             Plan::Ptr { target } => {
@@ -249,12 +353,11 @@ impl<R: Resolve> Server<R> {
                 } else {
                     Outcome::Local
                 };
-                self.count(qtype, o);
-                m
+                (m, o)
             }
             Plan::Synthesize => {
                 let Some(query) = q.queries.first() else {
-                    return servfail(q);
+                    return (servfail(q), Outcome::ServFail);
                 };
                 let name = query.name().clone();
                 // The AAAA and A questions run in parallel (SPEC D13); the
@@ -274,8 +377,7 @@ impl<R: Resolve> Server<R> {
                         } else {
                             Outcome::NotSynthesized
                         };
-                        self.count(qtype, o);
-                        m
+                        (m, o)
                     }
                     AfterAaaa::NeedA => {
                         let m = core.synthesize(q, aaaa_ref, a.as_ref().map_err(|e| *e));
@@ -294,8 +396,7 @@ impl<R: Resolve> Server<R> {
                         } else {
                             Outcome::NotSynthesized
                         };
-                        self.count(qtype, o);
-                        m
+                        (m, o)
                     }
                 }
             }
@@ -303,23 +404,35 @@ impl<R: Resolve> Server<R> {
     }
 }
 
-/// Serves UDP on `sock` until the task is dropped: one task per query.
-pub async fn serve_udp<R: Resolve>(server: Arc<Server<R>>, sock: Arc<UdpSocket>) {
+/// Serves UDP on `sock` from a plain thread (start one per core on the same
+/// socket): answers from the fast path are sent at once; everything else
+/// becomes a task on `rt`. Runs until the process ends.
+pub fn serve_udp<R: Resolve>(
+    server: Arc<Server<R>>,
+    sock: Arc<std::net::UdpSocket>,
+    rt: tokio::runtime::Handle,
+) {
     let mut buf = vec![0u8; 65535];
     loop {
-        let (n, peer) = match sock.recv_from(&mut buf).await {
+        let (n, peer) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
             Err(e) => {
-                eprintln!("dns64d: UDP receive failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    eprintln!("dns64d: UDP receive failed: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 continue;
             }
         };
+        if let Some(out) = server.answer_fast(&buf[..n], peer.ip(), true) {
+            let _ = sock.send_to(&out, peer);
+            continue;
+        }
         let wire = buf[..n].to_vec();
         let (server, sock) = (server.clone(), sock.clone());
-        tokio::spawn(async move {
+        rt.spawn(async move {
             if let Some(out) = server.answer_wire(&wire, peer.ip(), true).await {
-                let _ = sock.send_to(&out, peer).await;
+                let _ = sock.send_to(&out, peer);
             }
         });
     }

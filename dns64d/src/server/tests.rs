@@ -46,6 +46,7 @@ fn server(n: u8) -> Server<Fake> {
             allow_from: vec!["2001:db8:1::/64".parse().unwrap()],
         },
         Fake { n },
+        1000,
     )
 }
 
@@ -162,4 +163,39 @@ fn formerr_keeps_the_id_and_never_answers_a_response() {
         None
     );
     assert_eq!(formerr_raw(&[1, 2, 3]), None);
+}
+
+#[test]
+fn d13_second_query_replays_the_kept_answer() {
+    let s = server(2);
+    let rt = rt();
+    let first = rt
+        .block_on(s.answer_wire(&query("twitter.test.", Some(1232)), CLIENT, true))
+        .unwrap();
+    assert_eq!(s.stats.fast_hits.load(Ordering::Relaxed), 0);
+    let mut again = query("TWITTER.test.", Some(1232));
+    again[0] = 0x99;
+    let out = s.answer_fast(&again, CLIENT, true).expect("kept");
+    assert_eq!(s.stats.fast_hits.load(Ordering::Relaxed), 1);
+    let (a, b) = (
+        Message::from_vec(&first).unwrap(),
+        Message::from_vec(&out).unwrap(),
+    );
+    assert_eq!(b.metadata.id, 0x9900 | u16::from(again[1]));
+    assert_eq!(b.queries[0].name().to_ascii(), "TWITTER.test.");
+    assert_eq!(a.answers, b.answers);
+    assert_eq!(
+        s.stats.queries[1][Outcome::Synthesized as usize].load(Ordering::Relaxed),
+        2,
+        "counted like the first"
+    );
+    assert_eq!(s.stats.synthesized_records.load(Ordering::Relaxed), 4);
+    // Another client outside allow_from never gets it.
+    assert!(
+        s.answer_fast(&again, "2001:db8:9::1".parse().unwrap(), true)
+            .is_none()
+    );
+    // A reload forgets kept answers.
+    s.set_settings(s.settings().as_ref().clone());
+    assert!(s.answer_fast(&again, CLIENT, true).is_none());
 }
