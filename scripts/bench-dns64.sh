@@ -132,15 +132,34 @@ pid_of() {
   esac
 }
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null; }
+# CPU seconds (user + system, all threads) a process has used.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null; }
+# UDP datagrams the kernel dropped for full receive buffers in ROLE.
+rcvbuf_errors() {
+  # shellcheck disable=SC2016 # awk's own $i
+  lab_exec "$1" awk '/^Udp: / && !h {for (i = 1; i <= NF; i++) d[i] = $i; h = 1; next}
+    /^Udp: / {for (i = 1; i <= NF; i++) if (d[i] == "RcvbufErrors") s += $i}
+    /^Udp6RcvbufErrors/ {s += $2}
+    END {print s + 0}' /proc/net/snmp /proc/net/snmp6 2>/dev/null
+}
 
-# run NAME PORT FILE: prints "qps lost avg_ms rss_mb".
+# run NAME PORT FILE: prints "qps lost avg_ms rss_mb cpu_us_per_query
+# drops_at_server drops_at_client".
 run() {
-  local out qps lost lat
+  local out qps lost lat pid c0 c1 completed g0 g1 v0 v1
+  pid=$(pid_of "$1")
+  c0=$(cpu_s "$pid")
+  g0=$(rcvbuf_errors gw)
+  v0=$(rcvbuf_errors v6client)
   out=$(lab_exec v6client dnsperf -s "$ADDR" -p "$2" -d "$3" -l "$DURATION" -c 4 -q 500 -t 2 2>&1)
+  c1=$(cpu_s "$pid")
+  g1=$(rcvbuf_errors gw)
+  v1=$(rcvbuf_errors v6client)
   qps=$(awk '/Queries per second/ {print $4}' <<<"$out")
   lost=$(awk '/Queries lost/ {print $3}' <<<"$out")
   lat=$(awk '/Average Latency/ {printf "%.2f", $4 * 1000}' <<<"$out")
-  echo "${qps:-0} ${lost:-?} ${lat:-?} $(rss_mb "$(pid_of "$1")")"
+  completed=$(awk '/Queries completed/ {print $3}' <<<"$out")
+  echo "$(printf '%.0f' "${qps:-0}") ${lost:-?} ${lat:-?} $(rss_mb "$pid") $(awk -v a="$c0" -v b="$c1" -v n="${completed:-0}" 'BEGIN { if (n > 0) printf "%.2f", (b - a) * 1e6 / n; else print "n/a" }') $((g1 - g0)) $((v1 - v0))"
 }
 
 declare -A R
@@ -158,12 +177,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 echo
 echo "DNS64 benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, dnsperf -l $DURATION -c 4 -q 500 from v6client; upstream NSD $(nsd -v 2>&1 | head -1 | awk '{print $3}'), $(unbound -V | head -1), BIND $(named -v | awk '{print $2}')"
 echo
-echo "| load | server | queries/s | lost | avg latency (ms) | RSS after (MB) | dns64d ÷ this |"
-echo "|---|---|---|---|---|---|---|"
+echo "| load | server | queries/s | lost | avg latency (ms) | RSS after (MB) | server CPU per query (µs) | kernel drops at server / client | dns64d ÷ this (q/s) | this ÷ dns64d (CPU/query) |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for load in cached uncached; do
-  ours=$(awk '{print $1}' <<<"${R[$load,dns64d]}")
+  read -r ours _ _ _ ours_cpu _ _ <<<"${R[$load,dns64d]}"
   for s in dns64d unbound bind; do
-    read -r qps lost lat rss <<<"${R[$load,$s]}"
-    echo "| $load | $s | $qps | $lost | $lat | $rss | $(ratio "$ours" "$qps") |"
+    read -r qps lost lat rss cpu gd vd <<<"${R[$load,$s]}"
+    echo "| $load | $s | $qps | $lost | $lat | $rss | $cpu | $gd / $vd | $(ratio "$ours" "$qps") | $(ratio "$cpu" "$ours_cpu") |"
   done
 done
+echo
+echo "CPU per query counts the server process only (upstream NSD and dnsperf share the same $(nproc) cores)."
