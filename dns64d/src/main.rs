@@ -142,22 +142,19 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
     ));
     let mut tasks = Vec::new();
     for addr in &f.dns64.listen {
-        let udp = Arc::new(
-            std::net::UdpSocket::bind(addr)
-                .with_context(|| format!("cannot listen on UDP {addr} (`dns64.listen`)"))?,
-        );
         let tcp = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on TCP {addr} (`dns64.listen`)"))?;
-        // One blocking reader per core on each UDP socket: cache hits are
-        // answered on that thread, the rest go to the runtime.
+        // One blocking reader thread per core, each on its own socket
+        // (SO_REUSEPORT: the kernel spreads clients over them): cache hits
+        // are answered on that thread, the rest go to the runtime.
         let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
         for _ in 0..readers {
-            let (server, udp, rt) = (
-                server.clone(),
-                udp.clone(),
-                tokio::runtime::Handle::current(),
+            let udp = Arc::new(
+                udp_socket(*addr)
+                    .with_context(|| format!("cannot listen on UDP {addr} (`dns64.listen`)"))?,
             );
+            let (server, rt) = (server.clone(), tokio::runtime::Handle::current());
             std::thread::Builder::new()
                 .name("dns64d-udp".into())
                 .spawn(move || serve_udp(server, udp, rt))
@@ -189,6 +186,18 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
     }
     eprintln!("dns64d: stopped");
     Ok(())
+}
+
+/// A UDP socket bound to `addr` with SO_REUSEPORT and a receive buffer of
+/// up to 4 MiB (the kernel caps it at `net.core.rmem_max`), so bursts wait
+/// in the kernel instead of being dropped.
+fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    s.set_reuse_port(true)?;
+    let _ = s.set_recv_buffer_size(4 << 20);
+    s.bind(&addr.into())?;
+    Ok(s.into())
 }
 
 /// SIGHUP: a new file replaces the rules, access list and upstreams; the
