@@ -8,7 +8,9 @@
 
 use std::collections::VecDeque;
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
@@ -20,8 +22,8 @@ pub const MAX_TTL: u32 = 86400;
 /// A cached question.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
-    /// The name, in lower case.
-    pub name: Name,
+    /// The name, in lower case, as text (compact: the bytes of the name).
+    pub name: Box<str>,
     /// QTYPE.
     pub qtype: RecordType,
     /// QCLASS.
@@ -34,7 +36,7 @@ impl Key {
     /// The key of a question.
     pub fn new(name: &Name, qtype: RecordType, qclass: DNSClass, cd: bool) -> Key {
         Key {
-            name: name.to_lowercase(),
+            name: name.to_lowercase().to_ascii().into_boxed_str(),
             qtype,
             qclass,
             cd,
@@ -43,30 +45,34 @@ impl Key {
 }
 
 #[derive(Debug)]
-struct Entry<V> {
+struct Entry<K, V> {
+    key: K,
     value: V,
     stored: u64,
     expires: u64,
-    /// Insertion generation, to tell the queue's stale keys apart.
+    /// Insertion generation, to tell the queue's stale entries apart.
     generation: u64,
 }
 
 /// A bounded store of values that expire: when full, the oldest insertion
 /// goes first. Used for upstream answers (as wire bytes: compact) and for
-/// whole client answers (the server's fast path).
+/// whole client answers (the server's fast path). Each key is stored once:
+/// the eviction queue holds only (hash, generation).
 #[derive(Debug)]
 pub struct Store<K, V> {
-    map: HashMap<K, Entry<V>, foldhash::fast::RandomState>,
-    order: VecDeque<(K, u64)>,
+    table: HashTable<Entry<K, V>>,
+    hasher: foldhash::fast::RandomState,
+    order: VecDeque<(u64, u64)>,
     capacity: usize,
     generation: u64,
 }
 
-impl<K: std::hash::Hash + Eq + Clone, V> Store<K, V> {
+impl<K: std::hash::Hash + Eq, V> Store<K, V> {
     /// A store of at most `capacity` values (0: keeps nothing).
     pub fn new(capacity: usize) -> Self {
         Store {
-            map: HashMap::default(),
+            table: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
             order: VecDeque::new(),
             capacity,
             generation: 0,
@@ -75,22 +81,25 @@ impl<K: std::hash::Hash + Eq + Clone, V> Store<K, V> {
 
     /// Values kept.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.table.len()
     }
 
     /// Whether nothing is kept.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.table.is_empty()
     }
 
     /// The value of `key` at `now` and its age in seconds, unless expired.
     pub fn get(&mut self, key: &K, now: u64) -> Option<(&V, u32)> {
-        let expired = now >= self.map.get(key)?.expires;
+        let h = self.hasher.hash_one(key);
+        let expired = now >= self.table.find(h, |e| e.key == *key)?.expires;
         if expired {
-            self.map.remove(key);
+            if let Ok(e) = self.table.find_entry(h, |e| e.key == *key) {
+                e.remove();
+            }
             return None;
         }
-        let e = self.map.get(key)?;
+        let e = self.table.find(h, |e| e.key == *key)?;
         Some((&e.value, u32::try_from(now - e.stored).unwrap_or(u32::MAX)))
     }
 
@@ -99,37 +108,44 @@ impl<K: std::hash::Hash + Eq + Clone, V> Store<K, V> {
         if self.capacity == 0 || ttl == 0 {
             return;
         }
-        while !self.map.contains_key(&key) && self.map.len() >= self.capacity {
-            let Some((k, g)) = self.order.pop_front() else {
+        let h = self.hasher.hash_one(&key);
+        if let Ok(e) = self.table.find_entry(h, |e| e.key == key) {
+            e.remove();
+        }
+        while self.table.len() >= self.capacity {
+            let Some((oh, g)) = self.order.pop_front() else {
                 break;
             };
-            if self.map.get(&k).is_some_and(|e| e.generation == g) {
-                self.map.remove(&k);
+            if let Ok(e) = self.table.find_entry(oh, |e| e.generation == g) {
+                e.remove();
             }
         }
-        // The queue also holds keys replaced or expired since; keep it
+        // The queue also holds entries replaced or expired since; keep it
         // from growing past twice the capacity.
         if self.order.len() > 2 * self.capacity {
-            let map = &self.map;
+            let table = &self.table;
             self.order
-                .retain(|(k, g)| map.get(k).is_some_and(|e| e.generation == *g));
+                .retain(|(oh, g)| table.find(*oh, |e| e.generation == *g).is_some());
         }
         self.generation += 1;
-        self.order.push_back((key.clone(), self.generation));
-        self.map.insert(
-            key,
+        self.order.push_back((h, self.generation));
+        let hasher = &self.hasher;
+        self.table.insert_unique(
+            h,
             Entry {
+                key,
                 value,
                 stored: now,
                 expires: now + u64::from(ttl),
                 generation: self.generation,
             },
+            |e| hasher.hash_one(&e.key),
         );
     }
 
     /// Forgets everything.
     pub fn clear(&mut self) {
-        self.map.clear();
+        self.table.clear();
         self.order.clear();
     }
 }
