@@ -118,7 +118,7 @@ impl Client {
         let sock = UdpSocket::bind(bind).await.map_err(AskError::Io)?;
         sock.connect(server).await.map_err(AskError::Io)?;
         sock.send(&wire).await.map_err(AskError::Io)?;
-        let mut buf = vec![0u8; 4096];
+        let mut buf = [0u8; 4096];
         loop {
             let n = sock.recv(&mut buf).await.map_err(AskError::Io)?;
             // Anything that is not the answer to this very question (ID and
