@@ -1,6 +1,10 @@
 //! The dns64d binary: command line, configuration, the listeners, the
 //! metrics endpoint, SIGHUP reload and SIGTERM stop.
 
+/// See Cargo.toml: glibc's malloc fragments under the cache's pattern.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
