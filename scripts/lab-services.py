@@ -105,6 +105,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A real server's backlog, not socketserver's 5: bursts of connections
+    # (the suite opens 200 at once) must not wait for SYN retransmissions.
+    request_queue_size = 512
 
 
 def udp_echo(sock):

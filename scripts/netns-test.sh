@@ -23,12 +23,12 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 missing=()
-for tool in ip nsd nsd-checkconf nsd-checkzone dig curl openssl ping sha256sum "$LAB_PYTHON"; do
+for tool in ip nsd nsd-checkconf nsd-checkzone dig curl openssl ping traceroute timeout sha256sum "$LAB_PYTHON"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "netns-test.sh: missing tools: ${missing[*]}" >&2
-  echo "  install them with: apt-get install iproute2 nsd bind9-dnsutils curl openssl iputils-ping coreutils python3" >&2
+  echo "  install them with: apt-get install iproute2 nsd bind9-dnsutils curl openssl iputils-ping traceroute coreutils python3" >&2
   exit 2
 fi
 
@@ -232,9 +232,10 @@ NAT64_ALLOW='"2001:db8:1::/64", "2001:db8:3::/64"'
 NAT64_STATIC4=198.51.100.14
 NAT64_STATIC_PORT=8080
 
-# nat64_config ALLOW_FROM DENY_TO: writes the gateway file the way an
-# operator would (documentation addresses need allow_non_global).
+# nat64_config ALLOW_FROM DENY_TO [DNS64_ALLOW_FROM]: writes the gateway file
+# the way an operator would (documentation addresses need allow_non_global).
 nat64_config() {
+  local dns_allow=${3:-'"2001:db8:1::/64", "::1/128"'}
   cat >"$LAB_DIR/gateway.toml" <<EOF
 [prefix]
 prefixes = ["64:ff9b::/96"]
@@ -257,7 +258,7 @@ listen = "$NAT64_METRICS"
 [dns64]
 listen = ["[$LAB_GW6]:53", "[$LAB_GW6_2]:53"]
 upstreams = ["$LAB_DNS4:53"]
-allow_from = ["2001:db8:1::/64", "::1/128"]
+allow_from = [$dns_allow]
 timeout_ms = 500
 
 [dns64.metrics]
@@ -269,7 +270,7 @@ metric() {
   lab_exec gw "${CURL[@]}" "http://$NAT64_METRICS/metrics" | awk -v k="$1" '$1 == k {print $2}'
 }
 
-nat64_pid() { pgrep -f -- "--config $LAB_DIR/gateway.toml" | head -1; }
+nat64_pid() { pgrep -f -- "$NAT64D --config $LAB_DIR/gateway.toml" | head -1; }
 
 t_nat64d_starts_from_its_config() {
   [ -x "$NAT64D" ] || { echo "no nat64d binary at $NAT64D (run cargo build)"; return 1; }
@@ -298,24 +299,25 @@ t_nat64_https_verified() {
     --resolve "akismet.test:443:[$(v6_of "${LAB_HOSTS[akismet.test]}")]" https://akismet.test/ >/dev/null
 }
 
-t_nat64_50mb_download_sha256() {
+t_nat64_100mb_download_sha256() {
   local want got
-  want=$("$LAB_PYTHON" "$LAB_SCRIPTS/lab-services.py" --stream-sha256 50000000)
-  got=$(lab_exec v6client curl --silent --show-error --fail --max-time 60 \
-    "http://[$(v6_of 203.0.113.10)]/bytes/50000000" | sha256sum | awk '{print $1}')
-  expect "50 MB download sha256" "$got" "$want"
+  want=$("$LAB_PYTHON" "$LAB_SCRIPTS/lab-services.py" --stream-sha256 100000000)
+  got=$(lab_exec v6client curl --silent --show-error --fail --max-time 120 \
+    "http://[$(v6_of 203.0.113.10)]/bytes/100000000" | sha256sum | awk '{print $1}')
+  expect "100 MB download sha256" "$got" "$want"
 }
 
-t_nat64_upload_sha256() {
+t_nat64_20mb_upload_sha256() {
   local body want got
   body="$LAB_DIR/upload6.bin"
-  head -c 2000000 /dev/urandom >"$body"
+  head -c 20000000 /dev/urandom >"$body"
   want=$(sha256sum "$body" | awk '{print $1}')
-  got=$(lab_exec v6client "${CURL[@]}" --cacert "$LAB_DIR/ca.crt" \
+  got=$(lab_exec v6client curl --silent --show-error --fail --max-time 60 --cacert "$LAB_DIR/ca.crt" \
     --resolve "akismet.test:443:[$(v6_of "${LAB_HOSTS[akismet.test]}")]" \
     --data-binary "@$body" https://akismet.test/comment-check |
     "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["sha256"])')
-  expect "upload sha256" "$got" "$want"
+  rm -f "$body"
+  expect "20 MB upload sha256" "$got" "$want"
 }
 
 t_nat64_ping_small_and_large() {
@@ -776,9 +778,190 @@ t_dns64d_sighup_and_stop() {
   grep -q "dns64d: stopped" "$LAB_DIR/dns64d.log"
 }
 
+# ---- the whole gateway: both daemons from one file, clients by name ---------
+
+# curl from ROLE with the lab's CA; names resolve through dns64d (the
+# clients' resolv.conf points at the gateway).
+curl6() {
+  local role=$1
+  shift
+  lab_exec "$role" "${CURL[@]}" --cacert "$LAB_DIR/ca.crt" "$@"
+}
+
+t_e2e_https_by_name() {
+  local got
+  # The blog VM posts to Twitter: resolved by dns64d, carried by nat64d.
+  got=$(curl6 v6client -w ' %{remote_ip}' https://twitter.test/) || return 1
+  case "$got" in
+    "hello from "*" 64:ff9b::cb00:710a") ;;
+    *) echo "https://twitter.test/: $got"; return 1 ;;
+  esac
+  # ...and checks a comment with Akismet.
+  got=$(curl6 v6client -X POST --data-binary "comment=hello" https://akismet.test/comment-check) || return 1
+  expect "akismet answer" "$got" '{"bytes": 13, "sha256": "'"$(printf 'comment=hello' | sha256sum | awk '{print $1}')"'"}'
+}
+
+t_e2e_ping_and_traceroute_by_name() {
+  local out
+  lab_exec v6client ping -6 -c 3 -i 0.2 -W 2 twitter.test | tail -2 || return 1
+  # Hops: the gateway's kernel (2001:db8:1::1), nat64d itself, the gateway's
+  # IPv4 side (192.0.2.1 seen through the prefix), the server.
+  out=$(lab_exec v6client traceroute -6 -n -q 1 -w 1 -m 8 twitter.test 2>&1) || { echo "$out"; return 1; }
+  echo "$out"
+  echo "$out" | grep -q "^ 1  $LAB_GW6 " &&
+    echo "$out" | grep -q " 64:ff9b::c000:201 " &&
+    [ "$(echo "$out" | tail -1 | awk '{print $2}')" = 64:ff9b::cb00:710a ]
+}
+
+t_e2e_dns_to_an_ipv4_resolver_through_the_prefix() {
+  # NAT64 carrying DNS: v6client asks NSD (192.0.2.53) directly.
+  local dns4
+  dns4=$(v6_of "$LAB_DNS4")
+  expect "UDP" "$(lab_exec v6client "${DIG[@]}" "@$dns4" twitter.test A +short)" 203.0.113.10 &&
+    expect "TCP" "$(lab_exec v6client "${DIG[@]}" "@$dns4" +tcp akismet.test A +short)" 203.0.113.11
+}
+
+t_e2e_path_mtu_1400() {
+  local rc=0 want got mtu
+  # The IPv4 server's link shrinks to 1400: IPv6 packets that fit 1500
+  # become IPv4 packets too big for it; the gateway's kernel answers
+  # Fragmentation Needed (1400), nat64d turns it into Packet Too Big (1420).
+  lab_exec gw ip link set eth4 mtu 1400 && lab_exec v4server ip link set eth0 mtu 1400 || return 1
+  mtu=$(lab_exec v6client "$LAB_PYTHON" - "$(v6_of 203.0.113.10)" <<'PY'
+import errno, socket, sys, time
+IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO, IPV6_MTU = 23, 2, 24
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO)
+s.connect((sys.argv[1], 7))
+s.settimeout(0.5)
+for _ in range(10):
+    try:
+        s.send(b"x" * 1400)  # IPv6 1448 bytes, IPv4 1428 after translation
+    except OSError as e:
+        if e.errno == errno.EMSGSIZE:
+            break
+        raise
+    time.sleep(0.3)
+print(s.getsockopt(socket.IPPROTO_IPV6, IPV6_MTU))
+PY
+  ) || rc=1
+  expect "path MTU learnt by v6client" "$mtu" 1420 || rc=1
+  # A large download and upload over the small link still complete.
+  want=$("$LAB_PYTHON" "$LAB_SCRIPTS/lab-services.py" --stream-sha256 20000000)
+  got=$(curl6 v6client --max-time 60 https://twitter.test/bytes/20000000 | sha256sum | awk '{print $1}')
+  expect "20 MB download over MTU 1400" "$got" "$want" || rc=1
+  head -c 5000000 /dev/urandom >"$LAB_DIR/up1400.bin"
+  want=$(sha256sum <"$LAB_DIR/up1400.bin" | awk '{print $1}')
+  got=$(curl6 v6client --max-time 60 --data-binary "@$LAB_DIR/up1400.bin" https://akismet.test/comment-check |
+    "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["sha256"])')
+  expect "5 MB upload over MTU 1400" "$got" "$want" || rc=1
+  lab_exec gw ip link set eth4 mtu 1500
+  lab_exec v4server ip link set eth0 mtu 1500
+  lab_exec v6client ip -6 route flush cache
+  return $rc
+}
+
+# many_connections ROLE COUNT HOST: COUNT HTTP connections opened at once to
+# HOST (a name or an address), each fetching 20 000 bytes; prints how many
+# completed whole.
+many_connections() {
+  lab_exec "$1" "$LAB_PYTHON" - "$2" "$3" <<'PY'
+import socket, sys, threading
+n = int(sys.argv[1])
+addr = socket.getaddrinfo(sys.argv[2], 80, socket.AF_INET6, socket.SOCK_STREAM)[0][4]
+start = threading.Barrier(n)
+done = []
+def one():
+    try:
+        start.wait(10)
+        with socket.create_connection(addr[:2], timeout=15) as s:
+            s.sendall(b"GET /bytes/20000 HTTP/1.0\r\nHost: twitter.test\r\n\r\n")
+            data = b""
+            while True:
+                part = s.recv(65536)
+                if not part:
+                    break
+                data += part
+        head, _, body = data.partition(b"\r\n\r\n")
+        if head.split(b"\r\n")[0].split(b" ")[1:2] == [b"200"] and len(body) == 20000:
+            done.append(1)
+        else:
+            print("unexpected answer: %r, %d body bytes" % (head[:40], len(body)), file=sys.stderr)
+    except Exception as e:
+        print("connection failed: %r" % e, file=sys.stderr)
+threads = [threading.Thread(target=one) for _ in range(n)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join(30)
+print(len(done))
+PY
+}
+
+t_e2e_200_concurrent_connections_from_two_clients() {
+  local a b pa
+  # v6client by name; v6client2 (not a dns64d client here) by address.
+  many_connections v6client 100 twitter.test >"$LAB_DIR/many1.out" &
+  pa=$!
+  b=$(many_connections v6client2 100 "$(v6_of "${LAB_HOSTS[twitter.test]}")")
+  wait "$pa"
+  a=$(cat "$LAB_DIR/many1.out")
+  expect "v6client connections completed" "$a" 100 && expect "v6client2 connections completed" "$b" 100
+}
+
+reloads() { grep -c "reloaded:" "$LAB_DIR/$1.log"; }
+
+t_e2e_sighup_both_during_a_transfer() {
+  local want got pid n6 nd rc=0
+  want=$("$LAB_PYTHON" "$LAB_SCRIPTS/lab-services.py" --stream-sha256 20000000)
+  curl6 v6client --max-time 30 --limit-rate 8M https://twitter.test/bytes/20000000 -o "$LAB_DIR/hup-both.bin" &
+  pid=$!
+  sleep 0.5
+  n6=$(reloads nat64d)
+  nd=$(reloads dns64d)
+  # New file: nat64d denies mapped.test's address, dns64d serves v6client2.
+  nat64_config "$NAT64_ALLOW" '"203.0.113.14/32", "203.0.113.13/32"' '"2001:db8:1::/64", "2001:db8:3::/64", "::1/128"'
+  kill -HUP "$(nat64_pid)" "$(dns64_pid)" || rc=1
+  lab_wait 30 sh -c "[ \$(grep -c 'reloaded:' '$LAB_DIR/nat64d.log') -gt $n6 ]" || { echo "nat64d did not reload"; rc=1; }
+  lab_wait 30 sh -c "[ \$(grep -c 'reloaded:' '$LAB_DIR/dns64d.log') -gt $nd ]" || { echo "dns64d did not reload"; rc=1; }
+  wait "$pid" || { echo "the transfer failed across the reloads"; rc=1; }
+  got=$(sha256sum <"$LAB_DIR/hup-both.bin" | awk '{print $1}')
+  expect "sha256 across the reloads" "$got" "$want" || rc=1
+  # The new configuration is in force in both daemons.
+  expect "v6client2 now served by dns64d" "$(lab_exec v6client2 "${DIG[@]}" "@$LAB_GW6_2" twitter.test AAAA +short)" "64:ff9b::cb00:710a" || rc=1
+  if lab_exec v6client curl --silent --max-time 2 "http://mapped.test/" >/dev/null; then
+    echo "mapped.test (now in deny_to) was reached"
+    rc=1
+  fi
+  nat64_config "$NAT64_ALLOW" '"203.0.113.14/32"'
+  n6=$(reloads nat64d)
+  nd=$(reloads dns64d)
+  kill -HUP "$(nat64_pid)" "$(dns64_pid)"
+  lab_wait 30 sh -c "[ \$(grep -c 'reloaded:' '$LAB_DIR/nat64d.log') -gt $n6 ] && [ \$(grep -c 'reloaded:' '$LAB_DIR/dns64d.log') -gt $nd ]" || rc=1
+  return $rc
+}
+
+t_e2e_nat64d_sigkill_and_restart() {
+  local pid
+  pid=$(nat64_pid)
+  [ -n "$pid" ] || { echo "nat64d is not running"; return 1; }
+  kill -KILL "$pid"
+  lab_wait 50 sh -c "! kill -0 $pid 2>/dev/null" || { echo "nat64d survived SIGKILL"; return 1; }
+  mv "$LAB_DIR/nat64d.log" "$LAB_DIR/nat64d-killed.log"
+  lab_bg gw nat64d "$NAT64D" --config "$LAB_DIR/gateway.toml"
+  # New connections by name work again within 2 s of the restart.
+  if ! lab_exec v6client timeout 2 sh -c 'until curl --silent --fail --max-time 0.5 -o /dev/null http://twitter.test/; do sleep 0.05; done'; then
+    echo "no new connection within 2 s of the restart"
+    cat "$LAB_DIR/nat64d.log"
+    return 1
+  fi
+  curl6 v6client -o /dev/null https://akismet.test/
+}
+
 # ---- lab life cycle ----------------------------------------------------------
 
 NETNS_BEFORE=$(ip netns list | awk '{print $1}' | sort)
+ETC_NETNS_BEFORE=$(find /etc/netns -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort)
 LAB_DIRS=()
 
 lab_up_checked() {
@@ -792,6 +975,7 @@ lab_up_checked() {
 t_teardown_leaves_nothing() {
   local dir
   expect "namespaces after teardown" "$(ip netns list | awk '{print $1}' | sort)" "$NETNS_BEFORE" || return 1
+  expect "per-namespace /etc/netns entries after teardown" "$(find /etc/netns -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort)" "$ETC_NETNS_BEFORE" || return 1
   for dir in "${LAB_DIRS[@]}"; do
     [ ! -e "$dir" ] || { echo "$dir still exists"; return 1; }
     if pgrep -f -- "$dir" >/dev/null; then
@@ -850,8 +1034,8 @@ if [ ${#LAB_CREATED[@]} -eq ${#LAB_ROLES[@]} ]; then
   check nat64_http_through_the_prefix t_nat64_http_through_the_prefix
   check nat64_https_verified t_nat64_https_verified
   check nat64_ping_small_and_large t_nat64_ping_small_and_large
-  check nat64_50mb_download_sha256 t_nat64_50mb_download_sha256
-  check nat64_upload_sha256 t_nat64_upload_sha256
+  check nat64_100mb_download_sha256 t_nat64_100mb_download_sha256
+  check nat64_20mb_upload_sha256 t_nat64_20mb_upload_sha256
   check nat64_fragmented_icmp_is_counted t_nat64_fragmented_icmp_is_counted
   check nat64_udp_exchange t_nat64_udp_exchange
   check nat64_hairpin_between_two_ipv6_clients t_nat64_hairpin_between_two_ipv6_clients
@@ -862,7 +1046,6 @@ if [ ${#LAB_CREATED[@]} -eq ${#LAB_ROLES[@]} ]; then
   check nat64_mapping_log_and_metrics t_nat64_mapping_log_and_metrics
   check nat64_sighup_outside_allow_from_then_back t_nat64_sighup_outside_allow_from_then_back
   check nat64_sighup_during_a_download t_nat64_sighup_during_a_download
-  check nat64d_stops_cleanly t_nat64d_stops_cleanly
   echo "== dns64d"
   check dns64d_starts_from_its_config t_dns64d_starts_from_its_config
   check dns64_synthesis_and_ttls t_dns64_synthesis_and_ttls
@@ -875,7 +1058,17 @@ if [ ${#LAB_CREATED[@]} -eq ${#LAB_ROLES[@]} ]; then
   check dns64_malformed_queries t_dns64_malformed_queries
   check dns64_failover_to_a_live_upstream t_dns64_failover_to_a_live_upstream
   check dns64_metrics t_dns64_metrics
+  echo "== the whole gateway: both daemons, clients by name"
+  check e2e_https_by_name t_e2e_https_by_name
+  check e2e_ping_and_traceroute_by_name t_e2e_ping_and_traceroute_by_name
+  check e2e_dns_to_an_ipv4_resolver_through_the_prefix t_e2e_dns_to_an_ipv4_resolver_through_the_prefix
+  check e2e_path_mtu_1400 t_e2e_path_mtu_1400
+  check e2e_200_concurrent_connections_from_two_clients t_e2e_200_concurrent_connections_from_two_clients
+  check e2e_sighup_both_during_a_transfer t_e2e_sighup_both_during_a_transfer
+  check e2e_nat64d_sigkill_and_restart t_e2e_nat64d_sigkill_and_restart
+  echo "== stopping"
   check dns64d_sighup_and_stop t_dns64d_sighup_and_stop
+  check nat64d_stops_cleanly t_nat64d_stops_cleanly
 fi
 lab_down
 check teardown_1_leaves_nothing t_teardown_leaves_nothing

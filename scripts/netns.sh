@@ -5,9 +5,10 @@
 #   (IPv6 only)                   gw ── 192.0.2.0/24 ── v4server
 #   v6client2 ─ 2001:db8:3::/64 ──┘  (gateway)          (IPv4 only)
 #
-# v6client  eth0 2001:db8:1::2/64; route 64:ff9b::/96 (and $LAB_PREFIX) via gw
+# v6client  eth0 2001:db8:1::2/64; route 64:ff9b::/96 (and $LAB_PREFIX) via gw;
+#           resolver 2001:db8:1::1 (dns64d on gw; /etc/netns/NS/resolv.conf)
 # v6client2 eth0 2001:db8:3::2/64; the same route (a second IPv6-only host:
-#           hairpinning, concurrent clients)
+#           hairpinning, concurrent clients); resolver 2001:db8:3::1
 # gw        eth6 2001:db8:1::1/64, eth62 2001:db8:3::1/64, eth4 192.0.2.1/24;
 #           forwarding on; route 203.0.113.0/24 via v4server
 # v4server  eth0 192.0.2.2/24 + 192.0.2.53 (DNS); lo 203.0.113.0/24 service
@@ -95,7 +96,7 @@ lab_up() {
   # Refuse to clobber: every name must be free before anything is created.
   for role in "${LAB_ROLES[@]}"; do
     ns=${LAB_NS[$role]}
-    if [ -e "/run/netns/$ns" ] || ip netns list | awk '{print $1}' | grep -qxF "$ns"; then
+    if [ -e "/run/netns/$ns" ] || [ -e "/etc/netns/$ns" ] || ip netns list | awk '{print $1}' | grep -qxF "$ns"; then
       lab_log "namespace $ns exists and was not created by this run; refusing to touch it"
       return 1
     fi
@@ -106,7 +107,19 @@ lab_up() {
     LAB_CREATED+=("${LAB_NS[$role]}")
     lab_exec "$role" ip link set lo up
   done
+  # The IPv6-only clients resolve through dns64d on the gateway, as a
+  # customer's VM would: `ip netns exec` shows /etc/netns/NS/resolv.conf as
+  # the namespace's /etc/resolv.conf.
+  lab_resolver v6client "$LAB_GW6" && lab_resolver v6client2 "$LAB_GW6_2" || return 1
   lab_network && lab_certs && lab_zone && lab_services
+}
+
+# Writes ROLE's /etc/resolv.conf (as seen inside its namespace): ADDRESS.
+lab_resolver() {
+  local dir
+  dir=/etc/netns/$(lab_ns "$1") || return 1
+  [ -d /etc/netns ] || LAB_MADE_ETC_NETNS=1
+  mkdir -p "$dir" && printf 'nameserver %s\noptions timeout:2 attempts:2\n' "$2" >"$dir/resolv.conf"
 }
 
 lab_network() {
@@ -300,7 +313,11 @@ lab_down() {
     mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null)
     [ ${#pids[@]} -gt 0 ] && kill -KILL "${pids[@]}" 2>/dev/null
     ip netns del "$ns" 2>/dev/null || lab_log "could not delete namespace $ns"
+    rm -rf -- "/etc/netns/$ns"
   done
+  # /etc/netns itself only if this run made it and nothing else is in it.
+  [ -n "${LAB_MADE_ETC_NETNS:-}" ] && rmdir /etc/netns 2>/dev/null
+  LAB_MADE_ETC_NETNS=
   LAB_CREATED=()
   LAB_NS=()
   if [ -n "$LAB_DIR" ] && [ -d "$LAB_DIR" ]; then
