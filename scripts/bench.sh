@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# NAT64 benchmark: nat64d against TAYGA and the kernel's own NAT44, side by
+# side in one run of the namespace lab (scripts/netns.sh), then dns64d
+# against Unbound and BIND (scripts/bench-dns64.sh). Writes BENCHMARKS.md.
+#
+# Paths measured, all from v6client to v4server through gw:
+#   nat64d            IPv6 → 64:ff9b::/96 → nat64d (TUN) → IPv4, pool 198.51.100.0/28
+#   tayga             IPv6 → 2001:db8:64::/96 → TAYGA (stateless, TUN, dynamic
+#                     pool 198.51.100.128/25) → nftables masquerade → IPv4
+#                     (TAYGA refuses documentation addresses under 64:ff9b::/96)
+#   kernel            IPv4 → gw forwarding + nftables masquerade (NAT44); v6client
+#                     gets 198.51.100.194/30 for this path only
+# each with the veths' segmentation offloads (TSO/GSO/GRO) on, and nat64d and
+# the kernel also with them off.
+#
+# Figures, each bounded in time: TCP throughput (iperf3, 1 and 4 streams),
+# 64-byte UDP (iperf3 at the sender's maximum rate: received packets/s and
+# loss), ping latency (average and p99 of 300 pings), short connections per
+# second (examples/connrate.rs: connect, request, reply, close), translator
+# CPU per Gb/s (the translator's process; the whole machine for all paths),
+# and nat64d's resident memory with 1 M live UDP sessions.
+#
+# Usage: sudo scripts/bench.sh [SECONDS]   (per figure, default 5)
+#        BENCH_DNS=0 skips the DNS64 part.
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+# shellcheck source=scripts/netns.sh
+. "$HERE/netns.sh"
+
+DUR=${1:-5}
+case $DUR in '' | *[!0-9]*) echo "usage: sudo $0 [SECONDS]" >&2; exit 2 ;; esac
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bench.sh: the lab needs root; run: sudo $0" >&2
+  exit 2
+fi
+missing=()
+for tool in iperf3 tayga nft ethtool ping "$LAB_PYTHON" nsd curl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench.sh: missing: ${missing[*]} (apt-get install iperf3 tayga nftables ethtool iputils-ping nsd curl python3)" >&2
+  exit 2
+fi
+
+echo "== building release binaries" >&2
+(cd "$ROOT" && cargo build --release -q -p nat64d && cargo build --release -q --example connrate) || exit 1
+NAT64D=$ROOT/target/release/nat64d
+CONNRATE=$ROOT/target/release/examples/connrate
+
+trap lab_down EXIT
+trap 'exit 130' INT TERM
+lab_up || exit 1
+
+SERVER4=203.0.113.10
+TAYGA_PREFIX=2001:db8:64::/96
+TAYGA_POOL=198.51.100.128/25
+K_CLIENT4=198.51.100.194
+K_GW4=198.51.100.193
+declare -A DST=([nat64d]=64:ff9b::cb00:710a [tayga]=2001:db8:64::cb00:710a [kernel]=$SERVER4)
+
+# ---- the three paths ----------------------------------------------------------
+
+cat >"$LAB_DIR/gateway.toml" <<EOF
+[prefix]
+prefixes = ["64:ff9b::/96"]
+allow_non_global = true
+[nat64]
+tun = "nat64"
+pool4 = ["198.51.100.0/28"]
+allow_from = ["2001:db8:1::/64"]
+max_sessions = 1100000
+mapping_log = "/dev/null"
+[nat64.metrics]
+listen = "127.0.0.1:9464"
+EOF
+lab_bg gw nat64d "$NAT64D" --config "$LAB_DIR/gateway.toml"
+lab_wait 50 lab_exec gw curl -sf -o /dev/null http://127.0.0.1:9464/metrics || { cat "$LAB_DIR/nat64d.log" >&2; exit 1; }
+
+mkdir -p "$LAB_DIR/tayga"
+cat >"$LAB_DIR/tayga.conf" <<EOF
+tun-device tayga64
+ipv4-addr 198.51.100.129
+prefix $TAYGA_PREFIX
+dynamic-pool $TAYGA_POOL
+data-dir $LAB_DIR/tayga
+EOF
+lab_exec gw tayga -c "$LAB_DIR/tayga.conf" --mktun >/dev/null || exit 1
+lab_exec gw ip link set tayga64 up
+lab_exec gw ip route add "$TAYGA_POOL" dev tayga64
+lab_exec gw ip -6 route add "$TAYGA_PREFIX" dev tayga64
+lab_exec v6client ip -6 route add "$TAYGA_PREFIX" via "$LAB_GW6"
+lab_bg gw tayga tayga -c "$LAB_DIR/tayga.conf" -n
+
+lab_exec v6client ip addr add "$K_CLIENT4/30" dev eth0
+lab_exec gw ip addr add "$K_GW4/30" dev eth6
+lab_exec v6client ip route add 203.0.113.0/24 via "$K_GW4"
+
+# NAT44 for TAYGA's pool and the kernel path. Only while those are measured:
+# conntrack would otherwise tax nat64d's path too.
+nat_on() {
+  lab_exec gw nft -f - <<EOF
+table ip bench_nat {
+  chain post {
+    type nat hook postrouting priority srcnat;
+    oifname "eth4" ip saddr { $TAYGA_POOL, $K_CLIENT4/32 } masquerade
+  }
+}
+EOF
+}
+nat_off() { lab_exec gw nft delete table ip bench_nat 2>/dev/null; }
+
+# offloads on|off: TSO/GSO/GRO on every veth of the path.
+offloads() {
+  local v=$1 r role dev
+  for r in "v6client eth0" "gw eth6" "gw eth4" "v4server eth0"; do
+    read -r role dev <<<"$r"
+    lab_exec "$role" ethtool -K "$dev" tso "$v" gso "$v" gro "$v" 2>/dev/null
+  done
+}
+
+lab_bg v4server iperf3 iperf3 -s -B "$SERVER4"
+lab_bg v4server connrate "$CONNRATE" serve "$SERVER4:8000"
+# The UDP flood's sink: dropped in v4server, no Port Unreachable back.
+lab_exec v4server nft -f - <<'EOF'
+table inet bench_sink {
+  chain in {
+    type filter hook input priority 0;
+    udp dport 9 drop
+  }
+}
+EOF
+sleep 0.5
+
+# ---- measurements -------------------------------------------------------------
+
+json() { "$LAB_PYTHON" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+cpu_ticks() { [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+HZ=$(getconf CLK_TCK)
+NCPU=$(nproc)
+
+# measure KEY PATH PID: every figure for one path; results in R[KEY,...].
+declare -A R
+measure() {
+  local key=$1 path=$2 pid=$3 dst=${DST[$2]} out c0 c1 b0 b1 bps
+  local fam=-6
+  [ "$path" = kernel ] && fam=-4
+  echo "-- $key: TCP 1 stream" >&2
+  c0=$(cpu_ticks "$pid")
+  b0=$(busy_ticks)
+  out=$(lab_exec v6client iperf3 -c "$dst" -t "$DUR" -J 2>/dev/null)
+  c1=$(cpu_ticks "$pid")
+  b1=$(busy_ticks)
+  bps=$(json "d['end']['sum_received']['bits_per_second']" <<<"$out" 2>/dev/null || echo 0)
+  R[$key, tcp1]=$(awk -v b="$bps" 'BEGIN {printf "%.2f", b / 1e9}')
+  # CPU seconds per Gb moved: (ticks / HZ) / (Gb/s × seconds).
+  R[$key, cpu]=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v b="$bps" -v s="$DUR" -v p="$pid" 'BEGIN { if (p == "" || b == 0) print "n/a"; else printf "%.2f", (t / hz) / (b / 1e9 * s) }')
+  R[$key, mcpu]=$(awk -v t=$((b1 - b0)) -v hz="$HZ" -v b="$bps" -v s="$DUR" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", (t / hz) / (b / 1e9 * s) }')
+  echo "-- $key: TCP 4 streams" >&2
+  out=$(lab_exec v6client iperf3 -c "$dst" -t "$DUR" -P 4 -J 2>/dev/null)
+  R[$key, tcp4]=$(json "'%.2f' % (d['end']['sum_received']['bits_per_second'] / 1e9)" <<<"$out" 2>/dev/null || echo 0)
+  echo "-- $key: UDP 64 bytes" >&2
+  out=$(lab_exec v6client iperf3 -c "$dst" -u -b 0 -l 64 -t "$DUR" -J 2>/dev/null)
+  R[$key, udp]=$(json "'%d %.2f' % ((d['end']['sum']['packets'] - d['end']['sum']['lost_packets']) / d['end']['sum']['seconds'], d['end']['sum']['lost_percent'])" <<<"$out" 2>/dev/null || echo "0 n/a")
+  echo "-- $key: ping" >&2
+  R[$key, ping]=$(lab_exec v6client ping "$fam" -c 300 -i 0.01 -W 1 "$dst" 2>/dev/null |
+    "$LAB_PYTHON" -c "
+import re, sys
+t = sorted(float(m.group(1)) for m in re.finditer(r'time=([0-9.]+)', sys.stdin.read()))
+print('%.3f %.3f' % (sum(t) / len(t), t[min(len(t) - 1, int(len(t) * 0.99))]) if t else 'n/a n/a')")
+  echo "-- $key: short connections" >&2
+  local a=$dst
+  [ "$fam" = -6 ] && a="[$dst]"
+  out=$(lab_exec v6client "$CONNRATE" run "$a:8000" 8 "$DUR")
+  R[$key, conn]=$(awk '{ if ($3 > 0) printf "%d %d", $1 / $3, $2; else print "0 n/a" }' <<<"$out")
+}
+
+pid_of() { pgrep -f -- "$1" | head -1; }
+NAT64_PID=$(pid_of "$NAT64D --config $LAB_DIR/gateway.toml")
+TAYGA_PID=$(pid_of "tayga -c $LAB_DIR/tayga.conf -n")
+
+offloads on
+measure nat64d nat64d "$NAT64_PID"
+offloads off
+measure nat64d_nooff nat64d "$NAT64_PID"
+offloads on
+nat_on
+measure tayga tayga "$TAYGA_PID"
+measure kernel kernel ""
+offloads off
+measure kernel_nooff kernel ""
+offloads on
+nat_off
+
+# ---- nat64d with 1 M live sessions ----------------------------------------------
+
+echo "-- nat64d: 1 M UDP sessions" >&2
+RSS0=$(awk '/VmRSS/ {print $2}' "/proc/$NAT64_PID/status")
+# Raw IPv6/UDP packets from 1 M distinct (address, port) pairs inside
+# v6client's /64 to the sink: one binding and one session each.
+lab_exec v6client "$LAB_PYTHON" - 1000000 <<'PY'
+import socket, struct, sys
+n = int(sys.argv[1])
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+dst = socket.inet_pton(socket.AF_INET6, "64:ff9b::cb00:710a")
+base = socket.inet_pton(socket.AF_INET6, "2001:db8:1::1:0")[:12]
+payload = b"x" * 8
+for i in range(n):
+    src = base + struct.pack("!I", 0x10000 + i // 50000)
+    sport = 2000 + i % 50000
+    udp = struct.pack("!HHHH", sport, 9, 8 + len(payload), 0) + payload
+    pseudo = src + dst + struct.pack("!I3xB", len(udp), 17)
+    data = pseudo + udp
+    c = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while c >> 16:
+        c = (c & 0xffff) + (c >> 16)
+    udp = udp[:6] + struct.pack("!H", (~c & 0xffff) or 0xffff) + udp[8:]
+    hdr = struct.pack("!IHBB", 6 << 28, len(udp), 17, 64) + src + dst
+    try:
+        s.sendto(hdr + udp, ("64:ff9b::cb00:710a", 0))
+    except BlockingIOError:
+        pass
+PY
+sleep 1
+SESSIONS=$(lab_exec gw curl -s http://127.0.0.1:9464/metrics | awk '$1 == "nat64d_sessions{proto=\"udp\"}" {print $2}')
+RSS1=$(awk '/VmRSS/ {print $2}' "/proc/$NAT64_PID/status")
+
+# ---- report ---------------------------------------------------------------------
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "n/a") printf "%.2f", a / b; else print "n/a" }'; }
+col() { awk -v i="$2" '{print $i}' <<<"$1"; }
+row() { # NAME UNIT KEY-SUFFIX FIELD LOWER-IS-BETTER
+  local name=$1 unit=$2 k=$3 f=$4 n t kn kf o
+  n=$(col "${R[nat64d, $k]}" "$f")
+  t=$(col "${R[tayga, $k]}" "$f")
+  kn=$(col "${R[kernel, $k]}" "$f")
+  kf=$(col "${R[kernel_nooff, $k]}" "$f")
+  o=$(col "${R[nat64d_nooff, $k]}" "$f")
+  echo "| $name ($unit) | $n | $o | $t | $kn | $kf | $(ratio "$n" "$t") | $(ratio "$n" "$kn") | $(ratio "$o" "$kf") |"
+}
+{
+  echo "# Benchmarks"
+  echo
+  echo "## NAT64"
+  echo
+  echo "Measured $(date -u +%Y-%m-%d) by \`sudo scripts/bench.sh $DUR\` ($DUR s per figure) on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), Linux $(uname -r)."
+  echo "Versions: nat64d $(cd "$ROOT" && git describe --always --dirty 2>/dev/null), TAYGA $(dpkg-query -W -f '${Version}' tayga 2>/dev/null), iperf3 $(iperf3 --version | head -1 | awk '{print $2}'), nftables $(nft --version | awk '{print $2}')."
+  echo "Paths, client and server in the namespace lab (docs/testing.md): nat64d (64:ff9b::/96); TAYGA (2001:db8:64::/96, stateless, nftables masquerade for the ports); the kernel's NAT44 (IPv4 client, nftables masquerade). \"off\": TSO/GSO/GRO off on every veth of the path."
+  echo
+  echo "| figure | nat64d | nat64d, offloads off | TAYGA | kernel NAT44 | kernel NAT44, offloads off | nat64d ÷ TAYGA | nat64d ÷ kernel | nat64d off ÷ kernel off |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  row "TCP, 1 stream" "Gb/s" tcp1 1
+  row "TCP, 4 streams" "Gb/s" tcp4 1
+  row "UDP 64 B received" "packets/s" udp 1
+  row "UDP 64 B loss" "%" udp 2
+  row "ping average" "ms" ping 1
+  row "ping p99" "ms" ping 2
+  row "short connections" "per s" conn 1
+  row "short connections failed" "count" conn 2
+  row "translator CPU per Gb, TCP 1 stream" "CPU s" cpu 1
+  row "whole machine CPU per Gb, TCP 1 stream" "CPU s, of $NCPU cores" mcpu 1
+  echo
+  echo "nat64d with $SESSIONS live UDP sessions (1 M sent from distinct address/port pairs): resident memory $(awk -v k="$RSS1" 'BEGIN {printf "%.1f", k / 1024}') MB (before: $(awk -v k="$RSS0" 'BEGIN {printf "%.1f", k / 1024}') MB)."
+  echo
+  echo "Added latency over the kernel path: nat64d $(awk -v a="$(col "${R[nat64d, ping]}" 1)" -v k="$(col "${R[kernel, ping]}" 1)" 'BEGIN {printf "%.3f", a - k}') ms, TAYGA $(awk -v a="$(col "${R[tayga, ping]}" 1)" -v k="$(col "${R[kernel, ping]}" 1)" 'BEGIN {printf "%.3f", a - k}') ms (averages)."
+} >"$ROOT/BENCHMARKS.md.new"
+lab_down
+trap - EXIT
+
+if [ "${BENCH_DNS:-1}" != 0 ]; then
+  echo "== DNS64: dns64d, Unbound, BIND (scripts/bench-dns64.sh)" >&2
+  if dns=$("$HERE/bench-dns64.sh" 10); then
+    { echo; echo "## DNS64"; echo "$dns"; } >>"$ROOT/BENCHMARKS.md.new"
+  else
+    echo "bench.sh: the DNS64 benchmark failed; BENCHMARKS.md has the NAT64 part only" >&2
+  fi
+fi
+mv "$ROOT/BENCHMARKS.md.new" "$ROOT/BENCHMARKS.md"
+cat "$ROOT/BENCHMARKS.md"
