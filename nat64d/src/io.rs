@@ -19,8 +19,13 @@ const START: usize = 2 * HEADROOM;
 /// Largest packet a TUN read returns.
 const MAX_PACKET: usize = 65535;
 
+/// Packets the kernel may queue towards each TUN queue before it drops
+/// (the kernel's default is 500): a burst waits for a worker instead of
+/// being lost. Memory is only used while a queue is backlogged.
+const TUN_QUEUE_LEN: u32 = 8192;
+
 /// Opens the TUN device `name` with `queues` queues (IFF_MULTI_QUEUE) and
-/// brings it up with `mtu`.
+/// brings it up with `mtu` and a queue length of [`TUN_QUEUE_LEN`].
 pub(crate) fn open(name: &str, queues: usize, mtu: u16) -> anyhow::Result<Vec<SyncDevice>> {
     let first = DeviceBuilder::new()
         .name(name)
@@ -38,7 +43,17 @@ pub(crate) fn open(name: &str, queues: usize, mtu: u16) -> anyhow::Result<Vec<Sy
         qs.push(q);
     }
     qs.insert(0, first);
-    ip(&["link", "set", "dev", name, "mtu", &mtu.to_string(), "up"])?;
+    ip(&[
+        "link",
+        "set",
+        "dev",
+        name,
+        "mtu",
+        &mtu.to_string(),
+        "txqueuelen",
+        &TUN_QUEUE_LEN.to_string(),
+        "up",
+    ])?;
     Ok(qs)
 }
 
