@@ -43,6 +43,10 @@ pub(crate) fn open(name: &str, queues: usize, mtu: u16) -> anyhow::Result<Vec<Sy
         qs.push(q);
     }
     qs.insert(0, first);
+    for (i, q) in qs.iter().enumerate() {
+        q.set_nonblocking(true)
+            .with_context(|| format!("cannot make queue {i} of TUN device {name} non-blocking"))?;
+    }
     ip(&[
         "link",
         "set",
@@ -90,7 +94,20 @@ pub(crate) fn worker(
     let mut ident = (index as u16).wrapping_mul(0x9e37);
     let mut limiter = ErrorLimiter::default();
     loop {
-        let n = match q.recv_intr(&mut buf[START..], &stop) {
+        // One read per packet while packets are waiting; poll (with the
+        // stop event) only when the queue is empty. `recv_intr` would poll
+        // before every read: two system calls per packet.
+        let r = loop {
+            match q.recv(&mut buf[START..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if let Err(e) = q.wait_readable_intr(&stop) {
+                        break Err(e);
+                    }
+                }
+                r => break r,
+            }
+        };
+        let n = match r {
             Ok(n) => n,
             Err(e) => {
                 if shared.stopping.load(Ordering::Relaxed) {
