@@ -11,7 +11,8 @@
 #   kernel            IPv4 → gw forwarding + nftables masquerade (NAT44); v6client
 #                     gets 198.51.100.194/30 for this path only
 # each with the veths' segmentation offloads (TSO/GSO/GRO) on, and nat64d and
-# the kernel also with them off.
+# the kernel also with them off (nat64d then also with `offload = false`: its
+# fallback path, one read and one write per packet).
 #
 # Figures, each bounded in time: TCP throughput (iperf3, 1 and 4 streams),
 # 64-byte UDP (iperf3 at the sender's maximum rate: received packets/s and
@@ -62,7 +63,15 @@ declare -A DST=([nat64d]=64:ff9b::cb00:710a [tayga]=2001:db8:64::cb00:710a [kern
 
 # ---- the three paths ----------------------------------------------------------
 
-cat >"$LAB_DIR/gateway.toml" <<EOF
+# start_nat64d true|false: (re)starts nat64d with the TUN offload on or off
+# (the `offload` key); sets NAT64_PID.
+NAT64_PID=
+start_nat64d() {
+  if [ -n "$NAT64_PID" ]; then
+    kill "$NAT64_PID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$NAT64_PID" 2>/dev/null || break; sleep 0.1; done
+  fi
+  cat >"$LAB_DIR/gateway.toml" <<EOF
 [prefix]
 prefixes = ["64:ff9b::/96"]
 allow_non_global = true
@@ -72,11 +81,15 @@ pool4 = ["198.51.100.0/28"]
 allow_from = ["2001:db8:1::/64"]
 max_sessions = 1100000
 mapping_log = "/dev/null"
+offload = $1
 [nat64.metrics]
 listen = "127.0.0.1:9464"
 EOF
-lab_bg gw nat64d "$NAT64D" --config "$LAB_DIR/gateway.toml"
-lab_wait 50 lab_exec gw curl -sf -o /dev/null http://127.0.0.1:9464/metrics || { cat "$LAB_DIR/nat64d.log" >&2; exit 1; }
+  lab_bg gw "nat64d-offload-$1" "$NAT64D" --config "$LAB_DIR/gateway.toml"
+  lab_wait 50 lab_exec gw curl -sf -o /dev/null http://127.0.0.1:9464/metrics || { cat "$LAB_DIR/nat64d-offload-$1.log" >&2; exit 1; }
+  NAT64_PID=$(pgrep -f -- "$NAT64D --config $LAB_DIR/gateway.toml" | head -1)
+}
+start_nat64d true
 
 mkdir -p "$LAB_DIR/tayga"
 cat >"$LAB_DIR/tayga.conf" <<EOF
@@ -185,14 +198,16 @@ print('%.3f %.3f' % (sum(t) / len(t), t[min(len(t) - 1, int(len(t) * 0.99))]) if
 }
 
 pid_of() { pgrep -f -- "$1" | head -1; }
-NAT64_PID=$(pid_of "$NAT64D --config $LAB_DIR/gateway.toml")
 TAYGA_PID=$(pid_of "tayga -c $LAB_DIR/tayga.conf -n")
 
 offloads on
 measure nat64d nat64d "$NAT64_PID"
+# The fallback path: no offload anywhere, nat64d's TUN included.
 offloads off
+start_nat64d false
 measure nat64d_nooff nat64d "$NAT64_PID"
 offloads on
+start_nat64d true
 nat_on
 measure tayga tayga "$TAYGA_PID"
 measure kernel kernel ""
@@ -267,7 +282,7 @@ row() { # NAME UNIT KEY-SUFFIX FIELD LOWER-IS-BETTER
   echo
   echo "Measured $(date -u +%Y-%m-%d) by \`sudo scripts/bench.sh $DUR\` ($DUR s per figure) on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), Linux $(uname -r)."
   echo "Versions: nat64d $(cd "$ROOT" && git describe --always --dirty 2>/dev/null), TAYGA $(dpkg-query -W -f '${Version}' tayga 2>/dev/null), iperf3 $(iperf3 --version | head -1 | awk '{print $2}'), nftables $(nft --version | awk '{print $2}')."
-  echo "Paths, client and server in the namespace lab (docs/testing.md): nat64d (64:ff9b::/96); TAYGA (2001:db8:64::/96, stateless, nftables masquerade for the ports); the kernel's NAT44 (IPv4 client, nftables masquerade). \"off\": TSO/GSO/GRO off on every veth of the path."
+  echo "Paths, client and server in the namespace lab (docs/testing.md): nat64d (64:ff9b::/96); TAYGA (2001:db8:64::/96, stateless, nftables masquerade for the ports); the kernel's NAT44 (IPv4 client, nftables masquerade). \"off\": TSO/GSO/GRO off on every veth of the path, and for nat64d also its TUN offload (\`offload = false\`: the fallback path)."
   echo
   echo "| figure | nat64d | nat64d, offloads off | TAYGA | kernel NAT44 | kernel NAT44, offloads off | nat64d ÷ TAYGA | nat64d ÷ kernel | nat64d off ÷ kernel off |"
   echo "|---|---|---|---|---|---|---|---|---|"

@@ -48,6 +48,11 @@ pub struct Nat64Config {
     /// IPv6 path MTU assumed for unknown paths. Default 1280.
     #[serde(default = "default_ipv6_mtu")]
     pub ipv6_mtu: u16,
+    /// Open the TUN with the virtio-net header and segmentation / checksum
+    /// offload (TCP and UDP super-packets translated once per 64 KiB).
+    /// Falls back to plain packets when the kernel refuses. Default true.
+    #[serde(default = "yes")]
+    pub offload: bool,
     /// Install the routes for the prefixes and the pool into the TUN at
     /// start (and remove them at stop). Default true.
     #[serde(default = "yes")]

@@ -178,7 +178,7 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         shared.log_events(&mut events);
     }
 
-    let queues = io::open(&c.tun, threads, c.mtu)?;
+    let queues = io::open(&c.tun, threads, c.mtu, c.offload)?;
     let mut installed: Vec<Vec<String>> = Vec::new();
     if c.routes {
         let mut routes: Vec<Vec<String>> = f
@@ -364,6 +364,7 @@ fn reload(
         ),
         ("nat64.metrics.listen", old.metrics != c.metrics),
         ("nat64.routes", old.routes != c.routes),
+        ("nat64.offload", old.offload != c.offload),
     ] {
         if changed {
             eprintln!("nat64d: reload: {what} changes only at restart; the running value stays");
@@ -409,6 +410,7 @@ fn reload(
     kept.nat64.own_ipv6 = current.nat64.own_ipv6;
     kept.nat64.metrics = current.nat64.metrics;
     kept.nat64.routes = current.nat64.routes;
+    kept.nat64.offload = current.nat64.offload;
     *current = kept;
     true
 }
@@ -590,6 +592,16 @@ fn render(shared: &Shared, reloads: &[AtomicU64; 2]) -> String {
             "nat64d_tun_write_errors_total",
             "Writes to the TUN device that failed.",
             |c| &c.write_errors,
+        ),
+        (
+            "nat64d_offload_superpackets_total",
+            "Super-packets (TUN offload) translated whole, headers once.",
+            |c| &c.gso_whole,
+        ),
+        (
+            "nat64d_offload_superpackets_cut_total",
+            "Super-packets cut into segments in software before translation.",
+            |c| &c.gso_cut,
         ),
     ] {
         let _ = writeln!(

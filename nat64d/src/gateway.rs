@@ -11,6 +11,7 @@ use common::prefix::embed;
 use common::special::special_v4;
 use ipnet::{Ipv4Net, Ipv6Net};
 
+use crate::offload::Offload;
 use crate::pool::Pool;
 use crate::state::{Ask, Event, Secs, Table, TransportAddr4, TransportAddr6};
 use crate::stats::DropReason;
@@ -107,6 +108,15 @@ pub enum Action {
         /// Egress MTU.
         mtu: u16,
     },
+    /// `buf[start..start + len]` is a super-packet (TUN offload) to cut
+    /// into segments ([`crate::offload::segment`]) and process again, one
+    /// by one: its segments do not fit the egress MTU whole.
+    Segment {
+        /// Offset.
+        start: usize,
+        /// Length.
+        len: usize,
+    },
     /// Nothing to send.
     Drop(DropReason),
     /// The packet is dropped for `reason` (counted), and the translator
@@ -151,7 +161,9 @@ impl Gateway {
     /// Processes the packet at `buf[start..start + len]` (`start` at least
     /// [`translate::HEADROOM`] + 20 for hairpinning) under `policy` (the
     /// worker's copy of the reloadable policy). `ident` is the next IPv4
-    /// Identification. Returns the action and the way it went.
+    /// Identification. `off`: what the TUN said about the packet (a
+    /// super-packet, a partial checksum; [`Offload::default`] for a plain
+    /// one). Returns the action and the way it went.
     #[allow(clippy::too_many_arguments)]
     pub fn process(
         &self,
@@ -159,13 +171,14 @@ impl Gateway {
         buf: &mut [u8],
         start: usize,
         len: usize,
+        off: Offload,
         now: Secs,
         ident: u16,
         fx: &mut Effects,
     ) -> (Action, Way) {
         match buf.get(start).map(|b| b >> 4) {
             Some(6) => {
-                let a = self.process6(policy, buf, start, len, now, ident, fx);
+                let a = self.process6(policy, buf, start, len, off, now, ident, fx);
                 // Hairpin (SPEC S8): an IPv4 packet to a pool address goes
                 // straight back in as if it had arrived from the IPv4 side.
                 if let Action::Send {
@@ -181,7 +194,7 @@ impl Gateway {
                         buf[s + 19],
                     ))
                 {
-                    let a = match self.process4(buf, s, l, now, ident, fx) {
+                    let a = match self.process4(buf, s, l, off, now, ident, fx) {
                         // No error for a packet that is itself a
                         // translation: the source is a pool address.
                         Action::Refuse { reason, .. } => Action::Drop(reason),
@@ -191,7 +204,7 @@ impl Gateway {
                 }
                 (a, Way::Out)
             }
-            Some(4) => (self.process4(buf, start, len, now, ident, fx), Way::In),
+            Some(4) => (self.process4(buf, start, len, off, now, ident, fx), Way::In),
             _ => (Action::Drop(DropReason::BadVersion), Way::In),
         }
     }
@@ -203,14 +216,16 @@ impl Gateway {
         buf: &mut [u8],
         start: usize,
         len: usize,
+        off: Offload,
         now: Secs,
         ident: u16,
         fx: &mut Effects,
     ) -> Action {
-        let flow = match translate::inspect6(&buf[start..start + len]) {
+        let mut flow = match translate::inspect6(&buf[start..start + len]) {
             Ok(f) => f,
             Err(r) => return Action::Drop(r),
         };
+        flow.offload = off;
         if !policy.allows(flow.src) {
             return Action::Drop(DropReason::SourceNotAllowed);
         }
@@ -302,19 +317,22 @@ impl Gateway {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn process4(
         &self,
         buf: &mut [u8],
         start: usize,
         len: usize,
+        off: Offload,
         now: Secs,
         ident: u16,
         fx: &mut Effects,
     ) -> Action {
-        let flow = match translate::inspect4(&buf[start..start + len]) {
+        let mut flow = match translate::inspect4(&buf[start..start + len]) {
             Ok(f) => f,
             Err(r) => return Action::Drop(r),
         };
+        flow.offload = off;
         if !self.pool.contains(flow.dst) {
             return Action::Drop(DropReason::NotInPool);
         }
@@ -458,8 +476,9 @@ fn action(o: Output) -> Action {
             own_error: true,
         },
         Output::Fragment { start, len, mtu } => Action::Fragments { start, len, mtu },
+        Output::Segment { start, len } => Action::Segment { start, len },
     }
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -2,12 +2,14 @@
 //!
 //! The library holds the pure packet logic: [`wire`] (typed views over
 //! bytes), [`translate`] (RFC 7915, in place), [`state`] (RFC 6146 BIB and
-//! sessions), [`pool`] (IPv4 address:port allocation), [`stats`] (why a
+//! sessions), [`pool`] (IPv4 address:port allocation), [`offload`] (the TUN's
+//! virtio-net header: super-packets and partial checksums), [`stats`] (why a
 //! packet was dropped). It reads no clock and does no I/O; the binary is
 //! the I/O shell.
 
 pub mod config;
 pub mod gateway;
+pub mod offload;
 pub mod pool;
 pub mod state;
 pub mod stats;

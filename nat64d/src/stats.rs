@@ -121,6 +121,10 @@ pub enum DropReason {
     /// A non-first fragment that arrived before its first with the
     /// fragment memory full (SPEC S9: bounded).
     FragmentHoldFull,
+    /// A virtio-net header (TUN offload) the kernel should not have sent:
+    /// checksum offsets beyond the packet, an unknown segmentation type, or
+    /// a super-packet that cannot be cut into segments.
+    BadOffload,
 }
 
 impl DropReason {
@@ -169,6 +173,7 @@ impl DropReason {
         DropReason::FragmentHeld,
         DropReason::FragmentTimeout,
         DropReason::FragmentHoldFull,
+        DropReason::BadOffload,
     ];
 
     /// A stable snake_case name, for metric labels.
@@ -217,6 +222,7 @@ impl DropReason {
             DropReason::FragmentHeld => "fragment_held",
             DropReason::FragmentTimeout => "fragment_timeout",
             DropReason::FragmentHoldFull => "fragment_hold_full",
+            DropReason::BadOffload => "bad_offload",
         }
     }
 }
@@ -252,6 +258,11 @@ pub struct Counters {
     pub fragments: std::sync::atomic::AtomicU64,
     /// TUN write errors.
     pub write_errors: std::sync::atomic::AtomicU64,
+    /// Super-packets (TUN offload) translated whole.
+    pub gso_whole: std::sync::atomic::AtomicU64,
+    /// Super-packets cut into segments in software first (their segments
+    /// did not fit the egress MTU, or their headers are unusual).
+    pub gso_cut: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Counters {
@@ -264,6 +275,8 @@ impl Default for Counters {
             own_errors_limited: Default::default(),
             fragments: Default::default(),
             write_errors: Default::default(),
+            gso_whole: Default::default(),
+            gso_cut: Default::default(),
         }
     }
 }

@@ -10,17 +10,17 @@ use crate::pool::DEFAULT_RANGES;
 use crate::state::StateConfig;
 use crate::translate::HEADROOM;
 
-const H1: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+pub(crate) const H1: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
 const H2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 3);
 const OUTSIDER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 2);
-const SERVER4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
-const POOL1: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+pub(crate) const SERVER4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
+pub(crate) const POOL1: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 
-fn wkp(v4: Ipv4Addr) -> Ipv6Addr {
+pub(crate) fn wkp(v4: Ipv4Addr) -> Ipv6Addr {
     embed(&common::WELL_KNOWN_PREFIX, v4)
 }
 
-fn gateway(allow_non_global: bool, deny_to: Vec<Ipv4Net>) -> (Gateway, Policy) {
+pub(crate) fn gateway(allow_non_global: bool, deny_to: Vec<Ipv4Net>) -> (Gateway, Policy) {
     let prefix = PrefixConfig {
         allow_non_global,
         ..PrefixConfig::default()
@@ -50,7 +50,16 @@ fn run_fx(g: &(Gateway, Policy), pkt: &[u8], now: Secs) -> (Action, Way, Vec<u8>
     let at = 2 * HEADROOM;
     buf[at..].copy_from_slice(pkt);
     let mut fx = Effects::default();
-    let (a, w) = g.0.process(&g.1, &mut buf, at, pkt.len(), now, 7, &mut fx);
+    let (a, w) = g.0.process(
+        &g.1,
+        &mut buf,
+        at,
+        pkt.len(),
+        Offload::default(),
+        now,
+        7,
+        &mut fx,
+    );
     let out = match a {
         Action::Send { start, len, .. } | Action::Refuse { start, len, .. } => {
             buf[start..start + len].to_vec()

@@ -325,7 +325,7 @@ fn rewrite_quoted(
 ) {
     match proto {
         Proto::Tcp | Proto::Udp => {
-            super::rewrite_ports(data, proto, old_ports, new_ports, addr_old, addr_new)
+            super::rewrite_ports(data, proto, old_ports, new_ports, addr_old, addr_new, false)
         }
         Proto::Icmp => {
             super::rewrite_echo(data, echo_type, old_ports.0, new_ports.0, ph_old, ph_new)

@@ -140,6 +140,16 @@ pub enum Output {
         /// The egress MTU each fragment must fit.
         mtu: u16,
     },
+    /// `buf[start..start + len]`, untouched, is a super-packet (TUN
+    /// offload) whose segments do not fit the egress MTU whole: cut it into
+    /// segments ([`crate::offload::segment`]) and translate those, which
+    /// then get Packet Too Big or are fragmented one by one.
+    Segment {
+        /// Offset of the first byte.
+        start: usize,
+        /// Length.
+        len: usize,
+    },
 }
 
 /// Rewrites a TCP or UDP header's ports and adjusts its checksum
@@ -147,6 +157,9 @@ pub enum Output {
 /// `addr_old` → `addr_new`, as far as the header arrived (a quoted header may
 /// stop after the ports). A UDP checksum of zero ("none") stays zero; an
 /// adjusted UDP checksum that comes out zero is sent as 0xffff (RFC 768).
+/// `partial`: the field holds only the pseudo-header's sum (TUN offload,
+/// [`crate::offload`]); it follows the addresses alone, the ports being
+/// summed with the data when the checksum is finished.
 #[inline]
 fn rewrite_ports(
     data: &mut [u8],
@@ -155,6 +168,7 @@ fn rewrite_ports(
     new: (u16, u16),
     addr_old: u32,
     addr_new: u32,
+    partial: bool,
 ) {
     use crate::wire::{checksum, l4};
     l4::set16(data, l4::SRC_PORT, new.0);
@@ -168,6 +182,11 @@ fn rewrite_ports(
         return;
     }
     let c = l4::get16(data, at);
+    if partial {
+        // The field is the sum itself, not its complement.
+        l4::set16(data, at, !checksum::adjust(!c, addr_old, addr_new));
+        return;
+    }
     if proto == Proto::Udp && c == 0 {
         return;
     }
@@ -178,6 +197,23 @@ fn rewrite_ports(
         c = 0xffff;
     }
     l4::set16(data, at, c);
+}
+
+/// Length of the transport data one packet of the flow carries: the whole
+/// `l4_len`, or for a super-packet (TUN offload) its first segment's, the
+/// transport header plus `gso_size`.
+#[inline]
+fn segment_l4_len(data: &[u8], proto: Proto, gso_size: u16, l4_len: usize) -> usize {
+    if gso_size == 0 {
+        return l4_len;
+    }
+    let thl = match proto {
+        Proto::Tcp => data
+            .get(crate::wire::l4::TCP_DATA_OFFSET)
+            .map_or(0, |b| usize::from(b >> 4) * 4),
+        _ => crate::wire::l4::UDP_HEADER_LEN,
+    };
+    (thl + usize::from(gso_size)).min(l4_len)
 }
 
 /// Rewrites an ICMP echo header to type `typ` and identifier `new_id`,
@@ -230,4 +266,4 @@ pub fn address_unreachable6(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -105,7 +105,7 @@ fn fix_ipv4_checksum(pkt: &mut [u8]) {
 
 /// The independent check: etherparse parses `pkt` and every checksum in it
 /// is what etherparse computes.
-fn oracle(pkt: &[u8]) -> SlicedPacket<'_> {
+pub(crate) fn oracle(pkt: &[u8]) -> SlicedPacket<'_> {
     let s = SlicedPacket::from_ip(pkt).expect("etherparse parses the output");
     let (src4, dst4, src6, dst6) = match &s.net {
         Some(NetSlice::Ipv4(ip)) => {
@@ -196,7 +196,8 @@ fn span(out: Output) -> (usize, usize) {
     match out {
         Output::Forward { start, len }
         | Output::Reply { start, len }
-        | Output::Fragment { start, len, .. } => (start, len),
+        | Output::Fragment { start, len, .. }
+        | Output::Segment { start, len } => (start, len),
     }
 }
 
@@ -1232,6 +1233,7 @@ proptest! {
                 prop_assert_eq!(&buf[start + skip..start + len], &whole_out[..]);
             }
             Output::Reply { .. } => prop_assert!(false, "no error expected"),
+            Output::Segment { .. } => prop_assert!(false, "not a super-packet"),
         }
     }
 

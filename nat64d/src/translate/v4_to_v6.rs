@@ -6,6 +6,7 @@ use super::errors::{self, icmp4, icmp6};
 use super::icmp_error;
 use super::v6_to_v4::check_transport;
 use super::{Config, Kind, Map6, Output, Proto};
+use crate::offload::Offload;
 use crate::stats::DropReason;
 use crate::wire::checksum;
 use crate::wire::ipv4::Ipv4Packet;
@@ -53,6 +54,9 @@ pub struct Flow4 {
     pub header_len: usize,
     /// Total length.
     pub len: usize,
+    /// How the packet came off the TUN (super-packet, partial checksum);
+    /// [`inspect4`] says "plain", the caller sets what the device said.
+    pub offload: Offload,
 }
 
 impl Flow4 {
@@ -135,6 +139,7 @@ pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
         source_route: unexpired_source_route(ip.options()),
         header_len: ip.header_len(),
         len: usize::from(ip.total_len()),
+        offload: Offload::default(),
     };
     let data = ip.payload();
     if proto == Proto::Icmp {
@@ -221,15 +226,27 @@ pub fn translate4(
     }
     let payload_len = len - flow.header_len;
     let mtu = usize::from(cfg.ipv6_mtu);
+    // A super-packet (TUN offload) leaves in segments: those must fit,
+    // whole, with no Fragment header.
+    let gso = flow.offload.gso_size;
+    let l4_seg = super::segment_l4_len(
+        &buf[start + flow.header_len..],
+        flow.proto,
+        gso,
+        payload_len,
+    );
+    if gso > 0 && (flow.is_fragment() || ipv6::HEADER_LEN + l4_seg > mtu) {
+        return Ok(Output::Segment { start, len });
+    }
     // A Fragment header for a fragment, and for a packet too big to go
     // whole (RFC 7915 §4.1).
-    let frag_len = if flow.is_fragment() || ipv6::HEADER_LEN + payload_len > mtu {
+    let frag_len = if flow.is_fragment() || ipv6::HEADER_LEN + l4_seg > mtu {
         ipv6::FRAG_HEADER_LEN
     } else {
         0
     };
     let total = ipv6::HEADER_LEN + frag_len + payload_len;
-    let fits = total <= mtu;
+    let fits = gso > 0 || total <= mtu;
     if !fits && flow.dont_frag {
         // SPEC N7: Fragmentation Needed, MTU = IPv6 MTU − 20.
         let mtu = u32::from(cfg.ipv6_mtu.saturating_sub(20));
@@ -252,7 +269,11 @@ pub fn translate4(
 
     let data = &mut buf[at..start + len];
     let next = match flow.proto {
-        Proto::Udp if flow.has_transport_header() && l4::get16(data, l4::UDP_CHECKSUM) == 0 => {
+        Proto::Udp
+            if flow.has_transport_header()
+                && !flow.offload.partial
+                && l4::get16(data, l4::UDP_CHECKSUM) == 0 =>
+        {
             // SPEC N8: a whole datagram without checksum gets a real one.
             l4::set16(data, l4::SRC_PORT, map.src_port);
             l4::set16(data, l4::DST_PORT, map.dst_port);
@@ -275,6 +296,7 @@ pub fn translate4(
                     (map.src_port, map.dst_port),
                     checksum::sum_v4(flow.src) + checksum::sum_v4(flow.dst),
                     checksum::sum_v6(map.src) + checksum::sum_v6(map.dst),
+                    flow.offload.partial,
                 );
             }
             if flow.proto == Proto::Tcp {

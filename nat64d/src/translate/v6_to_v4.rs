@@ -5,6 +5,7 @@ use std::net::Ipv6Addr;
 use super::errors::{self, icmp4, icmp6};
 use super::icmp_error;
 use super::{Config, Kind, Map4, Output, Proto};
+use crate::offload::Offload;
 use crate::stats::DropReason;
 use crate::wire::checksum;
 use crate::wire::ipv4::{self, Ipv4Packet};
@@ -47,6 +48,9 @@ pub struct Flow6 {
     pub upper_offset: usize,
     /// Length of the packet (the IPv6 payload length plus 40).
     pub len: usize,
+    /// How the packet came off the TUN (super-packet, partial checksum);
+    /// [`inspect6`] says "plain", the caller sets what the device said.
+    pub offload: Offload,
 }
 
 impl Flow6 {
@@ -86,6 +90,7 @@ pub fn inspect6(pkt: &[u8]) -> Result<Flow6, DropReason> {
         routing_pointer: h.routing_pointer,
         upper_offset: h.upper_offset,
         len,
+        offload: Offload::default(),
     };
     let first = flow.has_transport_header();
     let data = &pkt[h.upper_offset..len];
@@ -198,13 +203,25 @@ pub fn translate6(
     }
     let payload_len = len - flow.upper_offset;
     let total = ipv4::HEADER_LEN + payload_len;
+    // A super-packet (TUN offload) leaves in segments: those must fit.
+    let gso = flow.offload.gso_size;
+    let l4_seg = super::segment_l4_len(
+        &buf[start + flow.upper_offset..],
+        flow.proto,
+        gso,
+        payload_len,
+    );
+    let seg_total = ipv4::HEADER_LEN + l4_seg;
+    let fits = seg_total <= usize::from(cfg.ipv4_mtu);
+    if gso > 0 && (!fits || total > usize::from(u16::MAX)) {
+        return Ok(Output::Segment { start, len });
+    }
     let total16 = u16::try_from(total).map_err(|_| DropReason::TooBig)?;
     // SPEC N2: DF only for unfragmented packets above 1260 bytes.
     let (dont_frag, ident, more, offset) = match flow.frag {
-        None => (total > 1260, ident, false, 0),
+        None => (seg_total > 1260, ident, false, 0),
         Some(f) => (false, f.ident() as u16, f.more(), f.offset()),
     };
-    let fits = total <= usize::from(cfg.ipv4_mtu);
     if !fits && dont_frag {
         // SPEC N4: Packet Too Big, MTU = IPv4 MTU + 20, at least 1280.
         let mtu = (u32::from(cfg.ipv4_mtu) + 20).max(1280);
@@ -223,6 +240,7 @@ pub fn translate6(
                     (map.src_port, map.dst_port),
                     checksum::sum_v6(flow.src) + checksum::sum_v6(flow.dst),
                     checksum::sum_v4(map.src) + checksum::sum_v4(map.dst),
+                    flow.offload.partial,
                 );
             }
             if flow.proto == Proto::Tcp {
