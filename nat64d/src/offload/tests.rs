@@ -501,3 +501,72 @@ fn fragments_of_a_partial_packet_carry_a_finished_checksum() {
     let ph = checksum::pseudo_v6(wkp(SERVER4), H1, 17, (whole.len() - at6) as u32);
     assert_eq!(checksum::finish(ph + checksum::sum(&whole[at6..])), 0);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+    /// Whatever header and bytes a read returns, nothing panics: the
+    /// packet is dropped with a reason, translated, or cut and translated.
+    #[test]
+    fn any_header_and_packet_never_panic(
+        flags in 0u8..4,
+        gso_type in proptest::prop_oneof![
+            proptest::prelude::Just(GSO_NONE),
+            proptest::prelude::Just(GSO_TCPV4),
+            proptest::prelude::Just(GSO_TCPV6),
+            proptest::prelude::Just(GSO_UDP_L4),
+            proptest::prelude::any::<u8>(),
+        ],
+        gso_size in proptest::prop_oneof![0u16..4, 1u16..2000, proptest::prelude::any::<u16>()],
+        csum_start in proptest::prop_oneof![0u16..80, proptest::prelude::any::<u16>()],
+        csum_offset in proptest::prop_oneof![0u16..20, proptest::prelude::any::<u16>()],
+        base in 0usize..4,
+        cut in 0usize..3100,
+        noise in proptest::collection::vec((0usize..3100, proptest::prelude::any::<u8>()), 0..6),
+    ) {
+        let g = gateway(true, vec![]);
+        let mut p = match base {
+            0 => tcp6(H1, wkp(SERVER4), false, 3000),
+            1 => tcp4(SERVER4, POOL1, 1024, 3000),
+            2 => udp4(SERVER4, POOL1, 3000),
+            _ => {
+                let mut v = Vec::new();
+                PacketBuilder::ipv6(H1.octets(), wkp(SERVER4).octets(), 64)
+                    .udp(5353, 53)
+                    .write(&mut v, &payload(3000))
+                    .unwrap();
+                v
+            }
+        };
+        for (i, b) in noise {
+            if let Some(x) = p.get_mut(i) {
+                *x = b;
+            }
+        }
+        p.truncate(cut.max(1));
+        let h = VnetHdr { flags, gso_type, hdr_len: 0, gso_size, csum_start, csum_offset };
+        let at = 2 * HEADROOM + VNET_HDR_LEN;
+        let mut buf = vec![0u8; at + p.len()];
+        buf[at..].copy_from_slice(&p);
+        let mut fx = Effects::default();
+        match accept(&h, &mut buf[at..]) {
+            Ok(Accept::Ready(off)) => {
+                let (a, _) = g.0.process(&g.1, &mut buf, at, p.len(), off, 0, 7, &mut fx);
+                match a {
+                    Action::Send { start, len, .. } => {
+                        header_for(&buf[start..start + len], &off);
+                    }
+                    Action::Fragments { start, len, .. } => complete(&mut buf[start..start + len]),
+                    Action::Segment { start, len } => {
+                        let _ = segment(&buf[start..start + len], off.gso_size, &mut Vec::new());
+                    }
+                    _ => {}
+                }
+            }
+            Ok(Accept::Segment) => {
+                let _ = segment(&buf[at..], h.gso_size, &mut Vec::new());
+            }
+            Err(r) => proptest::prop_assert_eq!(r, DropReason::BadOffload),
+        }
+    }
+}
