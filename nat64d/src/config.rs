@@ -311,6 +311,19 @@ impl Nat64Config {
                     .into(),
             ));
         }
+        for (i, p) in self.pool4.iter().enumerate() {
+            if p.addr() != p.network() {
+                return Err(err(
+                    &format!("pool4[{i}]"),
+                    format!(
+                        "`{p}` has bits set after the first {} (host bits); did you mean `{}`? \
+                         (a single address is written /32)",
+                        p.prefix_len(),
+                        p.trunc()
+                    ),
+                ));
+            }
+        }
         let n: usize = self
             .pool4
             .iter()
@@ -506,6 +519,12 @@ mod tests {
         );
         let e = parse("[nat64]\npool4 = [\"198.51.100.0/30\", \"198.51.100.2/32\"]\nallow_from = [\"::/0\"]\n").unwrap_err();
         assert!(e.contains("`nat64.pool4[1]`"), "{e}");
+        let e =
+            parse("[nat64]\npool4 = [\"198.51.100.1/28\"]\nallow_from = [\"::/0\"]\n").unwrap_err();
+        assert!(
+            e.contains("`nat64.pool4[0]`") && e.contains("did you mean `198.51.100.0/28`"),
+            "{e}"
+        );
     }
 
     #[test]
