@@ -379,6 +379,101 @@ for i in range(5):
 PY
 }
 
+# A burst of UDP datagrams, three flows, blocks of one size (the last of a
+# block shorter), echoed back: every datagram must arrive once with its
+# bytes intact, both ways. With offload on (and UDP segmentation in the
+# kernel), nat64d writes runs of one flow as one UDP super-packet that the
+# kernel cuts back at the receiving socket; the count must show it.
+t_nat64_udp_burst_intact_both_ways() {
+  local before after csum0 csum1
+  before=$(metric nat64d_offload_udp_coalesced_datagrams_total)
+  csum0=$(lab_exec v4server nstat -az UdpInCsumErrors | awk '/UdpInCsumErrors/ {print $2}')
+  cat >"$LAB_DIR/udp-burst-echo.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
+s.setsockopt(socket.SOL_SOCKET, 32, 16 << 20)  # SO_SNDBUFFORCE
+s.bind(("203.0.113.10", 9970))
+s.settimeout(8)
+n = 0
+try:
+    while True:
+        d, a = s.recvfrom(2048)
+        s.sendto(d, a)
+        n += 1
+        s.settimeout(2)
+except socket.timeout:
+    pass
+print("echoed", n)
+PY
+  lab_bg v4server udp-burst-echo "$LAB_PYTHON" "$LAB_DIR/udp-burst-echo.py"
+  sleep 0.3
+  lab_exec v6client "$LAB_PYTHON" - "$(v6_of 203.0.113.10)" <<'PY' || return 1
+import hashlib, random, socket, struct, sys, time
+dst = (sys.argv[1], 9970)
+rnd = random.Random(6146)
+socks = []
+for _ in range(3):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)
+    s.setsockopt(socket.SOL_SOCKET, 32, 16 << 20)
+    s.setblocking(False)
+    socks.append(s)
+
+def body(flow, seq, size):
+    head = struct.pack("!BI", flow, seq)
+    fill = hashlib.sha256(head).digest() * (size // 32 + 1)
+    return head + fill[: size - len(head)]
+
+sent = {}
+seq = 0
+for block in range(60):
+    flow = block % 3
+    size = rnd.randint(5, 1400)
+    for i in range(50):
+        n = size if i < 49 else rnd.randint(5, size)
+        d = body(flow, seq, n)
+        sent[(flow, seq)] = d
+        while True:
+            try:
+                socks[flow].sendto(d, dst)
+                break
+            except BlockingIOError:
+                time.sleep(0.001)
+        seq += 1
+got, bad, dup = set(), 0, 0
+deadline = time.time() + 8
+while len(got) < len(sent) and time.time() < deadline:
+    idle = True
+    for flow, s in enumerate(socks):
+        try:
+            d = s.recv(2048)
+        except BlockingIOError:
+            continue
+        idle = False
+        f, q = struct.unpack("!BI", d[:5])
+        if f != flow or sent.get((f, q)) != d:
+            bad += 1
+        elif (f, q) in got:
+            dup += 1
+        else:
+            got.add((f, q))
+    if idle:
+        time.sleep(0.002)
+print("sent %d, echoed back %d, corrupt %d, duplicated %d" % (len(sent), len(got), bad, dup))
+sys.exit(0 if len(got) == len(sent) and bad == 0 and dup == 0 else 1)
+PY
+  after=$(metric nat64d_offload_udp_coalesced_datagrams_total)
+  csum1=$(lab_exec v4server nstat -az UdpInCsumErrors | awk '/UdpInCsumErrors/ {print $2}')
+  echo "coalesced datagrams: ${before:-0} -> ${after:-0}; v4server checksum errors ${csum0:-0} -> ${csum1:-0}"
+  [ "${csum1:-0}" -eq "${csum0:-0}" ] || return 1
+  if [ "$NAT64_OFFLOAD" = true ] && grep -q 'offload on (.*UDP segmentation' "$LAB_DIR/nat64d.log"; then
+    [ "${after:-0}" -gt "${before:-0}" ]
+  else
+    [ "${after:-0}" -eq 0 ]
+  fi
+}
+
 # SPEC S8: v6client2 gets a UDP binding by talking to the echo service; the
 # mapping log tells its pool address and port; v6client sends to that
 # address inside the prefix, the packet goes through nat64d twice, and
@@ -1160,6 +1255,7 @@ if [ ${#LAB_CREATED[@]} -eq ${#LAB_ROLES[@]} ]; then
   check nat64_offload_as_configured t_nat64_offload_as_configured
   check nat64_fragmented_icmp_is_counted t_nat64_fragmented_icmp_is_counted
   check nat64_udp_exchange t_nat64_udp_exchange
+  check nat64_udp_burst_intact_both_ways t_nat64_udp_burst_intact_both_ways
   check nat64_hairpin_between_two_ipv6_clients t_nat64_hairpin_between_two_ipv6_clients
   check nat64_static_entry_ipv4_to_ipv6_server t_nat64_static_entry_ipv4_to_ipv6_server
   check nat64_fragments_out_of_order t_nat64_fragments_out_of_order

@@ -603,6 +603,16 @@ fn render(shared: &Shared, reloads: &[AtomicU64; 2]) -> String {
             "Super-packets cut into segments in software before translation.",
             |c| &c.gso_cut,
         ),
+        (
+            "nat64d_offload_udp_coalesced_writes_total",
+            "UDP super-packets written from two or more coalesced datagrams.",
+            |c| &c.coalesced_writes,
+        ),
+        (
+            "nat64d_offload_udp_coalesced_datagrams_total",
+            "Datagrams written inside coalesced UDP super-packets.",
+            |c| &c.coalesced,
+        ),
     ] {
         let _ = writeln!(
             o,

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{Context, bail};
 use nat64d::gateway::{Action, Effects, Way};
+use nat64d::offload::coalesce::{Coalescer, Offer};
 use nat64d::offload::{self, Accept, Offload, VNET_HDR_LEN, VnetHdr};
 use nat64d::stats::{Counters, DropReason};
 use nat64d::translate::{Fragments, HEADROOM};
@@ -121,6 +122,9 @@ pub(crate) fn worker(
 ) {
     // With offload every read and write carries a virtio-net header.
     let vnet = q.tcp_gso();
+    // UDP datagrams of one flow read in a burst leave as one super-packet
+    // (needs the kernel's UDP segmentation on the TUN, Linux 6.2).
+    let mut co = (vnet && q.udp_gso()).then(Coalescer::new);
     let read_at = if vnet { START - VNET_HDR_LEN } else { START };
     let mut buf = vec![0u8; START + MAX_PACKET];
     let mut frag = vec![0u8; VNET_HDR_LEN + usize::from(u16::MAX)];
@@ -142,6 +146,8 @@ pub(crate) fn worker(
         let r = loop {
             match q.recv(&mut buf[read_at..]) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // Nothing more to read now: what waits goes out.
+                    flush(&q, &mut co, counters);
                     if let Err(e) = q.wait_readable_intr(&stop) {
                         break Err(e);
                     }
@@ -153,6 +159,7 @@ pub(crate) fn worker(
             Ok(n) => n,
             Err(e) => {
                 if shared.stopping.load(Ordering::Relaxed) {
+                    flush(&q, &mut co, counters);
                     return;
                 }
                 if e.kind() != std::io::ErrorKind::Interrupted {
@@ -212,6 +219,7 @@ pub(crate) fn worker(
                     own_error,
                 } => {
                     if own_error {
+                        flush(&q, &mut co, counters);
                         if limiter.take(&shared, now, counters) {
                             send(&q, vnet, &mut buf, start, len, VnetHdr::default(), counters);
                         }
@@ -226,17 +234,31 @@ pub(crate) fn worker(
                             1
                         };
                         count(counters, way, packets, n);
-                        send(&q, vnet, &mut buf, start, len, hdr, counters);
+                        let pkt = &buf[start..start + len];
+                        let taken = match co.as_mut().map(|c| c.offer(pkt, &off)) {
+                            Some(Offer::Taken) => true,
+                            Some(Offer::Flush) => {
+                                flush(&q, &mut co, counters);
+                                co.as_mut().map(|c| c.offer(pkt, &off)) == Some(Offer::Taken)
+                            }
+                            Some(Offer::Refused) | None => false,
+                        };
+                        if !taken {
+                            flush(&q, &mut co, counters);
+                            send(&q, vnet, &mut buf, start, len, hdr, counters);
+                        }
                     }
                 }
                 Action::Refuse { reason, start, len } => {
                     counters.drop(reason);
+                    flush(&q, &mut co, counters);
                     if limiter.take(&shared, now, counters) {
                         send(&q, vnet, &mut buf, start, len, VnetHdr::default(), counters);
                     }
                 }
                 Action::Fragments { start, len, mtu } => {
                     count(counters, way, 1, n);
+                    flush(&q, &mut co, counters);
                     if off.partial {
                         // Fragments carry a finished checksum.
                         offload::complete(&mut buf[start..start + len]);
@@ -297,6 +319,20 @@ fn cut_into(
             cut.clear();
             counters.drop(r);
         }
+    }
+}
+
+/// Writes the coalesced run, if one is open.
+fn flush(q: &SyncDevice, co: &mut Option<Coalescer>, counters: &Counters) {
+    let Some((bytes, n)) = co.as_mut().and_then(Coalescer::flush) else {
+        return;
+    };
+    if n > 1 {
+        counters.coalesced_writes.fetch_add(1, Ordering::Relaxed);
+        counters.coalesced.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    if q.send(bytes).is_err() {
+        counters.write_errors.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -365,5 +365,7 @@ pub fn segment(pkt: &[u8], gso_size: u16, out: &mut Vec<Box<[u8]>>) -> Result<()
     Ok(())
 }
 
+pub mod coalesce;
+
 #[cfg(test)]
 mod tests;

@@ -263,6 +263,10 @@ pub struct Counters {
     /// Super-packets cut into segments in software first (their segments
     /// did not fit the egress MTU, or their headers are unusual).
     pub gso_cut: std::sync::atomic::AtomicU64,
+    /// UDP super-packets written from coalesced datagrams (two or more).
+    pub coalesced_writes: std::sync::atomic::AtomicU64,
+    /// Datagrams written inside those super-packets.
+    pub coalesced: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Counters {
@@ -277,6 +281,8 @@ impl Default for Counters {
             write_errors: Default::default(),
             gso_whole: Default::default(),
             gso_cut: Default::default(),
+            coalesced_writes: Default::default(),
+            coalesced: Default::default(),
         }
     }
 }
