@@ -294,6 +294,41 @@ t_nat64d_starts_from_its_config() {
     expect "IPv4 pool route into the TUN" "$(lab_exec gw ip -4 route show 198.51.100.0/28 | sed 's/ *$//')" "198.51.100.0/28 dev nat64 scope link"
 }
 
+# cpu_list 0,2-3 -> "0 2 3"
+cpu_list() {
+  local part parts i out=()
+  IFS=, read -ra parts <<<"$1"
+  for part in "${parts[@]}"; do
+    if [[ $part == *-* ]]; then
+      for ((i = ${part%-*}; i <= ${part#*-}; i++)); do out+=("$i"); done
+    else
+      out+=("$part")
+    fi
+  done
+  echo "${out[*]}"
+}
+
+# nat64.pin_workers (default true): worker i runs on the i-th CPU nat64d may
+# use, wrapping around; the main thread keeps the whole mask.
+t_nat64d_pins_its_workers() {
+  local pid task name n cpus got rc=0 seen=0
+  pid=$(nat64_pid)
+  [ -n "$pid" ] || { echo "nat64d is not running"; return 1; }
+  read -ra cpus <<<"$(cpu_list "$(awk '/^Cpus_allowed_list:/ {print $2}' "/proc/$pid/status")")"
+  echo "nat64d may run on CPUs ${cpus[*]}"
+  grep "workers pinned to CPUs" "$LAB_DIR/nat64d.log" || { echo "no pinning in the start-up line"; rc=1; }
+  for task in /proc/"$pid"/task/*; do
+    name=$(cat "$task/comm" 2>/dev/null) || continue
+    [[ $name == worker-* ]] || continue
+    n=${name#worker-}
+    got=$(awk '/^Cpus_allowed_list:/ {print $2}' "$task/status")
+    expect "CPUs of $name" "$got" "${cpus[n % ${#cpus[@]}]}" || rc=1
+    seen=$((seen + 1))
+  done
+  expect "pinned workers" "$seen" 2 || rc=1
+  return $rc
+}
+
 t_nat64_http_through_the_prefix() {
   local got
   got=$(lab_exec v6client "${CURL[@]}" "http://[$(v6_of 203.0.113.10)]/") || return 1
@@ -1247,6 +1282,7 @@ if [ ${#LAB_CREATED[@]} -eq ${#LAB_ROLES[@]} ]; then
   check services_answer_inside_v4server t_services_answer_inside_v4server
   echo "== nat64d"
   check nat64d_starts_from_its_config t_nat64d_starts_from_its_config
+  check nat64d_pins_its_workers t_nat64d_pins_its_workers
   check nat64_http_through_the_prefix t_nat64_http_through_the_prefix
   check nat64_https_verified t_nat64_https_verified
   check nat64_ping_small_and_large t_nat64_ping_small_and_large

@@ -42,6 +42,10 @@ pub struct Nat64Config {
     /// Worker threads (TUN queues); 0: one per core. Default 0.
     #[serde(default)]
     pub threads: usize,
+    /// Pin worker `i` to the `i`-th CPU nat64d may run on (wrapping when
+    /// there are more workers than CPUs). Default true.
+    #[serde(default = "yes")]
+    pub pin_workers: bool,
     /// MTU of the TUN device, also the IPv4 egress MTU. Default 1500.
     #[serde(default = "default_mtu")]
     pub mtu: u16,
@@ -486,6 +490,13 @@ mod tests {
         assert_eq!(c.state_config().timeouts, Timeouts::default());
         assert_eq!(c.ranges(), DEFAULT_RANGES);
         assert!(c.routes);
+        assert!(c.pin_workers);
+        assert!(
+            !parse(&format!("{MIN}pin_workers = false\n"))
+                .unwrap()
+                .nat64
+                .pin_workers
+        );
         assert_eq!(Nat64Config::default().tun, "nat64");
     }
 

@@ -22,7 +22,7 @@ use nat64d::translate;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tun_rs::InterruptEvent;
 
-use crate::{Args, io, load, own_v4};
+use crate::{Args, affinity, io, load, own_v4};
 
 /// What the workers and the control thread share.
 #[derive(Debug)]
@@ -114,6 +114,23 @@ fn random_seed() -> u64 {
             .as_nanos(),
     );
     h.finish()
+}
+
+/// The CPU of each worker: none with `nat64.pin_workers = false`, or when
+/// the affinity mask cannot be read (said in the log).
+fn worker_cpus(pin: bool, workers: usize) -> Vec<usize> {
+    if !pin {
+        return Vec::new();
+    }
+    match affinity::allowed_cpus() {
+        Ok(allowed) => affinity::plan(&allowed, workers),
+        Err(e) => {
+            eprintln!(
+                "nat64d: nat64.pin_workers: cannot read the CPUs nat64d may run on ({e}); workers not pinned"
+            );
+            Vec::new()
+        }
+    }
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -213,6 +230,7 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         }
     }
     let queues: Vec<Arc<_>> = queues.into_iter().map(Arc::new).collect();
+    let cpus = worker_cpus(c.pin_workers, threads);
     // One stop event per worker: a woken reader may consume its event.
     let mut stops = Vec::new();
     let mut workers = Vec::new();
@@ -220,10 +238,20 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         let stop = Arc::new(InterruptEvent::new().context("cannot create the stop event")?);
         stops.push(stop.clone());
         let (q, shared) = (q.clone(), shared.clone());
+        let cpu = cpus.get(i).copied();
         workers.push(
             std::thread::Builder::new()
                 .name(format!("worker-{i}"))
-                .spawn(move || io::worker(q, shared, i, stop))?,
+                .spawn(move || {
+                    if let Some(cpu) = cpu
+                        && let Err(e) = affinity::pin_current_thread(cpu)
+                    {
+                        eprintln!(
+                            "nat64d: nat64.pin_workers: worker {i} cannot be pinned to CPU {cpu} ({e}); it runs where the scheduler puts it"
+                        );
+                    }
+                    io::worker(q, shared, i, stop)
+                })?,
         );
     }
     let reloads = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
@@ -240,10 +268,15 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
             })?;
     }
     eprintln!(
-        "nat64d: translating on {} ({} queues, {} shards); {}; pool4 {}; allow_from {}",
+        "nat64d: translating on {} ({} queues, {} shards; {}); {}; pool4 {}; allow_from {}",
         c.tun,
         threads,
         shards,
+        if cpus.is_empty() {
+            "workers not pinned".to_string()
+        } else {
+            format!("workers pinned to CPUs {}", affinity::describe(&cpus))
+        },
         f.prefix.summary(),
         c.pool4
             .iter()
@@ -357,6 +390,7 @@ fn reload(
         ("nat64.ports", old.ports != c.ports),
         ("nat64.tun", old.tun != c.tun),
         ("nat64.threads", old.threads != c.threads),
+        ("nat64.pin_workers", old.pin_workers != c.pin_workers),
         ("nat64.mtu", old.mtu != c.mtu || old.ipv6_mtu != c.ipv6_mtu),
         (
             "nat64.own_ipv4/own_ipv6",
@@ -404,6 +438,7 @@ fn reload(
     kept.nat64.ports = current.nat64.ports;
     kept.nat64.tun = current.nat64.tun.clone();
     kept.nat64.threads = current.nat64.threads;
+    kept.nat64.pin_workers = current.nat64.pin_workers;
     kept.nat64.mtu = current.nat64.mtu;
     kept.nat64.ipv6_mtu = current.nat64.ipv6_mtu;
     kept.nat64.own_ipv4 = current.nat64.own_ipv4;

@@ -1,6 +1,7 @@
 //! The nat64d binary: configuration, the TUN device and its worker threads,
 //! and the control plane (sweep, mapping log, metrics, signals).
 
+mod affinity;
 mod control;
 mod io;
 
