@@ -1,6 +1,6 @@
 //! Per-packet addressing costs: RFC 6052 embed/extract under the fastest
 //! (/96) and slowest-shaped (/40, split around the u octet) prefixes, the
-//! prefix-table lookup a translator does per packet, and the SPEC A3 check.
+//! prefix-table lookup a translator does per packet, and the req A3 check.
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -1,6 +1,6 @@
 //! Session table cost with 1 M live sessions: lookup hit, lookup miss,
 //! create, expire; and memory per session, measured with a counting
-//! allocator. Issue 4's target: under 200 bytes per session, both indexes
+//! allocator. The target (ARCHITECTURE.md, "State"): under 200 bytes per session, both indexes
 //! included.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -9,9 +9,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use nat64d::flow::{Proto, TransportAddr4, TransportAddr6};
 use nat64d::pool::{DEFAULT_RANGES, Pool};
-use nat64d::state::{Ask, SWEEP_BATCH, StateConfig, Table, TransportAddr4, TransportAddr6};
-use nat64d::translate::Proto;
+use nat64d::state::{Ask, SWEEP_BATCH, StateConfig, Table};
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);

@@ -1,6 +1,6 @@
 //! Per-packet cost of the RFC 7915 core (inspect + translate in place),
 //! against the physical-limit baseline of copying the packet once.
-//! Issue 3's target: translating a 1500-byte TCP packet costs less than one
+//! The target (ARCHITECTURE.md, "The data path"): translating a 1500-byte TCP packet costs less than one
 //! copy of it, because the payload is never touched.
 
 use std::hint::black_box;

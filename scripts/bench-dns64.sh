@@ -34,16 +34,8 @@ PORT_OURS=53
 PORT_UNBOUND=5301
 PORT_BIND=5302
 
-cat >"$LAB_DIR/gateway.toml" <<EOF
-[prefix]
-prefixes = ["64:ff9b::/96"]
-allow_non_global = true
-[dns64]
-listen = ["[$ADDR]:$PORT_OURS"]
-upstreams = ["$LAB_DNS4:53"]
-allow_from = ["2001:db8:1::/64"]
-cache_size = 1000000
-EOF
+lab_gateway_config "$LAB_DIR/gateway.toml" nat64=no dns64_listen="\"[$ADDR]:$PORT_OURS\"" \
+  dns64_allow='"2001:db8:1::/64"' cache_size=1000000 dns64_metrics='' || exit 1
 
 mkdir -p "$LAB_DIR/unbound"
 cat >"$LAB_DIR/unbound/unbound.conf" <<EOF

@@ -71,20 +71,8 @@ start_nat64d() {
     kill "$NAT64_PID" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$NAT64_PID" 2>/dev/null || break; sleep 0.1; done
   fi
-  cat >"$LAB_DIR/gateway.toml" <<EOF
-[prefix]
-prefixes = ["64:ff9b::/96"]
-allow_non_global = true
-[nat64]
-tun = "nat64"
-pool4 = ["198.51.100.0/28"]
-allow_from = ["2001:db8:1::/64"]
-max_sessions = 1100000
-mapping_log = "/dev/null"
-offload = $1
-[nat64.metrics]
-listen = "127.0.0.1:9464"
-EOF
+  lab_gateway_config "$LAB_DIR/gateway.toml" dns64=no threads='' offload="$1" \
+    max_sessions=1100000 mapping_log=/dev/null || exit 1
   lab_bg gw "nat64d-offload-$1" "$NAT64D" --config "$LAB_DIR/gateway.toml"
   lab_wait 50 lab_exec gw curl -sf -o /dev/null http://127.0.0.1:9464/metrics || { cat "$LAB_DIR/nat64d-offload-$1.log" >&2; exit 1; }
   NAT64_PID=$(pgrep -f -- "$NAT64D --config $LAB_DIR/gateway.toml" | head -1)

@@ -192,7 +192,7 @@ lab_zone() {
 $ORIGIN test.
 $TTL 3600
 ; SOA minimum (negative TTL, RFC 2308) 300 s: twitter's A TTL is above it,
-; akismet's below it (SPEC D7).
+; akismet's below it (req D7).
 @            IN SOA ns.test. hostmaster.test. 2026112201 3600 900 604800 300
 @            IN NS  ns.test.
 ns           IN A   192.0.2.53
@@ -203,10 +203,10 @@ akismet   60 IN A   203.0.113.11
 ; dual-stack
 dual         IN A    203.0.113.12
 dual         IN AAAA 2001:db8:2::12
-; only AAAA is IPv4-mapped (excluded by DNS64, SPEC D5)
+; only AAAA is IPv4-mapped (excluded by DNS64, req D5)
 mapped       IN A    203.0.113.13
 mapped       IN AAAA ::ffff:203.0.113.13
-; CNAME chain to an IPv4-only name, to NODATA, and to NXDOMAIN (SPEC D6)
+; CNAME chain to an IPv4-only name, to NODATA, and to NXDOMAIN (req D6)
 chain        IN CNAME chain2
 chain2       IN CNAME twitter
 nodata-chain IN CNAME noaddr
@@ -214,18 +214,18 @@ broken-chain IN CNAME missing
 ; no address records at all
 noaddr       IN TXT "this name has no address records"
 noaddr       IN MX  10 twitter.test.
-; several A records (one AAAA each, SPEC D4)
+; several A records (one AAAA each, req D4)
 multi        IN A   203.0.113.20
 multi        IN A   203.0.113.21
 multi        IN A   203.0.113.22
-; DNAME (SPEC D6): www.legacy.test -> www.svc.test
+; DNAME (req D6): www.legacy.test -> www.svc.test
 legacy       IN DNAME svc.test.
 www.svc      IN A   203.0.113.14
 ZONE
     # Any name under bench.test has an A record and no AAAA (a wildcard):
     # unique names for the uncached DNS64 benchmark.
     printf '*.bench IN A 203.0.113.50\n'
-    # 40 A records: a synthesised answer too large for 512-byte UDP (SPEC D12).
+    # 40 A records: a synthesised answer too large for 512-byte UDP (req D12).
     for ((i = 100; i < 140; i++)); do printf 'many IN A 203.0.113.%d\n' "$i"; done
   } >"$d/nsd/test.zone"
   cat >"$d/nsd/113.0.203.in-addr.arpa.zone" <<'ZONE'
@@ -325,4 +325,53 @@ lab_down() {
   fi
   LAB_DIR=
   LAB_ID=
+}
+
+# lab_gateway_config FILE [KEY=VALUE...]: writes a gateway file (both
+# daemons' sections) for the lab, the way an operator would: documentation
+# addresses under the Well-Known Prefix need allow_non_global. Shared by the
+# end-to-end suite, bench.sh and bench-dns64.sh. Keys (default):
+#   nat64 (yes)          write the [nat64] section
+#   nat64_allow ("2001:db8:1::/64")   nat64.allow_from, TOML list items
+#   deny_to ()           nat64.deny_to, TOML list items
+#   threads (2; empty: one per core)  offload (true)  max_sessions (unset)  mapping_log (-)
+#   static ()            nat64.static, TOML list items
+#   nat64_metrics (127.0.0.1:9464)
+#   dns64 (yes)          write the [dns64] section
+#   dns64_listen ("[2001:db8:1::1]:53")  dns64_allow ("2001:db8:1::/64", "::1/128")
+#   cache_size (unset)   timeout_ms (unset)
+#   dns64_metrics (127.0.0.1:9465; empty: no [dns64.metrics])
+lab_gateway_config() {
+  local file=$1 kv
+  shift
+  local -A c=(
+    [nat64]=yes [nat64_allow]='"2001:db8:1::/64"' [deny_to]='' [threads]=2
+    [offload]=true [max_sessions]='' [mapping_log]=- [static]=''
+    [nat64_metrics]=127.0.0.1:9464
+    [dns64]=yes [dns64_listen]="\"[$LAB_GW6]:53\"" [dns64_allow]='"2001:db8:1::/64", "::1/128"'
+    [cache_size]='' [timeout_ms]='' [dns64_metrics]=127.0.0.1:9465
+  )
+  for kv in "$@"; do
+    [ -n "${c[${kv%%=*}]+set}" ] || { lab_log "lab_gateway_config: unknown key ${kv%%=*}"; return 1; }
+    c[${kv%%=*}]=${kv#*=}
+  done
+  {
+    printf '[prefix]\nprefixes = ["%s"]\nallow_non_global = true\n' "$LAB_PREFIX"
+    if [ "${c[nat64]}" = yes ]; then
+      printf '\n[nat64]\ntun = "nat64"\npool4 = ["198.51.100.0/28"]\n'
+      printf 'allow_from = [%s]\ndeny_to = [%s]\n' "${c[nat64_allow]}" "${c[deny_to]}"
+      [ -n "${c[threads]}" ] && printf 'threads = %s\n' "${c[threads]}"
+      printf 'offload = %s\nmapping_log = "%s"\n' "${c[offload]}" "${c[mapping_log]}"
+      [ -n "${c[max_sessions]}" ] && printf 'max_sessions = %s\n' "${c[max_sessions]}"
+      [ -n "${c[static]}" ] && printf 'static = [\n  %s,\n]\n' "${c[static]}"
+      printf '\n[nat64.metrics]\nlisten = "%s"\n' "${c[nat64_metrics]}"
+    fi
+    if [ "${c[dns64]}" = yes ]; then
+      printf '\n[dns64]\nlisten = [%s]\nupstreams = ["%s:53"]\nallow_from = [%s]\n' \
+        "${c[dns64_listen]}" "$LAB_DNS4" "${c[dns64_allow]}"
+      [ -n "${c[cache_size]}" ] && printf 'cache_size = %s\n' "${c[cache_size]}"
+      [ -n "${c[timeout_ms]}" ] && printf 'timeout_ms = %s\n' "${c[timeout_ms]}"
+      [ -n "${c[dns64_metrics]}" ] && printf '\n[dns64.metrics]\nlisten = "%s"\n' "${c[dns64_metrics]}"
+    fi
+  } >"$file"
 }

@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
 # Runs every test of nat64gw: the unit, property and integration tests of the
 # whole workspace (including each benchmark once, as a smoke test), then the
-# namespace end-to-end suite, twice (nat64d's TUN offload on and off), which
-# needs root (it is run through sudo when this script is not root).
+# namespace end-to-end suite (tests/netns/, scripts/netns-test.sh), twice:
+# nat64d's TUN offload on and off. The suite needs root (it is run through
+# sudo when this script is not root). Both passes run and are reported even
+# when the first fails; the exit status is non-zero if anything failed.
+#
+# Usage: scripts/test.sh [FILTER...]   (FILTERs go to scripts/netns-test.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+# The suite runs the debug binaries cargo test built.
+cargo build --workspace --bins
 
-# The suite runs twice: nat64d with the TUN's segmentation/checksum offload
-# (the default) and without it (the fallback path).
+declare -A result=()
 for offload in true false; do
   echo "== namespace end-to-end suite, nat64d offload = $offload"
   if [ "$(id -u)" -eq 0 ]; then
-    NAT64_OFFLOAD=$offload scripts/netns-test.sh
+    run=(env "NAT64_OFFLOAD=$offload" scripts/netns-test.sh "$@")
   elif command -v sudo >/dev/null 2>&1; then
-    sudo --preserve-env=PATH NAT64_OFFLOAD=$offload scripts/netns-test.sh
+    run=(sudo --preserve-env=PATH "NAT64_OFFLOAD=$offload" scripts/netns-test.sh "$@")
   else
     echo "test.sh: scripts/netns-test.sh needs root and sudo is not installed; run it as root" >&2
     exit 1
   fi
+  if "${run[@]}" | tee /tmp/nat64gw-test-netns.$$; then
+    result[$offload]=ok
+  else
+    result[$offload]=FAILED
+  fi
+  result[$offload]+=" ($(grep '^netns: ' /tmp/nat64gw-test-netns.$$ | tail -1))"
+  rm -f /tmp/nat64gw-test-netns.$$
 done
+echo "== end-to-end suite: offload on: ${result[true]}; offload off: ${result[false]}"
+[[ ${result[true]} == ok* && ${result[false]} == ok* ]]

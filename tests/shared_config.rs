@@ -1,4 +1,4 @@
-//! SPEC A4 through the public API: one gateway file, read by both daemons,
+//! req A4 through the public API: one gateway file, read by both daemons,
 //! each with its own typed section and the other's kept opaque, both seeing
 //! the same prefix table. Errors in a daemon's own section name its keys.
 

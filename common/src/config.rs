@@ -1,4 +1,4 @@
-//! The gateway configuration file both daemons read (SPEC A4, O1).
+//! The gateway configuration file both daemons read (req A4, O1).
 //!
 //! One TOML file holds the shared `[prefix]` section and one section per
 //! daemon (`[nat64]`, `[dns64]`). Each daemon reads the whole file through
@@ -35,7 +35,7 @@ pub struct GatewayFile<N = toml::Table, D = toml::Table> {
 }
 
 /// The shared `[prefix]` section: the prefix table both daemons use
-/// (SPEC A1, A3, A4, D8).
+/// (req A1, A3, A4, D8).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrefixConfig {
@@ -44,7 +44,7 @@ pub struct PrefixConfig {
     #[serde(default)]
     pub prefixes: PrefixList,
     /// `allow_non_global`: let the Well-Known Prefix carry non-global IPv4
-    /// addresses (SPEC A3). For labs only. Default: `false`.
+    /// addresses (req A3). For labs only. Default: `false`.
     #[serde(default)]
     pub allow_non_global: bool,
 }
@@ -57,7 +57,7 @@ impl PrefixConfig {
             .find_map(|p| extract(p, addr).map(|v4| (p, v4)))
     }
 
-    /// SPEC A3 under this configuration's `allow_non_global`.
+    /// req A3 under this configuration's `allow_non_global`.
     pub fn embeddable(&self, prefix: &Nat64Prefix, addr: Ipv4Addr) -> Embeddable {
         embeddable(prefix, addr, self.allow_non_global)
     }

@@ -1,4 +1,4 @@
-//! What nat64d and dns64d must agree on (SPEC A1–A4): validated NAT64
+//! What nat64d and dns64d must agree on (req A1–A4): validated NAT64
 //! prefixes, the RFC 6052 mapping between IPv4 and IPv6 addresses, the
 //! special-purpose address ranges, and the shared `[prefix]` config section.
 //!
@@ -8,6 +8,7 @@
 pub mod config;
 pub mod prefix;
 pub mod special;
+pub mod sync;
 
 pub use config::{ConfigError, GatewayFile, PrefixConfig};
 pub use prefix::{

@@ -1,4 +1,4 @@
-//! NAT64 prefixes and the RFC 6052 address mapping (SPEC A1, A2).
+//! NAT64 prefixes and the RFC 6052 address mapping (req A1, A2).
 //!
 //! A [`Nat64Prefix`] can only hold a valid prefix: one of the six lengths of
 //! RFC 6052 §2.2, with the u octet (bits 64–71) and every bit after the length
@@ -97,7 +97,7 @@ impl PrefixLen {
     }
 }
 
-/// What kind of prefix this is, for the rules that depend on it (SPEC A3).
+/// What kind of prefix this is, for the rules that depend on it (req A3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrefixKind {
     /// `64:ff9b::/96`, the Well-Known Prefix (RFC 6052 §2.1): must not carry
@@ -273,7 +273,7 @@ pub fn embed(prefix: &Nat64Prefix, v4: Ipv4Addr) -> Ipv6Addr {
 
 /// The IPv4 address embedded in `addr` under `prefix` (RFC 6052 §2.2), or
 /// `None` when `addr` is outside the prefix. The u octet and the suffix are
-/// ignored, as RFC 6052 §2.2 and SPEC A1 ask.
+/// ignored, as RFC 6052 §2.2 and req A1 ask.
 #[inline]
 pub fn extract(prefix: &Nat64Prefix, addr: Ipv6Addr) -> Option<Ipv4Addr> {
     let bits = addr.to_bits();

@@ -1,5 +1,5 @@
 //! The IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and
-//! the RFCs that updated them), and the SPEC A3 rule built on them: which IPv4
+//! the RFCs that updated them), and the req A3 rule built on them: which IPv4
 //! addresses the Well-Known Prefix may carry.
 //!
 //! Lookups return the most specific entry, so `192.0.0.9` finds its own
@@ -321,11 +321,11 @@ pub fn is_global_v4(addr: Ipv4Addr) -> bool {
 }
 
 /// The ipv4only.arpa addresses (RFC 8880 §2): always allowed under any
-/// prefix, so that hosts can discover the prefix (SPEC A3).
+/// prefix, so that hosts can discover the prefix (req A3).
 pub const IPV4ONLY_ARPA: [Ipv4Addr; 2] =
     [Ipv4Addr::new(192, 0, 0, 170), Ipv4Addr::new(192, 0, 0, 171)];
 
-/// The SPEC A3 verdict on carrying an IPv4 address under a prefix.
+/// The req A3 verdict on carrying an IPv4 address under a prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Embeddable {
     /// Allowed.
@@ -335,7 +335,7 @@ pub enum Embeddable {
     NonGlobalUnderWkp(&'static SpecialRange4),
 }
 
-/// SPEC A3: may `addr` be carried under `prefix`? The Well-Known Prefix must
+/// req A3: may `addr` be carried under `prefix`? The Well-Known Prefix must
 /// not carry non-global addresses unless `allow_non_global` (a lab switch) is
 /// set; `192.0.0.170/171` are always allowed; the RFC 8215 local-use prefix and
 /// network-specific prefixes are not bound by the rule.

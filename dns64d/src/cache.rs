@@ -1,4 +1,4 @@
-//! The answer cache (SPEC D13), pure: `now` (seconds) is an argument.
+//! The answer cache (req D13), pure: `now` (seconds) is an argument.
 //! Shared by the AAAA and A paths (and every other upstream question):
 //! keyed by (name in lower case, type, class, CD bit). Bounded by a number
 //! of answers: when full, the oldest insertion goes first (expired ones are

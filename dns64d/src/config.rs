@@ -1,4 +1,4 @@
-//! The `[dns64]` section of the gateway file (SPEC D5, D8, D13, D14, O1),
+//! The `[dns64]` section of the gateway file (req D5, D8, D13, D14, O1),
 //! with defaults, and the checks that span keys. Every key is documented in
 //! `docs/configuration.md`.
 
@@ -26,11 +26,11 @@ pub struct Dns64Config {
     /// Upstream resolvers, tried in order. Required.
     #[serde(default)]
     pub upstreams: Vec<SocketAddr>,
-    /// Clients served; others get REFUSED (SPEC D14). Default: loopback
+    /// Clients served; others get REFUSED (req D14). Default: loopback
     /// only.
     #[serde(default = "default_allow_from")]
     pub allow_from: Vec<IpNet>,
-    /// AAAA records inside these ranges count as absent (SPEC D5). Default
+    /// AAAA records inside these ranges count as absent (req D5). Default
     /// `["::ffff:0:0/96"]`.
     #[serde(default = "default_exclude")]
     pub exclude: Vec<Ipv6Net>,
@@ -41,7 +41,7 @@ pub struct Dns64Config {
     /// Default 1000.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
-    /// Prefixes that synthesise only for some IPv4 ranges (SPEC D8):
+    /// Prefixes that synthesise only for some IPv4 ranges (req D8):
     /// `[{ prefix = "2001:db8:64::/96", ipv4 = ["198.51.100.0/24"] }]`.
     #[serde(default)]
     pub prefix_ipv4: Vec<PrefixIpv4>,
@@ -251,7 +251,7 @@ mod tests {
         let f = parse(MIN).unwrap();
         let d = &f.dns64;
         assert_eq!(d.listen.len(), 2);
-        assert_eq!(d.allow_from.len(), 2, "loopback only (SPEC D14)");
+        assert_eq!(d.allow_from.len(), 2, "loopback only (req D14)");
         assert_eq!(d.exclude, vec!["::ffff:0:0/96".parse::<Ipv6Net>().unwrap()]);
         assert_eq!(d.cache_size, 100_000);
         assert_eq!(d.core(&f.prefix).prefixes.len(), 1);

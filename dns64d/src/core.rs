@@ -1,4 +1,4 @@
-//! The DNS64 core (RFC 6147, RFC 8880; SPEC D1–D11, A3), pure: it reads
+//! The DNS64 core (RFC 6147, RFC 8880; req D1–D11, A3), pure: it reads
 //! queries and upstream answers as hickory-proto messages and says what to
 //! ask upstream and what to answer. It opens no socket and reads no clock;
 //! the server shell runs the upstream queries it asks for.
@@ -18,15 +18,15 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 /// TTL of a synthesised record when the AAAA answer carries no SOA to take
-/// the negative TTL from (SPEC D7).
+/// the negative TTL from (req D7).
 pub const NO_SOA_TTL: u32 = 600;
-/// TTL of the locally answered `ipv4only.arpa` records (SPEC D11): they
+/// TTL of the locally answered `ipv4only.arpa` records (req D11): they
 /// never change.
 pub const IPV4ONLY_TTL: u32 = 86400;
 /// The DNAME record type (RFC 6672), which hickory-proto carries as raw data.
 const DNAME: u16 = 39;
 
-/// One NAT64 prefix and the IPv4 addresses it synthesises for (SPEC D8).
+/// One NAT64 prefix and the IPv4 addresses it synthesises for (req D8).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrefixRule {
     /// The prefix.
@@ -42,9 +42,9 @@ pub struct Core {
     /// The prefixes, in configured order (one AAAA per A record per
     /// prefix that applies).
     pub prefixes: Vec<PrefixRule>,
-    /// The `[prefix]` `allow_non_global` switch (SPEC A3; labs only).
+    /// The `[prefix]` `allow_non_global` switch (req A3; labs only).
     pub allow_non_global: bool,
-    /// AAAA records inside these ranges count as absent (SPEC D5).
+    /// AAAA records inside these ranges count as absent (req D5).
     pub exclude: Vec<Ipv6Net>,
 }
 
@@ -66,12 +66,12 @@ pub enum Plan {
     /// Send this answer to the client.
     Answer(Message),
     /// Ask upstream the same question and give its answer to the client
-    /// unchanged (SPEC D1, D10, D9 outside the prefixes).
+    /// unchanged (req D1, D10, D9 outside the prefixes).
     Forward,
-    /// DNS64 (SPEC D2–D7): ask AAAA for the name (and A, which may run in
+    /// DNS64 (req D2–D7): ask AAAA for the name (and A, which may run in
     /// parallel), then [`Core::after_aaaa`].
     Synthesize,
-    /// A PTR name inside a prefix (SPEC D9): ask PTR for `target` (the
+    /// A PTR name inside a prefix (req D9): ask PTR for `target` (the
     /// in-addr.arpa name) and answer with [`Core::ptr_answer`].
     Ptr {
         /// The in-addr.arpa name the ip6.arpa name maps to.
@@ -142,7 +142,7 @@ fn ip6_arpa_net(name: &Name) -> Option<Ipv6Net> {
 }
 
 impl Core {
-    /// Whether A record address `v4` is synthesised under `rule` (SPEC D8,
+    /// Whether A record address `v4` is synthesised under `rule` (req D8,
     /// A3).
     fn applies(&self, rule: &PrefixRule, v4: Ipv4Addr) -> bool {
         (rule.ipv4.is_empty() || rule.ipv4.iter().any(|n| n.contains(&v4)))
@@ -182,7 +182,7 @@ impl Core {
         }
     }
 
-    /// SPEC D11: `ipv4only.arpa` (A, AAAA) and the reverse names of its two
+    /// req D11: `ipv4only.arpa` (A, AAAA) and the reverse names of its two
     /// addresses, answered here.
     fn ipv4only(&self, q: &Message, name: &Name, qtype: RecordType) -> Option<Plan> {
         let own = ipv4only_name();
@@ -263,7 +263,7 @@ impl Core {
             .find_map(|r| extract(&r.prefix, a).map(|v4| (r, v4)))
     }
 
-    /// SPEC D9.
+    /// req D9.
     fn plan_ptr(&self, q: &Message, name: &Name) -> Plan {
         let Some(net) = ip6_arpa_net(name) else {
             return Plan::Forward;
@@ -292,7 +292,7 @@ impl Core {
 
     /// The answer to a PTR query inside a prefix: a CNAME from the query
     /// name to `target`, then what the upstream said about `target`
-    /// (SPEC D9).
+    /// (req D9).
     pub fn ptr_answer(&self, q: &Message, target: &Name, up: Upstream<'_>) -> Message {
         let Ok(up) = up else {
             return servfail(q);
@@ -311,7 +311,7 @@ impl Core {
         m
     }
 
-    /// SPEC D2–D5: what the AAAA answer decides.
+    /// req D2–D5: what the AAAA answer decides.
     pub fn after_aaaa(&self, q: &Message, aaaa: Upstream<'_>) -> AfterAaaa {
         let Ok(up) = aaaa else {
             return AfterAaaa::NeedA;
@@ -347,7 +347,7 @@ impl Core {
         AfterAaaa::Answer(m)
     }
 
-    /// SPEC D4, D6, D7, D8, D10: the synthesised answer for `q` from the
+    /// req D4, D6, D7, D8, D10: the synthesised answer for `q` from the
     /// AAAA answer (for the negative TTL) and the A answer.
     pub fn synthesize(&self, q: &Message, aaaa: Upstream<'_>, a: Upstream<'_>) -> Message {
         let neg_ttl = aaaa.ok().and_then(negative_ttl).unwrap_or(NO_SOA_TTL);

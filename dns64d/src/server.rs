@@ -1,10 +1,12 @@
-//! The server shell (SPEC D12, D14): UDP and TCP listeners, the access
+//! The server shell (req D12, D14): UDP and TCP listeners, the access
 //! check, EDNS(0), truncation to the client's UDP size, and the glue that
 //! runs the core's plan against the resolver. Counters for `/metrics`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+
+use common::sync::lock;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
@@ -23,7 +25,7 @@ use crate::upstream::{EDNS_SIZE, Question, Resolve};
 pub struct Settings {
     /// The DNS64 rules.
     pub core: Core,
-    /// Clients served (SPEC D14).
+    /// Clients served (req D14).
     pub allow_from: Vec<IpNet>,
 }
 
@@ -96,10 +98,6 @@ pub struct Server<R> {
     epoch: Instant,
     /// Counters.
     pub stats: Stats,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn qtype_of(q: &Message) -> RecordType {
@@ -298,7 +296,7 @@ impl<R: Resolve> Server<R> {
         lock(&self.answers).put(q.key, r, ttl, now);
     }
 
-    /// The answer to `q` from `client` (SPEC D1–D14), counted.
+    /// The answer to `q` from `client` (req D1–D14), counted.
     pub async fn answer(&self, q: &Message, client: IpAddr) -> Message {
         let (m, o) = self.decide(q, client).await;
         self.count(qtype_of(q), o);
@@ -360,7 +358,7 @@ impl<R: Resolve> Server<R> {
                     return (servfail(q), Outcome::ServFail);
                 };
                 let name = query.name().clone();
-                // The AAAA and A questions run in parallel (SPEC D13); the
+                // The AAAA and A questions run in parallel (req D13); the
                 // A answer is only used when the AAAA one calls for it.
                 let qa = ask(name.clone(), RecordType::AAAA, DNSClass::IN);
                 let qb = ask(name, RecordType::A, DNSClass::IN);

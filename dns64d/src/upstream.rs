@@ -1,4 +1,4 @@
-//! Asking upstream resolvers (SPEC D13): the [`Resolve`] trait the server
+//! Asking upstream resolvers (req D13): the [`Resolve`] trait the server
 //! uses, the real client over UDP with TCP when the answer is truncated,
 //! a per-server timeout and failover to the next server, and the cache in
 //! front of it. Tests put an in-process fake behind the same trait.
@@ -27,7 +27,7 @@ pub struct Question {
     pub qtype: RecordType,
     /// QCLASS.
     pub qclass: DNSClass,
-    /// The client's CD bit, passed on (SPEC D10).
+    /// The client's CD bit, passed on (req D10).
     pub cd: bool,
     /// The client's DO bit, passed on.
     pub dnssec_ok: bool,
@@ -236,7 +236,7 @@ impl Resolve for Client {
     }
 }
 
-/// The cache in front of a resolver (SPEC D13), shared by every path.
+/// The cache in front of a resolver (req D13), shared by every path.
 #[derive(Debug)]
 pub struct Cached<R> {
     /// The resolver asked on a miss.

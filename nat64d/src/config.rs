@@ -1,4 +1,4 @@
-//! The `[nat64]` section of the gateway file (SPEC O1, O4, S5–S7), with
+//! The `[nat64]` section of the gateway file (req O1, O4, S5–S7), with
 //! defaults, and the checks that span keys. Every key is documented in
 //! `docs/configuration.md`.
 
@@ -10,9 +10,9 @@ use common::{GatewayFile, PrefixConfig};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 
+use crate::flow::Proto;
 use crate::pool::{DEFAULT_RANGES, PortRange};
 use crate::state::{Filtering, StateConfig, Timeouts, UDP_MIN};
-use crate::translate::Proto;
 
 /// The gateway file as nat64d reads it.
 pub type File = GatewayFile<Nat64Config, toml::Table>;
@@ -75,7 +75,7 @@ pub struct Nat64Config {
     /// Zero the Traffic Class / TOS instead of copying it. Default false.
     #[serde(default)]
     pub zero_tos: bool,
-    /// ICMP errors nat64d itself sends, per second (SPEC N13). Default 100.
+    /// ICMP errors nat64d itself sends, per second (req N13). Default 100.
     #[serde(default = "default_error_rate")]
     pub icmp_error_rate: u32,
     /// Session lifetimes.
@@ -247,33 +247,11 @@ impl<'de> Deserialize<'de> for RangeText {
 #[serde(deny_unknown_fields)]
 pub struct StaticEntry {
     /// `"tcp"`, `"udp"` or `"icmp"` (the port is then the identifier).
-    pub proto: ProtoName,
+    pub proto: Proto,
     /// The IPv6 server's address and port.
     pub ipv6: SocketAddrV6,
     /// The pool address and port IPv4 clients connect to.
     pub ipv4: SocketAddrV4,
-}
-
-/// Protocol names in the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProtoName {
-    /// TCP.
-    Tcp,
-    /// UDP.
-    Udp,
-    /// ICMP queries.
-    Icmp,
-}
-
-impl From<ProtoName> for Proto {
-    fn from(p: ProtoName) -> Proto {
-        match p {
-            ProtoName::Tcp => Proto::Tcp,
-            ProtoName::Udp => Proto::Udp,
-            ProtoName::Icmp => Proto::Icmp,
-        }
-    }
 }
 
 /// `[nat64.metrics]`.

@@ -1,6 +1,6 @@
 //! The control plane: start-up, the coarse clock, the per-shard sweep, the
-//! mapping log (SPEC O3), `/metrics` (SPEC O2), SIGHUP reload and SIGTERM
-//! stop (SPEC O1).
+//! mapping log (req O3), `/metrics` (req O2), SIGHUP reload and SIGTERM
+//! stop (req O1).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
@@ -14,9 +14,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use common::prefix::embed;
 use nat64d::config::{File, Nat64Config};
+use nat64d::flow::{Proto, TransportAddr4, TransportAddr6};
 use nat64d::gateway::{Gateway, Policy};
 use nat64d::pool::Pool;
-use nat64d::state::{Event, Table, TransportAddr4, TransportAddr6, proto_name, tcp::TcpState};
+use nat64d::state::{Event, Table, tcp::TcpState};
 use nat64d::stats::{Counters, DropReason};
 use nat64d::translate;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -74,12 +75,12 @@ fn policy_of(f: &File) -> Policy {
     }
 }
 
-fn statics_of(c: &Nat64Config) -> Vec<(translate::Proto, TransportAddr6, TransportAddr4)> {
+fn statics_of(c: &Nat64Config) -> Vec<(Proto, TransportAddr6, TransportAddr4)> {
     c.statics
         .iter()
         .map(|s| {
             (
-                s.proto.into(),
+                s.proto,
                 TransportAddr6 {
                     addr: *s.ipv6.ip(),
                     port: s.ipv6.port(),
@@ -450,7 +451,7 @@ fn reload(
     true
 }
 
-/// The mapping-log thread (SPEC O3): one line per binding created or
+/// The mapping-log thread (req O3): one line per binding created or
 /// removed, `TIME created|removed PROTO IPV6#PORT IPV4#PORT [static]`.
 fn mapping_log(
     rx: Receiver<Vec<Event>>,
@@ -495,7 +496,7 @@ fn mapping_log(
                 "{} {} {} {} {}{}",
                 utc(t),
                 if e.created { "created" } else { "removed" },
-                proto_name(e.proto),
+                e.proto.name(),
                 e.v6,
                 e.v4,
                 if e.is_static { " static" } else { "" }
@@ -569,7 +570,7 @@ fn sum(shared: &Shared, f: impl Fn(&Counters) -> &AtomicU64) -> u64 {
         .sum()
 }
 
-/// The Prometheus text exposition of every counter (SPEC O2).
+/// The Prometheus text exposition of every counter (req O2).
 fn render(shared: &Shared, reloads: &[AtomicU64; 2]) -> String {
     let mut o = String::new();
     let ways = ["6to4", "4to6", "hairpin"];
@@ -656,13 +657,16 @@ fn render(shared: &Shared, reloads: &[AtomicU64; 2]) -> String {
         );
     }
     let census = shared.gateway.table.census();
-    let protos = ["tcp", "udp", "icmp"];
     let _ = writeln!(
         o,
         "# HELP nat64d_sessions Live sessions, by protocol.\n# TYPE nat64d_sessions gauge"
     );
-    for (i, p) in protos.iter().enumerate() {
-        let _ = writeln!(o, "nat64d_sessions{{proto=\"{p}\"}} {}", census.sessions[i]);
+    for p in Proto::ALL {
+        let _ = writeln!(
+            o,
+            "nat64d_sessions{{proto=\"{p}\"}} {}",
+            census.sessions[p.index()]
+        );
     }
     let _ = writeln!(
         o,
@@ -680,21 +684,21 @@ fn render(shared: &Shared, reloads: &[AtomicU64; 2]) -> String {
         o,
         "# HELP nat64d_bib_entries Bindings, by protocol.\n# TYPE nat64d_bib_entries gauge"
     );
-    for (i, p) in protos.iter().enumerate() {
-        let _ = writeln!(o, "nat64d_bib_entries{{proto=\"{p}\"}} {}", census.bibs[i]);
+    for p in Proto::ALL {
+        let _ = writeln!(
+            o,
+            "nat64d_bib_entries{{proto=\"{p}\"}} {}",
+            census.bibs[p.index()]
+        );
     }
     let pool = &shared.gateway.pool;
     let _ = writeln!(
         o,
         "# HELP nat64d_pool_ports Pool transport addresses, by protocol.\n# TYPE nat64d_pool_ports gauge"
     );
-    for (i, p) in protos.iter().enumerate() {
-        let proto = [
-            translate::Proto::Tcp,
-            translate::Proto::Udp,
-            translate::Proto::Icmp,
-        ][i];
-        let total = pool.range(proto).len() as usize * pool.addrs().len();
+    for p in Proto::ALL {
+        let i = p.index();
+        let total = pool.range(p).len() as usize * pool.addrs().len();
         let _ = writeln!(
             o,
             "nat64d_pool_ports{{proto=\"{p}\",use=\"bound\"}} {}",
@@ -718,7 +722,7 @@ fn render(shared: &Shared, reloads: &[AtomicU64; 2]) -> String {
     let (flows, held) = shared.gateway.fragment_census();
     let _ = writeln!(
         o,
-        "# HELP nat64d_fragment_flows Fragmented datagrams being matched (SPEC S9).\n# TYPE nat64d_fragment_flows gauge\nnat64d_fragment_flows {flows}\n# HELP nat64d_fragment_held_bytes Bytes of fragments waiting for their first fragment.\n# TYPE nat64d_fragment_held_bytes gauge\nnat64d_fragment_held_bytes {held}"
+        "# HELP nat64d_fragment_flows Fragmented datagrams being matched (req S9).\n# TYPE nat64d_fragment_flows gauge\nnat64d_fragment_flows {flows}\n# HELP nat64d_fragment_held_bytes Bytes of fragments waiting for their first fragment.\n# TYPE nat64d_fragment_held_bytes gauge\nnat64d_fragment_held_bytes {held}"
     );
     let _ = writeln!(
         o,

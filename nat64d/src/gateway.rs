@@ -1,26 +1,29 @@
-//! One packet through the whole stateful translator: policy (SPEC O4),
-//! the table (RFC 6146), the translation (RFC 7915), hairpinning (SPEC S8).
+//! One packet through the whole stateful translator: policy (req O4),
+//! the table (RFC 6146), the translation (RFC 7915), hairpinning (req S8).
 //! Pure: `now` and the buffer come in, what to send comes out; the worker
 //! threads in the binary do the I/O.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
+
+use common::sync::lock;
 
 use common::PrefixConfig;
 use common::prefix::embed;
 use common::special::special_v4;
 use ipnet::{Ipv4Net, Ipv6Net};
 
+use crate::flow::{Proto, TransportAddr4, TransportAddr6};
 use crate::offload::Offload;
 use crate::pool::Pool;
-use crate::state::{Ask, Event, Secs, Table, TransportAddr4, TransportAddr6};
+use crate::state::{Ask, Event, Secs, Table};
 use crate::stats::DropReason;
-use crate::translate::{self, Flow4, Flow6, Kind, Map4, Map6, Output, Proto};
+use crate::translate::{self, Flow4, Flow6, Kind, Map4, Map6, Output};
 
 mod frags;
 pub use frags::{FRAG_TIMEOUT, FragTable, MAX_FRAG_FLOWS, MAX_HELD_BYTES, MAX_HELD_PER_FLOW};
 
-/// Who may use the translator and where it may not lead (SPEC O4).
+/// Who may use the translator and where it may not lead (req O4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// IPv6 sources allowed to use the translator.
@@ -60,7 +63,7 @@ pub struct Gateway {
     /// Translation settings.
     pub xlat: translate::Config,
     /// IPv4 fragments after the first, matched to the first's session
-    /// (SPEC S9): (src, dst, protocol, identification) → (IPv6 host,
+    /// (req S9): (src, dst, protocol, identification) → (IPv6 host,
     /// prefix number).
     frags4: Mutex<FragTable<Frag4Key, (TransportAddr6, u8)>>,
     /// IPv6 fragments after the first: (src, dst, protocol,
@@ -95,7 +98,7 @@ pub enum Action {
         /// Length.
         len: usize,
         /// An error the translator itself generated (rate-limited by the
-        /// caller, SPEC N13).
+        /// caller, req N13).
         own_error: bool,
     },
     /// Write the fragments [`translate::Fragments`] cuts from
@@ -121,9 +124,9 @@ pub enum Action {
     Drop(DropReason),
     /// The packet is dropped for `reason` (counted), and the translator
     /// answers its source with the ICMP error at `buf[start..start + len]`
-    /// (rate-limited by the caller, SPEC N13): Address Unreachable when the
-    /// pool is full (SPEC S6), Port Unreachable for UDP to a pool port no
-    /// binding holds (SPEC S3).
+    /// (rate-limited by the caller, req N13): Address Unreachable when the
+    /// pool is full (req S6), Port Unreachable for UDP to a pool port no
+    /// binding holds (req S3).
     Refuse {
         /// Why the packet was dropped.
         reason: DropReason,
@@ -179,7 +182,7 @@ impl Gateway {
         match buf.get(start).map(|b| b >> 4) {
             Some(6) => {
                 let a = self.process6(policy, buf, start, len, off, now, ident, fx);
-                // Hairpin (SPEC S8): an IPv4 packet to a pool address goes
+                // Hairpin (req S8): an IPv4 packet to a pool address goes
                 // straight back in as if it had arrived from the IPv4 side.
                 if let Action::Send {
                     start: s,
@@ -243,7 +246,7 @@ impl Gateway {
         }
         if !flow.has_transport_header() {
             // A fragment after the first: no ports; it goes where the first
-            // went, or waits for it (SPEC S9).
+            // went, or waits for it (req S9).
             let key = frag6_key(&flow);
             let mut frags = lock(&self.frags6);
             let Some(pool4) = frags.known(&key, now) else {
@@ -381,7 +384,7 @@ impl Gateway {
             }
             (i.v6, i.prefix)
         } else {
-            // A fragment after the first (SPEC S9), as on the IPv6 side.
+            // A fragment after the first (req S9), as on the IPv6 side.
             let key = frag4_key(&flow);
             let mut frags = lock(&self.frags4);
             match frags.known(&key, now) {
@@ -416,7 +419,7 @@ impl Gateway {
         }
     }
 
-    /// Forgets fragment flows past their time (SPEC S9); returns how many
+    /// Forgets fragment flows past their time (req S9); returns how many
     /// held fragments were dropped with them (their first never came).
     pub fn expire_fragments(&self, now: Secs) -> usize {
         lock(&self.frags4).expire(now) + lock(&self.frags6).expire(now)
@@ -430,29 +433,17 @@ impl Gateway {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn frag4_key(f: &Flow4) -> Frag4Key {
-    (f.src, f.dst, proto_number(f.proto), f.ident)
+    (f.src, f.dst, f.proto.number4(), f.ident)
 }
 
 fn frag6_key(f: &Flow6) -> Frag6Key {
     (
         f.src,
         f.dst,
-        proto_number(f.proto),
+        f.proto.number4(),
         f.frag.map_or(0, |h| h.ident()),
     )
-}
-
-fn proto_number(p: Proto) -> u8 {
-    match p {
-        Proto::Tcp => 6,
-        Proto::Udp => 17,
-        Proto::Icmp => 1,
-    }
 }
 
 /// A drop for `reason` answered with the error `e`, if one could be built.

@@ -298,7 +298,7 @@ pub(crate) fn worker(
                 shared.log_events(&mut fx.events);
             }
             // Fragments that waited for the first one just translated
-            // (SPEC S9) go through now, in the order they arrived.
+            // (req S9) go through now, in the order they arrived.
             pending.extend(fx.released.drain(..).rev());
         }
     }
@@ -336,7 +336,7 @@ fn flush(q: &SyncDevice, co: &mut Option<Coalescer>, counters: &Counters) {
     }
 }
 
-/// SPEC N13: the translator's own ICMP errors, at most `icmp_error_rate`
+/// req N13: the translator's own ICMP errors, at most `icmp_error_rate`
 /// per second per worker.
 #[derive(Default)]
 struct ErrorLimiter {
@@ -397,7 +397,7 @@ fn count(c: &Counters, way: Way, packets: usize, bytes: usize) {
     c.bytes[i].fetch_add(bytes as u64, Ordering::Relaxed);
 }
 
-/// Answers held IPv4 SYNs whose time ran out with Port Unreachable (SPEC
+/// Answers held IPv4 SYNs whose time ran out with Port Unreachable (req
 /// S4), through queue `q`.
 pub(crate) fn answer_held(q: &SyncDevice, packets: Vec<Box<[u8]>>, own: Ipv4Addr, shared: &Shared) {
     let mut buf = vec![0u8; START + 600];

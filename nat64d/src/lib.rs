@@ -8,6 +8,7 @@
 //! the I/O shell.
 
 pub mod config;
+pub mod flow;
 pub mod gateway;
 pub mod offload;
 pub mod pool;

@@ -1,4 +1,4 @@
-//! The IPv4 pool (SPEC S6): addresses with a port range per protocol, and
+//! The IPv4 pool (req S6): addresses with a port range per protocol, and
 //! the choice of a port for a new binding.
 //!
 //! Port choice (RFC 6056 §3.3.3, "simple hash-based"): the first candidate
@@ -14,8 +14,7 @@
 use std::hash::{BuildHasher, Hash};
 use std::net::Ipv4Addr;
 
-use crate::state::TransportAddr4;
-use crate::translate::Proto;
+use crate::flow::{Proto, TransportAddr4};
 
 /// Inclusive port range (or ICMP identifier range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,15 +56,6 @@ pub const DEFAULT_RANGES: [PortRange; 3] = [
         last: 65535,
     },
 ];
-
-/// Index of a protocol in per-protocol arrays.
-pub fn proto_index(p: Proto) -> usize {
-    match p {
-        Proto::Tcp => 0,
-        Proto::Udp => 1,
-        Proto::Icmp => 2,
-    }
-}
 
 /// The IPv4 pool.
 #[derive(Debug, Clone)]
@@ -122,7 +112,7 @@ impl Pool {
 
     /// The port range of `proto`.
     pub fn range(&self, proto: Proto) -> PortRange {
-        self.ranges[proto_index(proto)]
+        self.ranges[proto.index()]
     }
 
     /// Whether `a` is a pool address.

@@ -1,6 +1,6 @@
 //! Why a packet was not translated: every exit of the packet path that is
 //! not a successful translation is a [`DropReason`], and each reason is a
-//! counter (SPEC O2). The pure code returns reasons; it never logs.
+//! counter (req O2). The pure code returns reasons; it never logs.
 
 /// Every way the translator refuses a packet. Each variant cites the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,9 +32,9 @@ pub enum DropReason {
     /// IPv6 UDP with checksum zero, invalid in IPv6 (RFC 8200 §8.1).
     Udp6ZeroChecksum,
     /// IPv4 UDP with checksum zero in a fragment: the checksum cannot be
-    /// computed without the whole datagram (SPEC N8, RFC 7915 §4.5).
+    /// computed without the whole datagram (req N8, RFC 7915 §4.5).
     Udp4ZeroChecksumFragment,
-    /// An ICMP informational message other than Echo Request/Reply (SPEC
+    /// An ICMP informational message other than Echo Request/Reply (req
     /// N10, RFC 7915 §4.2, §5.2).
     IcmpInformational,
     /// An ICMP error type or code with no translation (RFC 7915 §4.2, §5.2).
@@ -59,10 +59,10 @@ pub enum DropReason {
     /// (RFC 4443 §2.4(e), RFC 1812 §4.3.2.7).
     ErrorToInvalidSource,
     /// The packet quoted in an ICMP error is too short to find its flow (the
-    /// IP header, or the ports / echo identifier), SPEC N12.
+    /// IP header, or the ports / echo identifier), req N12.
     TruncatedInner,
     /// The packet quoted in an ICMP error is itself an ICMP error or an ICMP
-    /// informational message: errors are translated once only (SPEC N12).
+    /// informational message: errors are translated once only (req N12).
     IcmpErrorInError,
     /// The quoted packet is a non-first fragment: it has no ports to find
     /// its session by.
@@ -73,53 +73,53 @@ pub enum DropReason {
     /// A Parameter Problem whose pointer has no counterpart in the other
     /// header (RFC 7915 §4.2 Figure 3, §5.2 Figure 6).
     UntranslatablePointer,
-    /// A packet to fragment (SPEC N4, N7) whose egress MTU leaves no room
+    /// A packet to fragment (req N4, N7) whose egress MTU leaves no room
     /// for 8 bytes of payload after the repeated headers (a configuration
     /// the daemon refuses; counted should it ever happen).
     MtuTooSmall,
-    /// The IPv6 source is outside `allow_from` (SPEC O4).
+    /// The IPv6 source is outside `allow_from` (req O4).
     SourceNotAllowed,
     /// The IPv4 destination is in `deny_to` or a non-global range
-    /// (SPEC O4; RFC 6052 §3.1 for the well-known prefix).
+    /// (req O4; RFC 6052 §3.1 for the well-known prefix).
     DestinationDenied,
     /// The IPv6 destination is in none of the configured prefixes.
     NotInPrefix,
     /// The IPv4 destination is not a pool address.
     NotInPool,
     /// An IPv4 packet to a pool transport address no binding holds
-    /// (SPEC S3; RFC 6146 §3.5.1).
+    /// (req S3; RFC 6146 §3.5.1).
     NoBinding,
     /// An ICMP error, a non-first fragment or a packet that cannot open a
-    /// session found no session (SPEC S9, S10).
+    /// session found no session (req S9, S10).
     NoSession,
     /// A TCP packet other than a SYN for a session that does not exist
     /// (RFC 6146 §3.5.2.2, CLOSED state).
     TcpNotSyn,
-    /// An IPv4 packet refused by address-dependent filtering (SPEC S3).
+    /// An IPv4 packet refused by address-dependent filtering (req S3).
     Filtered,
-    /// No free pool transport address for a new binding (SPEC S6).
+    /// No free pool transport address for a new binding (req S6).
     PoolExhausted,
-    /// The table holds `max_sessions` sessions (SPEC O4, memory bound).
+    /// The table holds `max_sessions` sessions (req O4, memory bound).
     SessionLimit,
-    /// The IPv6 source holds its maximum number of sessions (SPEC O4).
+    /// The IPv6 source holds its maximum number of sessions (req O4).
     SourceSessionLimit,
-    /// The IPv6 source opens new sessions faster than allowed (SPEC O4).
+    /// The IPv6 source opens new sessions faster than allowed (req O4).
     SourceRateLimit,
-    /// An unsolicited IPv4 SYN, held for simultaneous open (SPEC S4); not
+    /// An unsolicited IPv4 SYN, held for simultaneous open (req S4); not
     /// lost: answered after the hold with Port Unreachable, or superseded
     /// by the IPv6 side's SYN.
     SynHeld,
-    /// An unsolicited IPv4 SYN with the hold queue full (SPEC S4).
+    /// An unsolicited IPv4 SYN with the hold queue full (req S4).
     SynHoldFull,
     /// A non-first fragment that arrived before its first fragment, held
-    /// (SPEC S9); not lost: translated when the first arrives, or counted
+    /// (req S9); not lost: translated when the first arrives, or counted
     /// as `FragmentTimeout`.
     FragmentHeld,
     /// A held fragment whose first fragment did not arrive in time
-    /// (SPEC S9).
+    /// (req S9).
     FragmentTimeout,
     /// A non-first fragment that arrived before its first with the
-    /// fragment memory full (SPEC S9: bounded).
+    /// fragment memory full (req S9: bounded).
     FragmentHoldFull,
     /// A virtio-net header (TUN offload) the kernel should not have sent:
     /// checksum offsets beyond the packet, an unknown segmentation type, or
@@ -250,7 +250,7 @@ pub struct Counters {
     pub packets: [std::sync::atomic::AtomicU64; 3],
     /// Bytes read for the packets counted in `packets`.
     pub bytes: [std::sync::atomic::AtomicU64; 3],
-    /// ICMP errors the translator generated and sent (SPEC N13).
+    /// ICMP errors the translator generated and sent (req N13).
     pub own_errors: std::sync::atomic::AtomicU64,
     /// ICMP errors the translator did not send: over the rate limit.
     pub own_errors_limited: std::sync::atomic::AtomicU64,

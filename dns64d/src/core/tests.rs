@@ -1,4 +1,4 @@
-//! Core tests, named after the SPEC items: every upstream answer is built
+//! Core tests, named after the requirement ids of docs/requirements.md: every upstream answer is built
 //! here (an in-process fake upstream), every answer checked record by
 //! record.
 

@@ -1,4 +1,4 @@
-//! Fragments after the first (SPEC S9; RFC 6146 §3.4, §3.5): they carry no
+//! Fragments after the first (req S9; RFC 6146 §3.4, §3.5): they carry no
 //! ports, so they are matched to their flow by (addresses, protocol,
 //! fragment ID). When the first fragment is translated its result is
 //! remembered; fragments that arrive before it are held, and released to

@@ -338,7 +338,7 @@ fn s9_ipv6_fragments_obey_the_policy() {
 #[test]
 fn s6_full_pool_answers_address_unreachable() {
     let mut ranges = DEFAULT_RANGES;
-    ranges[crate::pool::proto_index(Proto::Udp)] = crate::pool::PortRange {
+    ranges[Proto::Udp.index()] = crate::pool::PortRange {
         first: 2000,
         last: 2003,
     };

@@ -16,7 +16,7 @@
 //! size of the first's (the last one may be shorter, and closes the run).
 //! Its checksum must be one the kernel would compute the same: partial
 //! (the kernel's own), marked valid by the kernel, or verified here; a
-//! datagram with a bad checksum is never merged, so it stays bad (SPEC
+//! datagram with a bad checksum is never merged, so it stays bad (req
 //! N9). At most [`MAX_RUN`] datagrams and 64 KiB per run.
 //!
 //! The segments the kernel cuts carry the run's first IPv4 Identification

@@ -1,5 +1,5 @@
 //! The TCP session state machine of RFC 6146 §3.5.2.2, as a pure function
-//! (SPEC S4): the current state, the packet's direction and flags in; the
+//! (req S4): the current state, the packet's direction and flags in; the
 //! next state and which lifetime the session gets out.
 
 /// TCP session states (RFC 6146 §3.5.2.2, Figure 5).

@@ -1,4 +1,4 @@
-//! State tests with a simulated clock, named after the SPEC items.
+//! State tests with a simulated clock, named after the requirement ids of docs/requirements.md.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

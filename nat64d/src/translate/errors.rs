@@ -1,4 +1,4 @@
-//! ICMP errors the translator itself sends back (SPEC N3, N4, N6, N7, N13),
+//! ICMP errors the translator itself sends back (req N3, N4, N6, N7, N13),
 //! built in the packet's own buffer: the new headers go in the headroom in
 //! front of the offending packet, which becomes the quoted part, cut to the
 //! size limit (1280 bytes for ICMPv6, RFC 4443 §2.4(c); 576 for ICMPv4,

@@ -1,4 +1,4 @@
-//! The translator's own fragmentation (SPEC N4 IPv4 side, N7 IPv6 side).
+//! The translator's own fragmentation (req N4 IPv4 side, N7 IPv6 side).
 //!
 //! A translation whose result is larger than the egress MTU and may be
 //! fragmented (DF clear) comes back as [`super::Output::Fragment`]: the whole

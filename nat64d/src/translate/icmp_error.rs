@@ -1,4 +1,4 @@
-//! ICMP error translation with the quoted packet (SPEC N11, N12; RFC 7915
+//! ICMP error translation with the quoted packet (req N11, N12; RFC 7915
 //! §4.2, §4.3, §5.2, §5.3).
 //!
 //! The quoted packet is read leniently (it may be cut short), translated
@@ -11,7 +11,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::errors::{ICMP4_ERROR_MAX, ICMP6_ERROR_MAX, icmp4, icmp6};
-use super::{Config, Flow4, Flow6, Kind, Map4, Map6, Output, Proto};
+use super::{Config, Flow4, Flow6, Kind, Map4, Map6, Output};
+use crate::flow::Proto;
 use crate::stats::DropReason;
 use crate::wire::checksum;
 use crate::wire::ipv4::{self, Ipv4Packet};
@@ -388,11 +389,7 @@ pub(super) fn translate6_error(
         Some(f) => (false, f.ident() as u16, f.more()),
         None => (usize::from(inner_total) > 1260, 0, false),
     };
-    let protocol = match inner.proto {
-        Proto::Tcp => proto::TCP,
-        Proto::Udp => proto::UDP,
-        Proto::Icmp => proto::ICMP,
-    };
+    let protocol = inner.proto.number4();
     let tos = |tc| if cfg.zero_tos { 0 } else { tc };
     Ipv4Packet::new_unchecked(&mut buf[upper - ipv4::HEADER_LEN..upper]).write_header(
         tos(inner.traffic_class),
@@ -490,11 +487,7 @@ pub fn translate4_error(
         0,
         checksum::pseudo_v6(map.dst, map.src, proto::ICMPV6, ulen),
     );
-    let next = match inner.proto {
-        Proto::Tcp => proto::TCP,
-        Proto::Udp => proto::UDP,
-        Proto::Icmp => proto::ICMPV6,
-    };
+    let next = inner.proto.number6();
     let inner6_at = upper - frag_len - ipv6::HEADER_LEN;
     let first_next = if is_frag {
         let frag = FragHeader::new(inner.frag_offset, inner.more_frags, u32::from(inner.ident));

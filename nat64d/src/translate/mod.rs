@@ -17,6 +17,8 @@ mod v6_to_v4;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::flow::Proto;
+
 pub use fragment::Fragments;
 pub use icmp_error::translate4_error;
 pub use v4_to_v6::{Flow4, inspect4, translate4};
@@ -31,17 +33,17 @@ pub const HEADROOM: usize = 48;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
     /// MTU of the IPv4 side: larger translated packets get Packet Too Big
-    /// (DF set) or are fragmented (SPEC N4).
+    /// (DF set) or are fragmented (req N4).
     pub ipv4_mtu: u16,
     /// MTU assumed for the IPv6 side (default 1280, RFC 7915 §4): larger
     /// DF-set IPv4 packets get Fragmentation Needed, DF-clear ones are
-    /// fragmented (SPEC N7).
+    /// fragmented (req N7).
     pub ipv6_mtu: u16,
-    /// Zero the TOS / Traffic Class instead of copying it (SPEC N1, N5).
+    /// Zero the TOS / Traffic Class instead of copying it (req N1, N5).
     pub zero_tos: bool,
-    /// Source of the ICMPv4 errors the translator itself sends (SPEC N13).
+    /// Source of the ICMPv4 errors the translator itself sends (req N13).
     pub own_v4: Ipv4Addr,
-    /// Source of the ICMPv6 errors the translator itself sends (SPEC N13).
+    /// Source of the ICMPv6 errors the translator itself sends (req N13).
     pub own_v6: Ipv6Addr,
 }
 
@@ -57,17 +59,6 @@ impl Default for Config {
     }
 }
 
-/// Transport protocols the stateful translator handles (RFC 6146 §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Proto {
-    /// TCP.
-    Tcp,
-    /// UDP.
-    Udp,
-    /// ICMP queries; the identifier is the "port" (SPEC N10).
-    Icmp,
-}
-
 /// What kind of packet a flow's packet is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -80,7 +71,7 @@ pub enum Kind {
     /// An ICMP error. The flow's protocol, addresses and ports are those of
     /// the quoted packet, reversed: the same as a packet of the session
     /// travelling in the error's direction, so the state layer finds the
-    /// session exactly as for data (SPEC S10).
+    /// session exactly as for data (req S10).
     Error,
 }
 
@@ -130,7 +121,7 @@ pub enum Output {
         len: usize,
     },
     /// `buf[start..start + len]` is the whole translation, larger than the
-    /// egress MTU and allowed to be fragmented (SPEC N4, N7): send the
+    /// egress MTU and allowed to be fragmented (req N4, N7): send the
     /// pieces [`Fragments::new`]`(&buf[start..start + len], mtu)` cuts.
     Fragment {
         /// Offset of the first byte.
@@ -235,7 +226,7 @@ fn rewrite_echo(data: &mut [u8], typ: u8, old_id: u16, new_id: u16, ph_old: u32,
 /// ICMPv4 Port Unreachable (type 3, code 3) from `from`, quoting the IPv4
 /// packet at `buf[start..start + len]` (already validated), built in front
 /// of it: the answer to an IPv4 SYN held for simultaneous open that no IPv6
-/// SYN met (SPEC S4, RFC 6146 §3.5.2.2), or to UDP without a binding.
+/// SYN met (req S4, RFC 6146 §3.5.2.2), or to UDP without a binding.
 pub fn port_unreachable4(
     buf: &mut [u8],
     start: usize,
@@ -252,7 +243,7 @@ pub fn port_unreachable4(
 /// ICMPv6 Destination Unreachable, Address Unreachable (type 1, code 3)
 /// from `from`, quoting the IPv6 packet at `buf[start..start + len]`
 /// (already validated), built in front of it: the answer to a new flow the
-/// pool has no room for (SPEC S6).
+/// pool has no room for (req S6).
 pub fn address_unreachable6(
     buf: &mut [u8],
     start: usize,

@@ -1,4 +1,4 @@
-//! Translation tests, named after the SPEC items they check. Inputs are
+//! Translation tests, named after the requirement ids of docs/requirements.md they check. Inputs are
 //! built with etherparse (an independent implementation) and every packet
 //! the translator emits is parsed back with it and its checksums checked.
 
@@ -908,7 +908,7 @@ fn n11_port_unreachable_4to6_with_quoted_packet() {
     let quoted = sent4_udp(b"query");
     let pkt = icmp4_error(SERVER4, 3, 3, [0; 4], &quoted);
     let (buf, out, flow) = run4_error(&pkt, SERVER6).unwrap();
-    // SPEC S10: the flow is the session's, as an inbound packet would be.
+    // req S10: the flow is the session's, as an inbound packet would be.
     assert_eq!(flow.kind, Kind::Error);
     assert_eq!(
         (flow.src, flow.src_port, flow.dst, flow.dst_port),
@@ -928,7 +928,7 @@ fn n11_port_unreachable_4to6_with_quoted_packet() {
         panic!()
     };
     assert_eq!((i.type_u8(), i.code_u8()), (1, 4));
-    // SPEC N12: the quoted packet is the host's own, checksums and all.
+    // req N12: the quoted packet is the host's own, checksums and all.
     let inner = oracle(i.payload());
     let Some(NetSlice::Ipv6(iip)) = &inner.net else {
         panic!()

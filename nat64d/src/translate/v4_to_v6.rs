@@ -5,7 +5,8 @@ use std::net::Ipv4Addr;
 use super::errors::{self, icmp4, icmp6};
 use super::icmp_error;
 use super::v6_to_v4::check_transport;
-use super::{Config, Kind, Map6, Output, Proto};
+use super::{Config, Kind, Map6, Output};
+use crate::flow::Proto;
 use crate::offload::Offload;
 use crate::stats::DropReason;
 use crate::wire::checksum;
@@ -48,7 +49,7 @@ pub struct Flow4 {
     pub ttl: u8,
     /// Type of Service.
     pub tos: u8,
-    /// Offset of an unexpired source route option (SPEC N5).
+    /// Offset of an unexpired source route option (req N5).
     pub source_route: Option<usize>,
     /// Header length (options included).
     pub header_len: usize,
@@ -168,7 +169,7 @@ pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
     }
     check_transport(proto, data, flow.more_frags)?;
     if proto == Proto::Udp && l4::get16(data, l4::UDP_CHECKSUM) == 0 && flow.is_fragment() {
-        // SPEC N8: no checksum, and not the whole datagram to compute one.
+        // req N8: no checksum, and not the whole datagram to compute one.
         return Err(DropReason::Udp4ZeroChecksumFragment);
     }
     flow.src_port = l4::get16(data, l4::SRC_PORT);
@@ -212,7 +213,7 @@ pub fn translate4(
         );
     }
     if flow.ttl <= 1 {
-        // SPEC N6.
+        // req N6.
         return errors::icmp4_error(
             buf,
             start,
@@ -248,7 +249,7 @@ pub fn translate4(
     let total = ipv6::HEADER_LEN + frag_len + payload_len;
     let fits = gso > 0 || total <= mtu;
     if !fits && flow.dont_frag {
-        // SPEC N7: Fragmentation Needed, MTU = IPv6 MTU − 20.
+        // req N7: Fragmentation Needed, MTU = IPv6 MTU − 20.
         let mtu = u32::from(cfg.ipv6_mtu.saturating_sub(20));
         return errors::icmp4_error(
             buf,
@@ -274,7 +275,7 @@ pub fn translate4(
                 && !flow.offload.partial
                 && l4::get16(data, l4::UDP_CHECKSUM) == 0 =>
         {
-            // SPEC N8: a whole datagram without checksum gets a real one.
+            // req N8: a whole datagram without checksum gets a real one.
             l4::set16(data, l4::SRC_PORT, map.src_port);
             l4::set16(data, l4::DST_PORT, map.dst_port);
             let ulen = u32::try_from(data.len()).map_err(|_| DropReason::TooBig)?;
@@ -306,7 +307,7 @@ pub fn translate4(
             }
         }
         Proto::Icmp => {
-            // SPEC N10: echo 8/0 → 128/129; the ICMPv6 checksum adds the
+            // req N10: echo 8/0 → 128/129; the ICMPv6 checksum adds the
             // pseudo-header (RFC 7915 §4.2).
             let typ = if flow.kind == Kind::EchoRequest {
                 icmp6::ECHO_REQUEST
@@ -342,7 +343,7 @@ pub fn translate4(
             len: total,
         })
     } else {
-        // SPEC N7, DF clear: the caller sends it in fragments.
+        // req N7, DF clear: the caller sends it in fragments.
         Ok(Output::Fragment {
             start: new_start,
             len: total,

@@ -4,7 +4,8 @@ use std::net::Ipv6Addr;
 
 use super::errors::{self, icmp4, icmp6};
 use super::icmp_error;
-use super::{Config, Kind, Map4, Output, Proto};
+use super::{Config, Kind, Map4, Output};
+use crate::flow::Proto;
 use crate::offload::Offload;
 use crate::stats::DropReason;
 use crate::wire::checksum;
@@ -42,7 +43,7 @@ pub struct Flow6 {
     /// Traffic Class.
     pub traffic_class: u8,
     /// Offset of a non-zero Segments Left field (answered with Parameter
-    /// Problem, SPEC N1).
+    /// Problem, req N1).
     pub routing_pointer: Option<usize>,
     /// Offset of the transport header from the start of the packet.
     pub upper_offset: usize,
@@ -167,9 +168,9 @@ pub(super) fn check_transport(proto: Proto, data: &[u8], fragment: bool) -> Resu
 /// Translates the IPv6 packet at `buf[start..start + flow.len]`, which
 /// [`inspect6`] read into `flow`, to IPv4 with the addresses and ports of
 /// `map` (RFC 7915 §5). `ident` is the next value of the caller's IPv4
-/// Identification generator (SPEC N2), used when the packet has no Fragment
+/// Identification generator (req N2), used when the packet has no Fragment
 /// header. The buffer must be the one `flow` was read from. An ICMPv6 error
-/// ([`Kind::Error`]) is translated with the packet it quotes (SPEC N11,
+/// ([`Kind::Error`]) is translated with the packet it quotes (req N11,
 /// N12); `map` is then the mapping of the quoted packet's session.
 #[inline]
 pub fn translate6(
@@ -185,7 +186,7 @@ pub fn translate6(
     }
     let len = flow.len;
     if let Some(pointer) = flow.routing_pointer {
-        // SPEC N1: Routing header with Segments Left ≠ 0, RFC 7915 §5.1.
+        // req N1: Routing header with Segments Left ≠ 0, RFC 7915 §5.1.
         let pointer = u32::try_from(pointer).map_err(|_| DropReason::TooBig)?;
         return errors::icmp6_error(
             buf,
@@ -198,7 +199,7 @@ pub fn translate6(
         );
     }
     if flow.hop_limit <= 1 {
-        // SPEC N3.
+        // req N3.
         return errors::icmp6_error(buf, start, len, cfg.own_v6, icmp6::TIME_EXCEEDED, 0, 0);
     }
     let payload_len = len - flow.upper_offset;
@@ -217,13 +218,13 @@ pub fn translate6(
         return Ok(Output::Segment { start, len });
     }
     let total16 = u16::try_from(total).map_err(|_| DropReason::TooBig)?;
-    // SPEC N2: DF only for unfragmented packets above 1260 bytes.
+    // req N2: DF only for unfragmented packets above 1260 bytes.
     let (dont_frag, ident, more, offset) = match flow.frag {
         None => (seg_total > 1260, ident, false, 0),
         Some(f) => (false, f.ident() as u16, f.more(), f.offset()),
     };
     if !fits && dont_frag {
-        // SPEC N4: Packet Too Big, MTU = IPv4 MTU + 20, at least 1280.
+        // req N4: Packet Too Big, MTU = IPv4 MTU + 20, at least 1280.
         let mtu = (u32::from(cfg.ipv4_mtu) + 20).max(1280);
         return errors::icmp6_error(buf, start, len, cfg.own_v6, icmp6::PACKET_TOO_BIG, 0, mtu);
     }
@@ -250,7 +251,7 @@ pub fn translate6(
             }
         }
         Proto::Icmp => {
-            // SPEC N10: echo 128/129 → 8/0, identifier mapped; the ICMPv6
+            // req N10: echo 128/129 → 8/0, identifier mapped; the ICMPv6
             // pseudo-header leaves the checksum (RFC 7915 §5.2).
             let typ = if flow.kind == Kind::EchoRequest {
                 icmp4::ECHO_REQUEST
@@ -284,7 +285,7 @@ pub fn translate6(
             len: total,
         })
     } else {
-        // SPEC N4, DF clear: the caller sends it in fragments.
+        // req N4, DF clear: the caller sends it in fragments.
         Ok(Output::Fragment {
             start: new_start,
             len: total,

@@ -1,7 +1,7 @@
 //! Internet checksum (RFC 1071) and its incremental update (RFC 1624).
 //!
 //! Sums are carried as `u32` partial one's-complement sums and folded at the
-//! end. An incremental update keeps a bad checksum bad (SPEC N9): it never
+//! end. An incremental update keeps a bad checksum bad (req N9): it never
 //! recomputes from the data.
 
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -1,0 +1,330 @@
+# shellcheck shell=bash
+# nat64d (RFC 7915, RFC 6146) started from the gateway file the way an
+# operator would, real clients through it: HTTP(S), large transfers, ping,
+# UDP, hairpinning, a static binding, fragments, policy refusals, the mapping
+# log, /metrics, SIGHUP, SIGTERM.
+
+t_nat64d_starts_from_its_config() {
+  stop_pid "$(nat64_pid)" || { echo "the running nat64d did not stop"; return 1; }
+  start_nat64d || return 1
+  expect "IPv6 route into the TUN" "$(lab_exec gw ip -6 route show 64:ff9b::/96)" "64:ff9b::/96 dev nat64 metric 1024 pref medium" &&
+    expect "IPv4 pool route into the TUN" "$(lab_exec gw ip -4 route show 198.51.100.0/28 | sed 's/ *$//')" "198.51.100.0/28 dev nat64 scope link"
+}
+
+# cpu_list 0,2-3 -> "0 2 3"
+cpu_list() {
+  local part parts i out=()
+  IFS=, read -ra parts <<<"$1"
+  for part in "${parts[@]}"; do
+    if [[ $part == *-* ]]; then
+      for ((i = ${part%-*}; i <= ${part#*-}; i++)); do out+=("$i"); done
+    else
+      out+=("$part")
+    fi
+  done
+  echo "${out[*]}"
+}
+
+# nat64.pin_workers (default true): worker i runs on the i-th CPU nat64d may
+# use, wrapping around; the main thread keeps the whole mask.
+t_nat64d_pins_its_workers() {
+  need_nat64d || return 1
+  local pid task name n cpus got rc=0 seen=0
+  pid=$(nat64_pid)
+  [ -n "$pid" ] || { echo "nat64d is not running"; return 1; }
+  read -ra cpus <<<"$(cpu_list "$(awk '/^Cpus_allowed_list:/ {print $2}' "/proc/$pid/status")")"
+  echo "nat64d may run on CPUs ${cpus[*]}"
+  grep "workers pinned to CPUs" "$LAB_DIR/nat64d.log" || { echo "no pinning in the start-up line"; rc=1; }
+  for task in /proc/"$pid"/task/*; do
+    name=$(cat "$task/comm" 2>/dev/null) || continue
+    [[ $name == worker-* ]] || continue
+    n=${name#worker-}
+    got=$(awk '/^Cpus_allowed_list:/ {print $2}' "$task/status")
+    expect "CPUs of $name" "$got" "${cpus[n % ${#cpus[@]}]}" || rc=1
+    seen=$((seen + 1))
+  done
+  expect "pinned workers" "$seen" 2 || rc=1
+  return $rc
+}
+
+t_nat64_http_through_the_prefix() {
+  need_nat64d || return 1
+  local got
+  got=$(lab_exec v6client "${CURL[@]}" "http://[$(v6_of 203.0.113.10)]/") || return 1
+  case "$got" in
+    "hello from 64:ff9b::203.0.113.10 to 198.51.100."* | "hello from [64:ff9b::203.0.113.10] to 198.51.100."* | "hello from [64:ff9b::cb00:710a] to 198.51.100."*) ;;
+    *) echo "unexpected answer: $got"; return 1 ;;
+  esac
+}
+
+t_nat64_https_verified() {
+  need_nat64d || return 1
+  lab_exec v6client "${CURL[@]}" --cacert "$LAB_DIR/ca.crt" \
+    --resolve "akismet.test:443:[$(v6_of "${LAB_HOSTS[akismet.test]}")]" https://akismet.test/ >/dev/null
+}
+
+t_nat64_100mb_download_sha256() {
+  need_nat64d || return 1
+  local want got
+  want=$("$LAB_PYTHON" "$LAB_SCRIPTS/lab-services.py" --stream-sha256 100000000)
+  got=$(lab_exec v6client curl --silent --show-error --fail --max-time 120 \
+    "http://[$(v6_of 203.0.113.10)]/bytes/100000000" | sha256sum | awk '{print $1}')
+  expect "100 MB download sha256" "$got" "$want"
+}
+
+t_nat64_20mb_upload_sha256() {
+  need_nat64d || return 1
+  local body want got
+  body="$LAB_DIR/upload6.bin"
+  head -c 20000000 /dev/urandom >"$body"
+  want=$(sha256sum "$body" | awk '{print $1}')
+  got=$(lab_exec v6client curl --silent --show-error --fail --max-time 60 --cacert "$LAB_DIR/ca.crt" \
+    --resolve "akismet.test:443:[$(v6_of "${LAB_HOSTS[akismet.test]}")]" \
+    --data-binary "@$body" https://akismet.test/comment-check |
+    json_sha256)
+  rm -f "$body"
+  expect "20 MB upload sha256" "$got" "$want"
+}
+
+# With offload (the default) a 50 MB download crosses mostly as
+# super-packets translated whole; without it, none.
+t_nat64_offload_as_configured() {
+  need_nat64d || return 1
+  local whole0 whole cut
+  whole0=$(metric nat64d_offload_superpackets_total)
+  lab_exec v6client curl --silent --show-error --fail --max-time 60 -o /dev/null \
+    "http://[$(v6_of 203.0.113.10)]/bytes/50000000" || return 1
+  whole=$(metric nat64d_offload_superpackets_total)
+  cut=$(metric nat64d_offload_superpackets_cut_total)
+  echo "offload=$NAT64_OFFLOAD: super-packets translated whole $whole, cut in software $cut"
+  grep 'TUN device nat64: offload' "$LAB_DIR/nat64d.log"
+  if [ "$NAT64_OFFLOAD" = true ]; then
+    grep -q 'TUN device nat64: offload on' "$LAB_DIR/nat64d.log" && [ $((${whole:-0} - ${whole0:-0})) -gt 200 ]
+  else
+    grep -q 'TUN device nat64: offload off' "$LAB_DIR/nat64d.log" && [ "${whole:-1}" -eq 0 ] && [ "${cut:-1}" -eq 0 ]
+  fi
+}
+
+t_nat64_ping_small_and_large() {
+  need_nat64d || return 1
+  # The 1400-byte replies exceed the IPv6 MTU of unknown paths (1280):
+  # nat64d fragments them (req N7), the client reassembles.
+  # v4server must not have learnt a path MTU towards the pool from an
+  # earlier transfer (then it fragments the replies itself, see below).
+  lab_exec v4server ip route flush cache
+  lab_exec v6client ping -6 -c 3 -i 0.2 -W 2 "$(v6_of 203.0.113.10)" | tail -2 &&
+    lab_exec v6client ping -6 -c 3 -i 0.2 -W 2 -s 1400 "$(v6_of 203.0.113.10)" | tail -2 &&
+    [ "$(metric nat64d_fragments_sent_total)" -ge 6 ]
+}
+
+# After a download, v4server has learnt path MTU 1260 towards the pool
+# (nat64d answered its DF-set 1500-byte segments with Fragmentation Needed),
+# so it fragments its 1428-byte echo replies itself. ICMP cannot be
+# translated in fragments (the ICMPv6 checksum covers the whole message,
+# RFC 7915 §4.2): those replies are dropped, and counted.
+t_nat64_fragmented_icmp_is_counted() {
+  need_nat64d || return 1
+  local before after
+  lab_exec v6client curl --silent --show-error --fail --max-time 30 -o /dev/null \
+    "http://[$(v6_of 203.0.113.10)]/bytes/2000000" || return 1
+  before=$(metric 'nat64d_drops_total{reason="icmp_fragmented"}')
+  lab_exec v6client ping -6 -c 2 -i 0.2 -W 1 -s 1400 "$(v6_of 203.0.113.10)" >/dev/null
+  after=$(metric 'nat64d_drops_total{reason="icmp_fragmented"}')
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "icmp_fragmented: $before -> $after"; return 1; }
+}
+
+t_nat64_udp_exchange() {
+  need_nat64d || return 1
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_exchange.py" "$(v6_of 203.0.113.10)"
+}
+
+# A burst of UDP datagrams, three flows, blocks of one size (the last of a
+# block shorter), echoed back: every datagram must arrive once with its
+# bytes intact, both ways. With offload on (and UDP segmentation in the
+# kernel), nat64d writes runs of one flow as one UDP super-packet that the
+# kernel cuts back at the receiving socket; the count must show it.
+t_nat64_udp_burst_intact_both_ways() {
+  need_nat64d || return 1
+  local before after csum0 csum1
+  before=$(metric nat64d_offload_udp_coalesced_datagrams_total)
+  csum0=$(lab_exec v4server nstat -az UdpInCsumErrors | awk '/UdpInCsumErrors/ {print $2}')
+  # (the echo server is tests/netns/py/udp_burst_echo.py)
+  lab_bg v4server udp-burst-echo "$LAB_PYTHON" "$NETNS_PY/udp_burst_echo.py"
+  sleep 0.3
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_burst_client.py" "$(v6_of 203.0.113.10)" || return 1
+  after=$(metric nat64d_offload_udp_coalesced_datagrams_total)
+  csum1=$(lab_exec v4server nstat -az UdpInCsumErrors | awk '/UdpInCsumErrors/ {print $2}')
+  echo "coalesced datagrams: ${before:-0} -> ${after:-0}; v4server checksum errors ${csum0:-0} -> ${csum1:-0}"
+  [ "${csum1:-0}" -eq "${csum0:-0}" ] || return 1
+  if [ "$NAT64_OFFLOAD" = true ] && grep -q 'offload on (.*UDP segmentation' "$LAB_DIR/nat64d.log"; then
+    [ "${after:-0}" -gt "${before:-0}" ]
+  else
+    [ "${after:-0}" -eq 0 ]
+  fi
+}
+
+# req S8: v6client2 gets a UDP binding by talking to the echo service; the
+# mapping log tells its pool address and port; v6client sends to that
+# address inside the prefix, the packet goes through nat64d twice, and
+# v6client2's answer comes back the same way.
+t_nat64_hairpin_between_two_ipv6_clients() {
+  need_nat64d || return 1
+  local port=40007 line v4 p
+  lab_exec v6client2 "$LAB_PYTHON" "$NETNS_PY/udp_bind_via_echo.py" "$(v6_of 203.0.113.10)" "$port" || return 1
+  lab_wait 20 grep -q " created udp $LAB_V6CLIENT2#$port " "$LAB_DIR/mappings.log" || { echo "no binding logged for v6client2"; return 1; }
+  line=$(grep " created udp $LAB_V6CLIENT2#$port " "$LAB_DIR/mappings.log" | tail -1)
+  v4=$(awk '{print $5}' <<<"$line")
+  p=${v4#*#}
+  v4=${v4%#*}
+  echo "v6client2's binding: $v4 port $p"
+  # The binding outlives the socket (UDP timer); v6client2 listens again on
+  # the same port, answers one datagram and reports its source.
+  lab_bg v6client2 hairpin-server "$LAB_PYTHON" "$NETNS_PY/hairpin_server.py" "$port"
+  sleep 0.3
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/hairpin_client.py" "$(v6_of "$v4")" "$p" || { cat "$LAB_DIR/hairpin-server.log"; return 1; }
+  # v6client2 saw v6client as a pool address inside the prefix, not as
+  # its IPv6 address.
+  grep -q "^from 64:ff9b::c633:64" "$LAB_DIR/hairpin-server.log" ||
+    { echo "v6client2 saw: $(cat "$LAB_DIR/hairpin-server.log")"; return 1; }
+  [ "$(metric 'nat64d_packets_total{way="hairpin"}')" -ge 2 ] ||
+    { echo "hairpin packets: $(metric 'nat64d_packets_total{way="hairpin"}')"; return 1; }
+}
+
+# req S7: the IPv4-only server opens a TCP connection to a pool address;
+# the static entry carries it to an HTTP server on v6client.
+t_nat64_static_entry_ipv4_to_ipv6_server() {
+  need_nat64d || return 1
+  local got
+  lab_bg v6client static-server "$LAB_PYTHON" "$NETNS_PY/static_server.py" "$NAT64_STATIC_PORT"
+  lab_wait 30 lab_exec v6client "${CURL[@]}" "http://[$LAB_V6CLIENT]:$NAT64_STATIC_PORT/" ||
+    { cat "$LAB_DIR/static-server.log"; return 1; }
+  got=$(lab_exec v4server "${CURL[@]}" "http://$NAT64_STATIC4:$NAT64_STATIC_PORT/") || return 1
+  expect "IPv6 server's view of the IPv4 client" "$got" "ipv6 server saw 64:ff9b::c000:202" &&
+    grep -q " created tcp $LAB_V6CLIENT#$NAT64_STATIC_PORT $NAT64_STATIC4#$NAT64_STATIC_PORT static$" "$LAB_DIR/mappings.log" &&
+    [ "$(metric nat64d_static_bib_entries)" = 1 ]
+}
+
+# req S9, in either order: fragments are written by hand with raw sockets,
+# the one without the UDP header first. IPv6 side: v6client's fragments go
+# to the echo service (nat64d holds the second until the first arrives);
+# the echo comes back whole. IPv4 side: v4server sends a reply in two
+# fragments, last first, to v6client's binding; v6client gets it whole.
+t_nat64_fragments_out_of_order() {
+  need_nat64d || return 1
+  local port=40009 line v4 p before after
+  before=$(metric 'nat64d_drops_total{reason="fragment_held"}')
+  lab_bg v6client frag-client "$LAB_PYTHON" "$NETNS_PY/frag_client.py" "$(v6_of 203.0.113.10)" "$port" "$LAB_V6CLIENT"
+  lab_wait 30 grep -q "^echo" "$LAB_DIR/frag-client.log"
+  grep -q "^echo 2000 True$" "$LAB_DIR/frag-client.log" ||
+    { echo "IPv6 fragments out of order:"; cat "$LAB_DIR/frag-client.log"; return 1; }
+  line=$(grep " created udp $LAB_V6CLIENT#$port " "$LAB_DIR/mappings.log" | tail -1)
+  v4=$(awk '{print $5}' <<<"$line")
+  p=${v4#*#}
+  v4=${v4%#*}
+  lab_exec v4server "$LAB_PYTHON" "$NETNS_PY/v4_fragments_out_of_order.py" "$v4" "$p" || return 1
+  lab_wait 30 grep -q "^from v4server" "$LAB_DIR/frag-client.log"
+  grep -q "^from v4server 2000 cafecafe$" "$LAB_DIR/frag-client.log" ||
+    { echo "IPv4 fragments out of order:"; cat "$LAB_DIR/frag-client.log"; return 1; }
+  after=$(metric 'nat64d_drops_total{reason="fragment_held"}')
+  [ "${after:-0}" -ge $((${before:-0} + 2)) ] || { echo "fragment_held: $before -> $after"; return 1; }
+}
+
+# req S3: UDP from the IPv4 side to a pool port no binding holds is
+# dropped, counted, and answered with ICMPv4 Port Unreachable (the sender's
+# socket sees "connection refused").
+t_nat64_udp_without_binding_port_unreachable() {
+  need_nat64d || return 1
+  local before after
+  before=$(metric 'nat64d_drops_total{reason="no_binding"}')
+  lab_exec v4server "$LAB_PYTHON" "$NETNS_PY/udp_expect_port_unreachable.py" || return 1
+  after=$(metric 'nat64d_drops_total{reason="no_binding"}')
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "no_binding: $before -> $after"; return 1; }
+}
+
+t_nat64_deny_to_refused_and_counted() {
+  need_nat64d || return 1
+  local before after
+  before=$(metric 'nat64d_drops_total{reason="destination_denied"}')
+  if lab_exec v6client curl --silent --max-time 2 "http://[$(v6_of 203.0.113.14)]/" >/dev/null; then
+    echo "reached a deny_to destination"
+    return 1
+  fi
+  after=$(metric 'nat64d_drops_total{reason="destination_denied"}')
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "destination_denied: $before -> $after"; return 1; }
+}
+
+t_nat64_mapping_log_and_metrics() {
+  need_nat64d || return 1
+  local out0 in0
+  out0=$(metric 'nat64d_packets_total{way="6to4"}')
+  in0=$(metric 'nat64d_packets_total{way="4to6"}')
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_exchange.py" "$(v6_of 203.0.113.10)" || return 1
+  lab_exec v6client curl --silent --show-error --fail --max-time 30 -o /dev/null \
+    "http://[$(v6_of 203.0.113.10)]/bytes/20000000" || return 1
+  grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z created tcp 2001:db8:1::2#[0-9]+ 198\.51\.100\.[0-9]+#[0-9]+$' \
+    "$LAB_DIR/mappings.log" || { echo "no TCP binding in the mapping log:"; head "$LAB_DIR/mappings.log"; return 1; }
+  grep -qE ' created udp 2001:db8:1::2#' "$LAB_DIR/mappings.log" || { echo "no UDP binding logged"; return 1; }
+  local out6 in4
+  out6=$(metric 'nat64d_packets_total{way="6to4"}')
+  in4=$(metric 'nat64d_packets_total{way="4to6"}')
+  # 20 MB down is about 14 000 segments of 1 440 bytes in; ACKs (fewer
+  # with offload: one per super-packet received) out.
+  if [ $((${out6:-0} - ${out0:-0})) -lt 100 ] || [ $((${in4:-0} - ${in0:-0})) -lt 13000 ]; then
+    echo "packets 6to4=$out6 4to6=$in4"
+    return 1
+  fi
+}
+
+t_nat64_sighup_outside_allow_from_then_back() {
+  need_nat64d || return 1
+  local before after
+  # Close the translator to v6client2: it is then outside allow_from,
+  # refused and counted; v6client and the old sessions stay.
+  nat64_config '"2001:db8:1::/64"' '"203.0.113.14/32"'
+  kill -HUP "$(nat64_pid)" || return 1
+  lab_wait 30 grep -q "reloaded: allow_from 2001:db8:1::/64;" "$LAB_DIR/nat64d.log" || { cat "$LAB_DIR/nat64d.log"; return 1; }
+  before=$(metric 'nat64d_drops_total{reason="source_not_allowed"}')
+  if lab_exec v6client2 curl --silent --max-time 2 "http://[$(v6_of 203.0.113.10)]/" >/dev/null; then
+    echo "a source outside allow_from was translated"
+    return 1
+  fi
+  after=$(metric 'nat64d_drops_total{reason="source_not_allowed"}')
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "source_not_allowed: $before -> $after"; return 1; }
+  t_nat64_http_through_the_prefix || { echo "v6client, still allowed, was refused"; return 1; }
+  # A bad file is rejected and the running configuration stays.
+  echo "this is not toml" >"$LAB_DIR/gateway.toml"
+  kill -HUP "$(nat64_pid)"
+  lab_wait 30 grep -q "reload rejected" "$LAB_DIR/nat64d.log" || { echo "bad reload not reported"; return 1; }
+  nat64_config
+  kill -HUP "$(nat64_pid)"
+  lab_wait 30 grep -q "reloaded: allow_from 2001:db8:1::/64, 2001:db8:3::/64" "$LAB_DIR/nat64d.log" || { tail -3 "$LAB_DIR/nat64d.log"; return 1; }
+  lab_exec v6client2 "${CURL[@]}" -o /dev/null "http://[$(v6_of 203.0.113.10)]/"
+}
+
+t_nat64_sighup_during_a_download() {
+  need_nat64d || return 1
+  local want got pid
+  want=$("$LAB_PYTHON" "$LAB_SCRIPTS/lab-services.py" --stream-sha256 20000000)
+  lab_exec v6client curl --silent --show-error --fail --max-time 30 --limit-rate 10M \
+    "http://[$(v6_of 203.0.113.10)]/bytes/20000000" -o "$LAB_DIR/during-hup.bin" &
+  pid=$!
+  sleep 0.5
+  kill -HUP "$(nat64_pid)"
+  sleep 0.3
+  kill -HUP "$(nat64_pid)"
+  wait "$pid" || { echo "download failed"; return 1; }
+  got=$(sha256sum <"$LAB_DIR/during-hup.bin" | awk '{print $1}')
+  expect "sha256 across two reloads" "$got" "$want"
+}
+
+t_nat64d_stops_cleanly() {
+  need_nat64d || return 1
+  local pid
+  pid=$(nat64_pid)
+  kill -TERM "$pid" || return 1
+  lab_wait 50 sh -c "! kill -0 $pid 2>/dev/null" || { echo "nat64d still runs after SIGTERM"; return 1; }
+  grep -q "nat64d: stopped" "$LAB_DIR/nat64d.log" || { cat "$LAB_DIR/nat64d.log"; return 1; }
+  expect "routes removed" "$(lab_exec gw ip -6 route show 64:ff9b::/96)" "" &&
+    expect "TUN removed" "$(lab_exec gw ip -o link show nat64 2>/dev/null)" ""
+}
+

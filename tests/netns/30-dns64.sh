@@ -1,0 +1,147 @@
+# shellcheck shell=bash
+# dns64d (RFC 6147, RFC 8880) from the same gateway file, NSD in v4server
+# upstream: synthesis, TTLs, exclusion, chains, PTR, ipv4only.arpa, other
+# types, truncation, access control, malformed queries, failover, metrics,
+# SIGHUP and SIGTERM.
+
+t_dns64d_starts_from_its_config() {
+  stop_pid "$(dns64_pid)" || { echo "the running dns64d did not stop"; return 1; }
+  start_dns64d
+}
+
+t_dns64_synthesis_and_ttls() {
+  need_dns64d || return 1
+  # D4, D7: the SOA minimum (300) is below twitter's A TTL (3600) and
+  # above akismet's (60).
+  expect "twitter TTL" "$(dig6 twitter.test AAAA +noall +answer | awk '{print $2, $5}')" "300 64:ff9b::cb00:710a" &&
+    expect "akismet TTL" "$(dig6 +tcp akismet.test AAAA +noall +answer | awk '{print $2, $5}')" "60 64:ff9b::cb00:710b" &&
+    dig_both "AAAA 64:ff9b::cb00:7114
+AAAA 64:ff9b::cb00:7115
+AAAA 64:ff9b::cb00:7116" multi.test AAAA
+}
+
+t_dns64_real_and_excluded_aaaa() {
+  need_dns64d || return 1
+  dig_both "AAAA 2001:db8:2::12" dual.test AAAA &&
+    dig_both "AAAA 64:ff9b::cb00:710d" mapped.test AAAA
+}
+
+t_dns64_chains_dname_and_negative() {
+  need_dns64d || return 1
+  dig_both "CNAME chain2.test.
+CNAME twitter.test.
+AAAA 64:ff9b::cb00:710a" chain.test AAAA &&
+    dig_both "DNAME svc.test.
+CNAME www.svc.test.
+AAAA 64:ff9b::cb00:710e" www.legacy.test AAAA &&
+    dig_both "CNAME noaddr.test." nodata-chain.test AAAA &&
+    expect "nodata-chain status" "$(status nodata-chain.test AAAA)" "NOERROR" &&
+    expect "broken-chain status" "$(status broken-chain.test AAAA)" "NXDOMAIN" &&
+    expect "missing status" "$(status +tcp missing.test AAAA)" "NXDOMAIN"
+}
+
+t_dns64_ptr_and_ipv4only_arpa() {
+  need_dns64d || return 1
+  dig_both "CNAME 10.113.0.203.in-addr.arpa.
+PTR twitter.test." -x 64:ff9b::203.0.113.10 &&
+    dig_both "PTR twitter.test." -x 203.0.113.10 &&
+    dig_both "A 192.0.0.170
+A 192.0.0.171" ipv4only.arpa A &&
+    dig_both "AAAA 64:ff9b::c000:aa
+AAAA 64:ff9b::c000:ab" ipv4only.arpa AAAA &&
+    dig_both "PTR ipv4only.arpa." -x 192.0.0.171 &&
+    expect "partial name inside the prefix" "$(status 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa PTR)" "NOERROR"
+}
+
+t_dns64_other_types_and_cd_untouched() {
+  need_dns64d || return 1
+  # D1: as NSD answers them itself; D10: CD=1 gets NSD's NODATA.
+  local direct
+  direct=$(lab_exec v4server "${DIG[@]}" "@$LAB_DNS4" noaddr.test MX +noall +answer | awk '{print $4, $5, $6}')
+  expect "MX" "$(dig6 noaddr.test MX +noall +answer | awk '{print $4, $5, $6}')" "$direct" &&
+    dig_both "A 203.0.113.10" twitter.test A &&
+    expect "CD=1 AAAA" "$(dig6 +cd twitter.test AAAA +noall +answer)" "" &&
+    expect "CD=1 status" "$(status +cd twitter.test AAAA)" "NOERROR" &&
+    expect "class CH" "$(dig6 version.bind TXT CH +noall +answer | grep -c AAAA)" "0"
+}
+
+t_dns64_truncation_then_tcp() {
+  need_dns64d || return 1
+  # D12: 40 synthesised records do not fit 512 bytes.
+  dig6 +bufsize=512 +ignore many.test AAAA +noall +comments | grep -q "flags: qr tc" ||
+    { echo "no TC=1 at 512 bytes"; return 1; }
+  dig6 +noedns +ignore many.test AAAA +noall +comments | grep -q "flags: qr tc" ||
+    { echo "no TC=1 without EDNS"; return 1; }
+  expect "records over TCP" "$(dig6 +tcp many.test AAAA +noall +answer | grep -c AAAA)" "40" &&
+    expect "records over UDP (dig retries TCP)" "$(dig6 +bufsize=512 many.test AAAA +noall +answer | grep -c AAAA)" "40"
+}
+
+t_dns64_refused_outside_allow_from() {
+  need_dns64d || return 1
+  local before after
+  before=$(dns_metric 'dns64d_queries_total{type="aaaa",outcome="refused"}')
+  expect "v6client2 status" "$(lab_exec v6client2 "${DIG[@]}" "@$LAB_GW6_2" twitter.test AAAA +noall +comments | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')" "REFUSED" || return 1
+  after=$(dns_metric 'dns64d_queries_total{type="aaaa",outcome="refused"}')
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "refused: $before -> $after"; return 1; }
+}
+
+t_dns64_malformed_queries() {
+  need_dns64d || return 1
+  # Garbage with a header gets FORMERR with its ID; a short datagram is
+  # dropped; dns64d keeps answering.
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/dns_malformed_queries.py" "$LAB_GW6" || return 1
+  dig_both "A 203.0.113.10" twitter.test A
+}
+
+t_dns64_failover_to_a_live_upstream() {
+  need_dns64d || return 1
+  # A second instance whose first upstream does not exist (no host at
+  # 192.0.2.99): questions fail over to NSD, and the log says so.
+  local conf="$LAB_DIR/failover.toml"
+  sed -e 's/^upstreams = .*/upstreams = ["192.0.2.99:53", "192.0.2.53:53"]/' \
+    -e 's/^listen = \["\[2001.*/listen = ["[2001:db8:1::1]:5353"]/' \
+    -e '/^\[dns64.metrics\]/,$d' "$LAB_DIR/gateway.toml" >"$conf"
+  lab_bg gw dns64d-failover "$DNS64D" --config "$conf"
+  lab_wait 30 dig6 -p 5353 +short ipv4only.arpa A >/dev/null || { cat "$LAB_DIR/dns64d-failover.log"; return 1; }
+  expect "through the second upstream" "$(dig6 -p 5353 +time=4 twitter.test AAAA +short)" "64:ff9b::cb00:710a" || return 1
+  if ! grep -q "upstream 192.0.2.99:53 did not answer" "$LAB_DIR/dns64d-failover.log"; then
+    cat "$LAB_DIR/dns64d-failover.log"
+    return 1
+  fi
+}
+
+t_dns64_metrics() {
+  need_dns64d || return 1
+  local syn hits
+  # 40 records synthesised, then the same answer from the cache.
+  answers +tcp many.test AAAA >/dev/null && answers +tcp many.test AAAA >/dev/null || return 1
+  syn=$(dns_metric dns64d_synthesized_records_total)
+  hits=$(dns_metric dns64d_cache_hits_total)
+  if [ "${syn:-0}" -lt 10 ] || [ "${hits:-0}" -lt 1 ]; then
+    echo "synthesized=$syn hits=$hits"
+    return 1
+  fi
+  [ "$(dns_metric 'dns64d_upstream_total{server="192.0.2.53:53",result="sent"}')" -ge 1 ]
+}
+
+t_dns64d_sighup_and_stop() {
+  need_dns64d || return 1
+  local pid
+  pid=$(dns64_pid)
+  cp "$LAB_DIR/gateway.toml" "$LAB_DIR/gateway.good"
+  echo "not toml" >"$LAB_DIR/gateway.toml"
+  kill -HUP "$pid"
+  lab_wait 30 grep -q "reload rejected" "$LAB_DIR/dns64d.log" || { echo "bad reload not reported"; return 1; }
+  dig_both "A 203.0.113.10" twitter.test A || return 1
+  # Let v6client2 in: the new allow_from is in force, the cache kept.
+  sed 's|^allow_from = \["2001:db8:1::/64", "::1/128"\]|allow_from = ["2001:db8:1::/64", "2001:db8:3::/64", "::1/128"]|' \
+    "$LAB_DIR/gateway.good" >"$LAB_DIR/gateway.toml"
+  kill -HUP "$pid"
+  lab_wait 30 grep -q "reloaded: .*2001:db8:3::/64.*cache kept" "$LAB_DIR/dns64d.log" || { cat "$LAB_DIR/dns64d.log"; return 1; }
+  expect "v6client2 after reload" "$(lab_exec v6client2 "${DIG[@]}" "@$LAB_GW6_2" twitter.test AAAA +short)" "64:ff9b::cb00:710a" || return 1
+  cp "$LAB_DIR/gateway.good" "$LAB_DIR/gateway.toml"
+  kill -TERM "$pid"
+  lab_wait 50 sh -c "! kill -0 $pid 2>/dev/null" || { echo "dns64d still runs after SIGTERM"; return 1; }
+  grep -q "dns64d: stopped" "$LAB_DIR/dns64d.log"
+}
+
