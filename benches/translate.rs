@@ -9,9 +9,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use etherparse::PacketBuilder;
 use nat64d::translate::{
-    Config, HEADROOM, Map4, Map6, Output, inspect4, inspect6, translate4, translate4_error,
-    translate6,
+    Config, HEADROOM, Map4, Map6, inspect4, inspect6, translate4, translate4_error, translate6,
 };
+use nat64d::verdict::Verdict;
 
 const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
 const SERVER6: Ipv6Addr = Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0xcb00, 0x710a);
@@ -156,7 +156,9 @@ fn bench(c: &mut Criterion) {
                 let buf = &mut ring[i];
                 let flow = inspect6(black_box(&buf[HEADROOM..])).expect("valid");
                 let n = match translate6(buf, HEADROOM, &flow, &OUT, &cfg, 1) {
-                    Ok(Output::Forward { start, len }) => black_box(&buf[start..start + len]).len(),
+                    Ok(Verdict::Forward { start, len }) => {
+                        black_box(&buf[start..start + len]).len()
+                    }
                     other => panic!("not a translation: {other:?}"),
                 };
                 restore(buf, &pkt);
@@ -174,7 +176,9 @@ fn bench(c: &mut Criterion) {
                 let buf = &mut ring[i];
                 let flow = inspect4(black_box(&buf[HEADROOM..])).expect("valid");
                 let n = match translate4(buf, HEADROOM, &flow, &BACK, &cfg, 1) {
-                    Ok(Output::Forward { start, len }) => black_box(&buf[start..start + len]).len(),
+                    Ok(Verdict::Forward { start, len }) => {
+                        black_box(&buf[start..start + len]).len()
+                    }
                     other => panic!("not a translation: {other:?}"),
                 };
                 restore(buf, &pkt);
@@ -200,7 +204,7 @@ fn bench(c: &mut Criterion) {
             buf.copy_from_slice(&pkt);
             let flow = inspect4(black_box(&buf[HEADROOM..])).expect("valid");
             match translate4_error(&mut buf, HEADROOM, &flow, &BACK, SERVER6, &cfg) {
-                Ok(Output::Forward { start, len }) => black_box(&buf[start..start + len]).len(),
+                Ok(Verdict::Forward { start, len }) => black_box(&buf[start..start + len]).len(),
                 other => panic!("not a translation: {other:?}"),
             }
         })

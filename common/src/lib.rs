@@ -2,10 +2,13 @@
 //! prefixes, the RFC 6052 mapping between IPv4 and IPv6 addresses, the
 //! special-purpose address ranges, and the shared `[prefix]` config section.
 //!
-//! Everything here is pure: no I/O except [`config::load`], which reads the
-//! one file it is given.
+//! Everything here is pure (no I/O except [`config::load`], which reads the
+//! one file it is given), except the two shells both daemons share:
+//! [`metrics`] (the `/metrics` endpoint) and [`logging`].
 
 pub mod config;
+pub mod logging;
+pub mod metrics;
 pub mod prefix;
 pub mod special;
 pub mod sync;

@@ -5,20 +5,20 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::fmt::Write as _;
+mod metrics;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use common::logging::{self, LogFormat};
 use dns64d::config::{Dns64Config, File};
-use dns64d::server::{OUTCOMES, Server, Settings, TYPES, serve_tcp, serve_udp};
+use dns64d::server::{Server, Settings, serve_tcp, serve_udp};
 use dns64d::upstream::{Cached, Client};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -52,9 +52,13 @@ struct Args {
     /// Metrics endpoint, instead of `dns64.metrics.listen`.
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
+    /// Log lines as `text` (for journald; the default) or `json`. The
+    /// `RUST_LOG` environment variable filters them (default `info`).
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
 }
 
-type Srv = Server<Cached<Client>>;
+pub(crate) type Srv = Server<Cached<Client>>;
 
 /// Reads the file and applies the flag overrides, then checks the result.
 fn load(args: &Args) -> Result<File, String> {
@@ -101,10 +105,17 @@ fn resolver(d: &Dns64Config) -> Cached<Client> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    logging::init(args.log_format);
     let f = match load(&args) {
         Ok(f) => f,
-        Err(e) => {
+        // --check-config answers a person at a terminal: the message
+        // alone. A starting daemon logs it.
+        Err(e) if args.check_config => {
             eprintln!("dns64d: {e}");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            tracing::error!("{e}");
             return ExitCode::FAILURE;
         }
     };
@@ -122,14 +133,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("dns64d: cannot start the runtime: {e}");
+            tracing::error!("cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     match rt.block_on(run(args, f)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("dns64d: {e:#}");
+            tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
     }
@@ -167,12 +178,11 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(serve_tcp(server.clone(), tcp)));
     }
     if let Some(addr) = f.dns64.metrics.listen {
-        let l = TcpListener::bind(addr)
-            .await
+        let l = common::metrics::bind(addr)
             .with_context(|| format!("cannot listen on {addr} (`dns64.metrics.listen`)"))?;
-        tasks.push(tokio::spawn(serve_metrics(server.clone(), l)));
+        tasks.push(metrics::start(l, server.clone()));
     }
-    eprintln!("dns64d: serving; {}", summary(&f));
+    tracing::info!("serving; {}", summary(&f));
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
@@ -184,11 +194,11 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
             _ = int.recv() => break,
         }
     }
-    eprintln!("dns64d: stopping");
+    tracing::info!("stopping");
     for t in tasks {
         t.abort();
     }
-    eprintln!("dns64d: stopped");
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -211,13 +221,13 @@ fn reload(args: &Args, current: &mut File, server: &Srv) {
     let f = match load(args) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("dns64d: reload rejected, the running configuration stays: {e}");
+            tracing::error!("reload rejected, the running configuration stays: {e}");
             return;
         }
     };
     if f.dns64.listen != current.dns64.listen || f.dns64.metrics != current.dns64.metrics {
-        eprintln!(
-            "dns64d: reload: `dns64.listen` and `dns64.metrics` changes take effect at the next start"
+        tracing::warn!(
+            "reload: `dns64.listen` and `dns64.metrics` changes take effect at the next start"
         );
     }
     server.set_settings(Settings {
@@ -230,8 +240,8 @@ fn reload(args: &Args, current: &mut File, server: &Srv) {
     if !same {
         server.set_resolver(resolver(&f.dns64));
     }
-    eprintln!(
-        "dns64d: reloaded: {}; cache {}",
+    tracing::info!(
+        "reloaded: {}; cache {}",
         summary(&f),
         if same {
             "kept"
@@ -240,111 +250,4 @@ fn reload(args: &Args, current: &mut File, server: &Srv) {
         }
     );
     *current = f;
-}
-
-async fn serve_metrics(server: Arc<Srv>, l: TcpListener) {
-    loop {
-        let Ok((mut s, _)) = l.accept().await else {
-            continue;
-        };
-        let server = server.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let n = match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
-                Ok(Ok(n)) => n,
-                _ => return,
-            };
-            let req = String::from_utf8_lossy(&buf[..n]);
-            let ok = req.starts_with("GET /metrics ");
-            let body = if ok {
-                metrics(&server)
-            } else {
-                "not found\n".into()
-            };
-            let head = if ok {
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4"
-            } else {
-                "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain"
-            };
-            let out = format!(
-                "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = s.write_all(out.as_bytes()).await;
-        });
-    }
-}
-
-fn metrics(server: &Srv) -> String {
-    let mut o = String::new();
-    let st = &server.stats;
-    let _ = writeln!(
-        o,
-        "# HELP dns64d_queries_total Client queries, by type and outcome.\n# TYPE dns64d_queries_total counter"
-    );
-    for (t, row) in TYPES.iter().zip(&st.queries) {
-        for (oc, c) in OUTCOMES.iter().zip(row) {
-            let _ = writeln!(
-                o,
-                "dns64d_queries_total{{type=\"{t}\",outcome=\"{oc}\"}} {}",
-                c.load(Ordering::Relaxed)
-            );
-        }
-    }
-    let r = server.resolver();
-    let counters = [
-        (
-            "dns64d_synthesized_records_total",
-            "AAAA records synthesised.",
-            st.synthesized_records.load(Ordering::Relaxed),
-        ),
-        (
-            "dns64d_dropped_total",
-            "Datagrams dropped unanswered (not a query, too short).",
-            st.dropped.load(Ordering::Relaxed),
-        ),
-        (
-            "dns64d_truncated_total",
-            "UDP answers truncated to the client's size (TC=1).",
-            st.truncated.load(Ordering::Relaxed),
-        ),
-        (
-            "dns64d_cache_hits_total",
-            "Upstream questions answered from the cache.",
-            r.hits.load(Ordering::Relaxed),
-        ),
-        (
-            "dns64d_cache_misses_total",
-            "Upstream questions not in the cache.",
-            r.misses.load(Ordering::Relaxed),
-        ),
-    ];
-    for (name, help, v) in counters {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
-    }
-    let _ = writeln!(
-        o,
-        "# HELP dns64d_cache_entries Upstream answers in the cache.\n# TYPE dns64d_cache_entries gauge\ndns64d_cache_entries {}\n# HELP dns64d_answer_cache_entries Final answers kept for the fast path.\n# TYPE dns64d_answer_cache_entries gauge\ndns64d_answer_cache_entries {}",
-        r.len(),
-        server.answers_kept()
-    );
-    let _ = writeln!(
-        o,
-        "# HELP dns64d_upstream_total Questions to each upstream, by result.\n# TYPE dns64d_upstream_total counter"
-    );
-    for (addr, s) in r.inner.servers().iter().zip(&r.inner.stats) {
-        for (what, v) in [
-            ("sent", &s.queries),
-            ("timeout", &s.timeouts),
-            ("error", &s.errors),
-            ("tcp_retry", &s.tcp_retries),
-        ] {
-            let _ = writeln!(
-                o,
-                "dns64d_upstream_total{{server=\"{addr}\",result=\"{what}\"}} {}",
-                v.load(Ordering::Relaxed)
-            );
-        }
-    }
-    o
 }

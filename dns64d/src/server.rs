@@ -416,7 +416,7 @@ pub fn serve_udp<R: Resolve>(
             Ok(x) => x,
             Err(e) => {
                 if e.kind() != std::io::ErrorKind::Interrupted {
-                    eprintln!("dns64d: UDP receive failed: {e}");
+                    tracing::error!("UDP receive failed: {e}");
                     std::thread::sleep(Duration::from_millis(10));
                 }
                 continue;
@@ -446,7 +446,7 @@ pub async fn serve_tcp<R: Resolve>(server: Arc<Server<R>>, l: TcpListener) {
         let (s, peer) = match l.accept().await {
             Ok(x) => x,
             Err(e) => {
-                eprintln!("dns64d: TCP accept failed: {e}");
+                tracing::error!("TCP accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }

@@ -193,9 +193,10 @@ impl Resolve for Client {
                         Ok(r) => r,
                         Err(_) => {
                             stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                            eprintln!(
-                                "dns64d: upstream {server} timed out over TCP for {} {}; trying the next",
-                                q.name, q.qtype
+                            tracing::warn!(
+                                "upstream {server} timed out over TCP for {} {}; trying the next",
+                                q.name,
+                                q.qtype
                             );
                             failure = Failure::Timeout;
                             continue;
@@ -205,8 +206,8 @@ impl Resolve for Client {
                 Ok(r) => r,
                 Err(_) => {
                     stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                    eprintln!(
-                        "dns64d: upstream {server} did not answer {} {} within {} ms; trying the next",
+                    tracing::warn!(
+                        "upstream {server} did not answer {} {} within {} ms; trying the next",
                         q.name,
                         q.qtype,
                         self.timeout.as_millis()
@@ -219,8 +220,8 @@ impl Resolve for Client {
                 Ok(m) => return Ok(m),
                 Err(e) => {
                     stats.errors.fetch_add(1, Ordering::Relaxed);
-                    eprintln!(
-                        "dns64d: upstream {server} failed for {} {}: {}; trying the next",
+                    tracing::warn!(
+                        "upstream {server} failed for {} {}: {}; trying the next",
                         q.name,
                         q.qtype,
                         match e {

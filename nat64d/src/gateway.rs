@@ -18,7 +18,8 @@ use crate::offload::Offload;
 use crate::pool::Pool;
 use crate::state::{Ask, Event, Secs, Table};
 use crate::stats::DropReason;
-use crate::translate::{self, Flow4, Flow6, Kind, Map4, Map6, Output};
+use crate::translate::{self, Flow4, Flow6, Kind, Map4, Map6};
+use crate::verdict::Verdict;
 
 mod frags;
 pub use frags::{FRAG_TIMEOUT, FragTable, MAX_FRAG_FLOWS, MAX_HELD_BYTES, MAX_HELD_PER_FLOW};
@@ -87,56 +88,6 @@ pub struct Effects {
     pub released: Vec<Box<[u8]>>,
 }
 
-/// What to do with a processed packet. Every range is in the buffer the
-/// packet was read into; the TUN carries both families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Write `buf[start..start + len]`.
-    Send {
-        /// Offset.
-        start: usize,
-        /// Length.
-        len: usize,
-        /// An error the translator itself generated (rate-limited by the
-        /// caller, req N13).
-        own_error: bool,
-    },
-    /// Write the fragments [`translate::Fragments`] cuts from
-    /// `buf[start..start + len]` to `mtu`.
-    Fragments {
-        /// Offset.
-        start: usize,
-        /// Length of the whole translated packet.
-        len: usize,
-        /// Egress MTU.
-        mtu: u16,
-    },
-    /// `buf[start..start + len]` is a super-packet (TUN offload) to cut
-    /// into segments ([`crate::offload::segment`]) and process again, one
-    /// by one: its segments do not fit the egress MTU whole.
-    Segment {
-        /// Offset.
-        start: usize,
-        /// Length.
-        len: usize,
-    },
-    /// Nothing to send.
-    Drop(DropReason),
-    /// The packet is dropped for `reason` (counted), and the translator
-    /// answers its source with the ICMP error at `buf[start..start + len]`
-    /// (rate-limited by the caller, req N13): Address Unreachable when the
-    /// pool is full (req S6), Port Unreachable for UDP to a pool port no
-    /// binding holds (req S3).
-    Refuse {
-        /// Why the packet was dropped.
-        reason: DropReason,
-        /// Offset of the error.
-        start: usize,
-        /// Length of the error.
-        len: usize,
-    },
-}
-
 /// Which way a packet went, for counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Way {
@@ -146,6 +97,29 @@ pub enum Way {
     In,
     /// IPv6 → IPv6 through a pool address.
     Hairpin,
+}
+
+impl Way {
+    /// Every way, in [`Way::index`] order.
+    pub const ALL: [Way; 3] = [Way::Out, Way::In, Way::Hairpin];
+
+    /// Index in per-way counter arrays.
+    pub const fn index(self) -> usize {
+        match self {
+            Way::Out => 0,
+            Way::In => 1,
+            Way::Hairpin => 2,
+        }
+    }
+
+    /// The metrics label: `6to4`, `4to6`, `hairpin`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Way::Out => "6to4",
+            Way::In => "4to6",
+            Way::Hairpin => "hairpin",
+        }
+    }
 }
 
 impl Gateway {
@@ -178,17 +152,13 @@ impl Gateway {
         now: Secs,
         ident: u16,
         fx: &mut Effects,
-    ) -> (Action, Way) {
+    ) -> (Verdict, Way) {
         match buf.get(start).map(|b| b >> 4) {
             Some(6) => {
                 let a = self.process6(policy, buf, start, len, off, now, ident, fx);
                 // Hairpin (req S8): an IPv4 packet to a pool address goes
                 // straight back in as if it had arrived from the IPv4 side.
-                if let Action::Send {
-                    start: s,
-                    len: l,
-                    own_error: false,
-                } = a
+                if let Verdict::Forward { start: s, len: l } = a
                     && buf[s] >> 4 == 4
                     && self.pool.contains(Ipv4Addr::new(
                         buf[s + 16],
@@ -200,7 +170,7 @@ impl Gateway {
                     let a = match self.process4(buf, s, l, off, now, ident, fx) {
                         // No error for a packet that is itself a
                         // translation: the source is a pool address.
-                        Action::Refuse { reason, .. } => Action::Drop(reason),
+                        Verdict::Refuse { reason, .. } => Verdict::Drop(reason),
                         a => a,
                     };
                     return (a, Way::Hairpin);
@@ -208,7 +178,7 @@ impl Gateway {
                 (a, Way::Out)
             }
             Some(4) => (self.process4(buf, start, len, off, now, ident, fx), Way::In),
-            _ => (Action::Drop(DropReason::BadVersion), Way::In),
+            _ => (Verdict::Drop(DropReason::BadVersion), Way::In),
         }
     }
 
@@ -223,17 +193,17 @@ impl Gateway {
         now: Secs,
         ident: u16,
         fx: &mut Effects,
-    ) -> Action {
+    ) -> Verdict {
         let mut flow = match translate::inspect6(&buf[start..start + len]) {
             Ok(f) => f,
-            Err(r) => return Action::Drop(r),
+            Err(r) => return Verdict::Drop(r),
         };
         flow.offload = off;
         if !policy.allows(flow.src) {
-            return Action::Drop(DropReason::SourceNotAllowed);
+            return Verdict::Drop(DropReason::SourceNotAllowed);
         }
         let Some((prefix, dst4)) = self.prefix.extract(flow.dst) else {
-            return Action::Drop(DropReason::NotInPrefix);
+            return Verdict::Drop(DropReason::NotInPrefix);
         };
         let prefix_idx = self
             .prefix
@@ -242,7 +212,7 @@ impl Gateway {
             .position(|p| p == prefix)
             .unwrap_or(0) as u8;
         if !self.pool.contains(dst4) && policy.denies(dst4) {
-            return Action::Drop(DropReason::DestinationDenied);
+            return Verdict::Drop(DropReason::DestinationDenied);
         }
         if !flow.has_transport_header() {
             // A fragment after the first: no ports; it goes where the first
@@ -250,7 +220,7 @@ impl Gateway {
             let key = frag6_key(&flow);
             let mut frags = lock(&self.frags6);
             let Some(pool4) = frags.known(&key, now) else {
-                return Action::Drop(match frags.hold(key, &buf[start..start + len], now) {
+                return Verdict::Drop(match frags.hold(key, &buf[start..start + len], now) {
                     Ok(()) => DropReason::FragmentHeld,
                     Err(_) => DropReason::FragmentHoldFull,
                 });
@@ -263,8 +233,8 @@ impl Gateway {
                 dst_port: 0,
             };
             return match translate::translate6(buf, start, &flow, &map, &self.xlat, ident) {
-                Ok(o) => action(o),
-                Err(r) => Action::Drop(r),
+                Ok(o) => o,
+                Err(r) => Verdict::Drop(r),
             };
         }
         let ask = if flow.kind == Kind::Error {
@@ -302,7 +272,7 @@ impl Gateway {
                     translate::address_unreachable6(buf, start, len, self.xlat.own_v6),
                 );
             }
-            Err(r) => return Action::Drop(r),
+            Err(r) => return Verdict::Drop(r),
         };
         if flow.kind != Kind::Error && flow.frag.is_some_and(|f| f.more()) {
             let held = lock(&self.frags6).learn(frag6_key(&flow), out.v4.addr, now);
@@ -315,8 +285,8 @@ impl Gateway {
             dst_port: flow.dst_port,
         };
         match translate::translate6(buf, start, &flow, &map, &self.xlat, ident) {
-            Ok(o) => action(o),
-            Err(r) => Action::Drop(r),
+            Ok(o) => o,
+            Err(r) => Verdict::Drop(r),
         }
     }
 
@@ -330,14 +300,14 @@ impl Gateway {
         now: Secs,
         ident: u16,
         fx: &mut Effects,
-    ) -> Action {
+    ) -> Verdict {
         let mut flow = match translate::inspect4(&buf[start..start + len]) {
             Ok(f) => f,
-            Err(r) => return Action::Drop(r),
+            Err(r) => return Verdict::Drop(r),
         };
         flow.offload = off;
         if !self.pool.contains(flow.dst) {
-            return Action::Drop(DropReason::NotInPool);
+            return Verdict::Drop(DropReason::NotInPool);
         }
         let (v6, prefix_idx) = if flow.has_transport_header() {
             let ask = if flow.kind == Kind::Error {
@@ -376,7 +346,7 @@ impl Gateway {
                         translate::port_unreachable4(buf, start, len, self.xlat.own_v4, ident),
                     );
                 }
-                Err(r) => return Action::Drop(r),
+                Err(r) => return Verdict::Drop(r),
             };
             if flow.more_frags && flow.kind != Kind::Error {
                 let held = lock(&self.frags4).learn(frag4_key(&flow), (i.v6, i.prefix), now);
@@ -390,7 +360,7 @@ impl Gateway {
             match frags.known(&key, now) {
                 Some(x) => x,
                 None => {
-                    return Action::Drop(match frags.hold(key, &buf[start..start + len], now) {
+                    return Verdict::Drop(match frags.hold(key, &buf[start..start + len], now) {
                         Ok(()) => DropReason::FragmentHeld,
                         Err(_) => DropReason::FragmentHoldFull,
                     });
@@ -399,7 +369,7 @@ impl Gateway {
         };
         let prefixes = self.prefix.prefixes.as_slice();
         let Some(prefix) = prefixes.get(usize::from(prefix_idx)).or(prefixes.first()) else {
-            return Action::Drop(DropReason::NotInPrefix);
+            return Verdict::Drop(DropReason::NotInPrefix);
         };
         let map = Map6 {
             src: embed(prefix, flow.src),
@@ -414,8 +384,8 @@ impl Gateway {
             translate::translate4(buf, start, &flow, &map, &self.xlat, ident)
         };
         match out {
-            Ok(o) => action(o),
-            Err(r) => Action::Drop(r),
+            Ok(o) => o,
+            Err(r) => Verdict::Drop(r),
         }
     }
 
@@ -447,27 +417,10 @@ fn frag6_key(f: &Flow6) -> Frag6Key {
 }
 
 /// A drop for `reason` answered with the error `e`, if one could be built.
-fn refuse(reason: DropReason, e: Result<Output, DropReason>) -> Action {
+fn refuse(reason: DropReason, e: Result<Verdict, DropReason>) -> Verdict {
     match e {
-        Ok(Output::Reply { start, len }) => Action::Refuse { reason, start, len },
-        _ => Action::Drop(reason),
-    }
-}
-
-fn action(o: Output) -> Action {
-    match o {
-        Output::Forward { start, len } => Action::Send {
-            start,
-            len,
-            own_error: false,
-        },
-        Output::Reply { start, len } => Action::Send {
-            start,
-            len,
-            own_error: true,
-        },
-        Output::Fragment { start, len, mtu } => Action::Fragments { start, len, mtu },
-        Output::Segment { start, len } => Action::Segment { start, len },
+        Ok(Verdict::Reply { start, len }) => Verdict::Refuse { reason, start, len },
+        _ => Verdict::Drop(reason),
     }
 }
 

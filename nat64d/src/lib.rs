@@ -8,6 +8,7 @@
 //! the I/O shell.
 
 pub mod config;
+pub mod driver;
 pub mod flow;
 pub mod gateway;
 pub mod offload;
@@ -15,4 +16,5 @@ pub mod pool;
 pub mod state;
 pub mod stats;
 pub mod translate;
+pub mod verdict;
 pub mod wire;

@@ -1,15 +1,14 @@
-//! The nat64d binary: configuration, the TUN device and its worker threads,
-//! and the control plane (sweep, mapping log, metrics, signals).
+//! The nat64d binary: the command line and the configuration; the rest of
+//! the I/O shell is in [`shell`].
 
-mod affinity;
-mod control;
-mod io;
+mod shell;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use common::logging::{self, LogFormat};
 use nat64d::config::{File, Nat64Config};
 
 /// Stateful NAT64 translator of the nat64gw gateway (RFC 7915, RFC 6146).
@@ -48,6 +47,10 @@ struct Args {
     /// Overrides `nat64.routes = false`: leave routing to the operator.
     #[arg(long)]
     no_routes: bool,
+    /// Log lines as `text` (for journald; the default) or `json`. The
+    /// `RUST_LOG` environment variable filters them (default `info`).
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
 }
 
 /// Loads and checks the file, with the command line's overrides applied.
@@ -80,10 +83,17 @@ fn apply(args: &Args, c: &mut Nat64Config) {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    logging::init(args.log_format);
     let f = match load(&args) {
         Ok(f) => f,
-        Err(e) => {
+        // --check-config answers a person at a terminal: the message
+        // alone. A starting daemon logs it.
+        Err(e) if args.check_config => {
             eprintln!("nat64d: {e}");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            tracing::error!("{e}");
             return ExitCode::FAILURE;
         }
     };
@@ -98,20 +108,11 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    match control::run(args, f) {
+    match shell::start::run(args, f) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("nat64d: {e:#}");
+            tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-/// The own IPv4 address: configured, or the first pool address.
-fn own_v4(c: &Nat64Config) -> Ipv4Addr {
-    c.own_ipv4.unwrap_or_else(|| {
-        c.pool4
-            .first()
-            .map_or(Ipv4Addr::UNSPECIFIED, |p| p.network())
-    })
 }

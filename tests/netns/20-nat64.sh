@@ -323,7 +323,7 @@ t_nat64d_stops_cleanly() {
   pid=$(nat64_pid)
   kill -TERM "$pid" || return 1
   lab_wait 50 sh -c "! kill -0 $pid 2>/dev/null" || { echo "nat64d still runs after SIGTERM"; return 1; }
-  grep -q "nat64d: stopped" "$LAB_DIR/nat64d.log" || { cat "$LAB_DIR/nat64d.log"; return 1; }
+  grep -qE " INFO nat64d::shell::start: stopped$" "$LAB_DIR/nat64d.log" || { cat "$LAB_DIR/nat64d.log"; return 1; }
   expect "routes removed" "$(lab_exec gw ip -6 route show 64:ff9b::/96)" "" &&
     expect "TUN removed" "$(lab_exec gw ip -o link show nat64 2>/dev/null)" ""
 }

@@ -79,9 +79,9 @@ t_dns64_truncation_then_tcp() {
 t_dns64_refused_outside_allow_from() {
   need_dns64d || return 1
   local before after
-  before=$(dns_metric 'dns64d_queries_total{type="aaaa",outcome="refused"}')
+  before=$(dns_metric 'dns64d_queries_total{outcome="refused",type="aaaa"}')
   expect "v6client2 status" "$(lab_exec v6client2 "${DIG[@]}" "@$LAB_GW6_2" twitter.test AAAA +noall +comments | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')" "REFUSED" || return 1
-  after=$(dns_metric 'dns64d_queries_total{type="aaaa",outcome="refused"}')
+  after=$(dns_metric 'dns64d_queries_total{outcome="refused",type="aaaa"}')
   [ "${after:-0}" -gt "${before:-0}" ] || { echo "refused: $before -> $after"; return 1; }
 }
 
@@ -121,7 +121,7 @@ t_dns64_metrics() {
     echo "synthesized=$syn hits=$hits"
     return 1
   fi
-  [ "$(dns_metric 'dns64d_upstream_total{server="192.0.2.53:53",result="sent"}')" -ge 1 ]
+  [ "$(dns_metric 'dns64d_upstream_total{result="sent",server="192.0.2.53:53"}')" -ge 1 ]
 }
 
 t_dns64d_sighup_and_stop() {
@@ -142,6 +142,6 @@ t_dns64d_sighup_and_stop() {
   cp "$LAB_DIR/gateway.good" "$LAB_DIR/gateway.toml"
   kill -TERM "$pid"
   lab_wait 50 sh -c "! kill -0 $pid 2>/dev/null" || { echo "dns64d still runs after SIGTERM"; return 1; }
-  grep -q "dns64d: stopped" "$LAB_DIR/dns64d.log"
+  grep -qE " INFO dns64d: stopped$" "$LAB_DIR/dns64d.log"
 }
 

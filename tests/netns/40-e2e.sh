@@ -132,3 +132,22 @@ t_e2e_nat64d_sigkill_and_restart() {
   curl6 v6client -o /dev/null https://akismet.test/
 }
 
+
+# req O2: both endpoints pass `promtool check metrics`, and a scrape is
+# answered while other clients hold connections open without a request
+# (each endpoint serves scrapes concurrently, with a header timeout).
+t_e2e_metrics_pass_promtool_while_idle_clients_wait() {
+  need_gateway || return 1
+  local ep port rc=0
+  command -v promtool >/dev/null || { echo "promtool is missing (Debian package prometheus)"; return 1; }
+  for ep in "$NAT64_METRICS" "$DNS64_METRICS"; do
+    port=${ep##*:}
+    lab_bg gw "idle-$port" "$LAB_PYTHON" "$NETNS_PY/idle_clients.py" "${ep%:*}" "$port" 20 4
+    lab_wait 30 grep -q "^holding 20" "$LAB_DIR/idle-$port.log" || { cat "$LAB_DIR/idle-$port.log"; rc=1; continue; }
+    lab_exec gw "${CURL[@]}" --max-time 2 "http://$ep/metrics" >"$LAB_DIR/metrics-$port.txt" ||
+      { echo "no scrape of $ep within 2 s while 20 idle clients wait"; rc=1; continue; }
+    promtool check metrics <"$LAB_DIR/metrics-$port.txt" || { echo "promtool refused $ep"; rc=1; }
+    grep -c '^# TYPE' "$LAB_DIR/metrics-$port.txt"
+  done
+  return $rc
+}

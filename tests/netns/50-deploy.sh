@@ -96,7 +96,7 @@ t_deploy_units_run_unprivileged() {
   kill -TERM $pids
   # shellcheck disable=SC2086
   lab_wait 50 all_gone $pids || { echo "still running after SIGTERM: $pids"; rc=1; }
-  grep -q "nat64d: stopped" "$LAB_DIR/nat64d-unit.log" || { tail -n 5 "$LAB_DIR/nat64d-unit.log"; rc=1; }
+  grep -qE " INFO nat64d::shell::start: stopped$" "$LAB_DIR/nat64d-unit.log" || { tail -n 5 "$LAB_DIR/nat64d-unit.log"; rc=1; }
   expect "routes removed by the unprivileged nat64d" "$(lab_exec gw ip -6 route show 64:ff9b::/96)" "" || rc=1
   return $rc
 }

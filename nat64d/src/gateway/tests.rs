@@ -38,14 +38,14 @@ pub(crate) fn gateway(allow_non_global: bool, deny_to: Vec<Ipv4Net>) -> (Gateway
     )
 }
 
-fn run(g: &(Gateway, Policy), pkt: &[u8], now: Secs) -> (Action, Way, Vec<u8>) {
+fn run(g: &(Gateway, Policy), pkt: &[u8], now: Secs) -> (Verdict, Way, Vec<u8>) {
     let (a, w, out, released) = run_fx(g, pkt, now);
     assert!(released.is_empty(), "released {released:?}");
     (a, w, out)
 }
 
 /// Like `run`, also returning the fragments the packet released.
-fn run_fx(g: &(Gateway, Policy), pkt: &[u8], now: Secs) -> (Action, Way, Vec<u8>, Vec<Box<[u8]>>) {
+fn run_fx(g: &(Gateway, Policy), pkt: &[u8], now: Secs) -> (Verdict, Way, Vec<u8>, Vec<Box<[u8]>>) {
     let mut buf = vec![0u8; 2 * HEADROOM + pkt.len()];
     let at = 2 * HEADROOM;
     buf[at..].copy_from_slice(pkt);
@@ -61,15 +61,15 @@ fn run_fx(g: &(Gateway, Policy), pkt: &[u8], now: Secs) -> (Action, Way, Vec<u8>
         &mut fx,
     );
     let out = match a {
-        Action::Send { start, len, .. } | Action::Refuse { start, len, .. } => {
-            buf[start..start + len].to_vec()
-        }
+        Verdict::Forward { start, len }
+        | Verdict::Reply { start, len }
+        | Verdict::Refuse { start, len, .. } => buf[start..start + len].to_vec(),
         _ => Vec::new(),
     };
     (a, w, out, fx.released)
 }
 
-fn udp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16) -> Vec<u8> {
+pub(crate) fn udp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ipv6(src.octets(), dst.octets(), 64)
         .udp(sport, dport)
@@ -78,7 +78,7 @@ fn udp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16) -> Vec<u8> {
     v
 }
 
-fn udp4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16) -> Vec<u8> {
+pub(crate) fn udp4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ipv4(src.octets(), dst.octets(), 64)
         .udp(sport, dport)
@@ -87,7 +87,7 @@ fn udp4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16) -> Vec<u8> {
     v
 }
 
-fn udp_ends4(pkt: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
+pub(crate) fn udp_ends4(pkt: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
     let s = SlicedPacket::from_ip(pkt).unwrap();
     let (Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Udp(u))) = (&s.net, &s.transport) else {
         panic!("not UDP/IPv4")
@@ -120,13 +120,7 @@ fn out_and_back() {
     let g = gateway(true, vec![]);
     let (a, w, v4) = run(&g, &udp6(H1, wkp(SERVER4), 5000, 53), 0);
     assert!(
-        matches!(
-            a,
-            Action::Send {
-                own_error: false,
-                ..
-            }
-        ) && w == Way::Out,
+        matches!(a, Verdict::Forward { .. }) && w == Way::Out,
         "{a:?}"
     );
     let (src, sport, dst, dport) = udp_ends4(&v4);
@@ -140,18 +134,18 @@ fn out_and_back() {
 fn o4_policy() {
     let g = gateway(false, vec![]);
     let (a, _, _) = run(&g, &udp6(OUTSIDER, wkp(SERVER4), 5000, 53), 0);
-    assert_eq!(a, Action::Drop(DropReason::SourceNotAllowed));
+    assert_eq!(a, Verdict::Drop(DropReason::SourceNotAllowed));
     let (a, _, _) = run(&g, &udp6(H1, wkp(SERVER4), 5000, 53), 0);
     assert_eq!(
         a,
-        Action::Drop(DropReason::DestinationDenied),
+        Verdict::Drop(DropReason::DestinationDenied),
         "non-global by default"
     );
     let g = gateway(true, vec!["203.0.113.0/28".parse().unwrap()]);
     let (a, _, _) = run(&g, &udp6(H1, wkp(SERVER4), 5000, 53), 0);
-    assert_eq!(a, Action::Drop(DropReason::DestinationDenied), "deny_to");
+    assert_eq!(a, Verdict::Drop(DropReason::DestinationDenied), "deny_to");
     let (a, _, _) = run(&g, &udp4(SERVER4, Ipv4Addr::new(198, 51, 100, 9), 53, 1), 0);
-    assert_eq!(a, Action::Drop(DropReason::NotInPool));
+    assert_eq!(a, Verdict::Drop(DropReason::NotInPool));
 }
 
 #[test]
@@ -206,10 +200,16 @@ fn s9_ipv4_fragments_follow_the_first() {
     let g = gateway(true, vec![]);
     let (first, second) = udp4_reply_in_two(&g);
     let (a, _, f1) = run(&g, &first, 1);
-    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),
+        "{a:?}"
+    );
     assert_eq!(&f1[24..40], &H1.octets());
     let (a, _, f2) = run(&g, &second, 1 + FRAG_TIMEOUT);
-    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),
+        "{a:?}"
+    );
     assert_eq!(
         &f2[24..40],
         &H1.octets(),
@@ -218,7 +218,7 @@ fn s9_ipv4_fragments_follow_the_first() {
     let (a, _, _) = run(&g, &second, 2 + FRAG_TIMEOUT);
     assert_eq!(
         a,
-        Action::Drop(DropReason::FragmentHeld),
+        Verdict::Drop(DropReason::FragmentHeld),
         "forgotten after the timeout: waits for a first fragment again"
     );
     assert_eq!(g.0.expire_fragments(3 + FRAG_TIMEOUT), 0);
@@ -231,14 +231,20 @@ fn s9_ipv4_fragments_out_of_order() {
     let g = gateway(true, vec![]);
     let (first, second) = udp4_reply_in_two(&g);
     let (a, _, _) = run(&g, &second, 1);
-    assert_eq!(a, Action::Drop(DropReason::FragmentHeld));
+    assert_eq!(a, Verdict::Drop(DropReason::FragmentHeld));
     assert_eq!(g.0.fragment_census(), (1, second.len()));
     let (a, _, f1, released) = run_fx(&g, &first, 2);
-    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),
+        "{a:?}"
+    );
     assert_eq!(&f1[24..40], &H1.octets());
     assert_eq!(released, vec![Box::from(second.as_slice())]);
     let (a, _, f2) = run(&g, &released[0], 2);
-    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),
+        "{a:?}"
+    );
     assert_eq!(&f2[24..40], &H1.octets());
     // Fragment header of the translation: offset 40, last.
     assert_eq!(f2[40], 17);
@@ -252,7 +258,7 @@ fn s9_held_fragment_without_first_times_out_counted() {
     let g = gateway(true, vec![]);
     let (_, second) = udp4_reply_in_two(&g);
     let (a, _, _) = run(&g, &second, 1);
-    assert_eq!(a, Action::Drop(DropReason::FragmentHeld));
+    assert_eq!(a, Verdict::Drop(DropReason::FragmentHeld));
     assert_eq!(g.0.expire_fragments(1 + FRAG_TIMEOUT), 0, "2 s at least");
     assert_eq!(g.0.expire_fragments(2 + FRAG_TIMEOUT), 1);
     assert_eq!(g.0.fragment_census(), (0, 0));
@@ -291,7 +297,10 @@ fn s9_ipv6_fragments_in_either_order() {
     let (first, second) = udp6_in_two(48, 0x0102_0304);
     // In order.
     let (a, _, f1) = run(&g, &first, 0);
-    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),
+        "{a:?}"
+    );
     // A first fragment: etherparse does not slice its transport header.
     let port = |p: &[u8], at: usize| u16::from_be_bytes([p[at], p[at + 1]]);
     assert_eq!(&f1[12..16], &POOL1.octets());
@@ -301,7 +310,10 @@ fn s9_ipv6_fragments_in_either_order() {
     assert_eq!(u16::from_be_bytes([f1[4], f1[5]]), 0x0304, "IPv4 ID");
     assert_eq!(f1[6] & 0x20, 0x20, "more fragments");
     let (a, _, f2) = run(&g, &second, 0);
-    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),
+        "{a:?}"
+    );
     assert_eq!(&f2[12..16], &POOL1.octets());
     assert_eq!(&f2[16..20], &SERVER4.octets());
     assert_eq!(
@@ -313,13 +325,19 @@ fn s9_ipv6_fragments_in_either_order() {
     // Out of order, another datagram of the same flow.
     let (first, second) = udp6_in_two(48, 0x0102_0305);
     let (a, _, _) = run(&g, &second, 1);
-    assert_eq!(a, Action::Drop(DropReason::FragmentHeld));
+    assert_eq!(a, Verdict::Drop(DropReason::FragmentHeld));
     let (a, _, g1, released) = run_fx(&g, &first, 1);
-    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),
+        "{a:?}"
+    );
     assert_eq!(port(&g1, 20), sport, "the same binding");
     assert_eq!(released.len(), 1);
     let (a, _, g2) = run(&g, &released[0], 1);
-    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),
+        "{a:?}"
+    );
     assert_eq!(&g2[12..16], &POOL1.octets());
     assert_eq!(u16::from_be_bytes([g2[4], g2[5]]), 0x0305);
 }
@@ -331,7 +349,7 @@ fn s9_ipv6_fragments_obey_the_policy() {
     let mut outsider = second.clone();
     outsider[8..24].copy_from_slice(&OUTSIDER.octets());
     let (a, _, _) = run(&g, &outsider, 0);
-    assert_eq!(a, Action::Drop(DropReason::SourceNotAllowed));
+    assert_eq!(a, Verdict::Drop(DropReason::SourceNotAllowed));
     assert_eq!(g.0.fragment_census(), (0, 0), "nothing held for it");
 }
 
@@ -364,8 +382,8 @@ fn s6_full_pool_answers_address_unreachable() {
         let pkt = udp6(H1, wkp(SERVER4), port, 53);
         let (a, _, out, _) = run_fx(&g, &pkt, 0);
         match a {
-            Action::Send { .. } => assert!(port < 5004, "only 4 ports"),
-            Action::Refuse { reason, .. } => {
+            Verdict::Forward { .. } | Verdict::Reply { .. } => assert!(port < 5004, "only 4 ports"),
+            Verdict::Refuse { reason, .. } => {
                 assert_eq!(reason, DropReason::PoolExhausted);
                 refused = Some((out, pkt));
                 break;
@@ -403,14 +421,17 @@ fn s6_full_pool_answers_address_unreachable() {
     assert_eq!(icmp.checksum(), want);
     // Existing flows are untouched.
     let (a, _, _) = run(&g, &udp6(H1, wkp(SERVER4), 5000, 53), 1);
-    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),
+        "{a:?}"
+    );
 }
 
 #[test]
 fn s3_udp_without_binding_answers_port_unreachable() {
     let g = gateway(true, vec![]);
     let (a, _, err) = run(&g, &udp4(SERVER4, POOL1, 53, 7777), 0);
-    let Action::Refuse { reason, .. } = a else {
+    let Verdict::Refuse { reason, .. } = a else {
         panic!("{a:?}")
     };
     assert_eq!(reason, DropReason::NoBinding);
@@ -435,5 +456,5 @@ fn s3_udp_without_binding_answers_port_unreachable() {
         .write(&mut tcp, &[])
         .unwrap();
     let (a, _, _) = run(&g, &tcp, 0);
-    assert!(matches!(a, Action::Drop(_)), "{a:?}");
+    assert!(matches!(a, Verdict::Drop(_)), "{a:?}");
 }

@@ -9,9 +9,10 @@ use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
 use super::*;
 use crate::gateway::tests::{H1, POOL1, SERVER4, gateway, wkp};
-use crate::gateway::{Action, Effects, Way};
+use crate::gateway::{Effects, Way};
 use crate::translate::HEADROOM;
 use crate::translate::tests::oracle;
+use crate::verdict::Verdict;
 
 fn payload(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 + 3) as u8).collect()
@@ -38,7 +39,10 @@ fn open_tcp(g: &(crate::gateway::Gateway, crate::gateway::Policy)) -> u16 {
         .write(&mut v, &[])
         .unwrap();
     let (a, _, out, _) = through(g, &v, &VnetHdr::default(), 0);
-    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),
+        "{a:?}"
+    );
     u16::from_be_bytes([out[20], out[21]])
 }
 
@@ -312,7 +316,7 @@ fn through(
     pkt: &[u8],
     hdr: &VnetHdr,
     now: u32,
-) -> (Action, Way, Vec<u8>, VnetHdr) {
+) -> (Verdict, Way, Vec<u8>, VnetHdr) {
     let at = 2 * HEADROOM + VNET_HDR_LEN;
     let mut buf = vec![0u8; at + pkt.len()];
     buf[at..].copy_from_slice(pkt);
@@ -323,7 +327,7 @@ fn through(
     let (a, w) =
         g.0.process(&g.1, &mut buf, at, pkt.len(), off, now, 7, &mut fx);
     match a {
-        Action::Send { start, len, .. } => {
+        Verdict::Forward { start, len } | Verdict::Reply { start, len } => {
             let out = buf[start..start + len].to_vec();
             let h = header_for(&out, &off);
             (a, w, out, h)
@@ -340,7 +344,10 @@ fn a_tcp_super_packet_crosses_whole_both_ways() {
     let mut p = tcp6(H1, wkp(SERVER4), true, 65_000);
     let h = make_partial(&mut p, GSO_TCPV6, 1428);
     let (a, w, out, oh) = through(&g, &p, &h, 0);
-    assert!(matches!(a, Action::Send { .. }) && w == Way::Out, "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }) && w == Way::Out,
+        "{a:?}"
+    );
     assert_eq!(out[0] >> 4, 4);
     assert_eq!(
         oh,
@@ -369,7 +376,10 @@ fn a_tcp_super_packet_crosses_whole_both_ways() {
     let h = make_partial(&mut p, GSO_TCPV4 | GSO_ECN, 1200);
     // ipv6_mtu is 1280 by default: 40 + 20 + 1200 fits.
     let (a, w, out, oh) = through(&g, &p, &h, 1);
-    assert!(matches!(a, Action::Send { .. }) && w == Way::In, "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }) && w == Way::In,
+        "{a:?}"
+    );
     assert_eq!(
         oh,
         VnetHdr {
@@ -416,7 +426,7 @@ fn a_super_packet_too_big_for_the_egress_is_cut_first() {
     let mut p = tcp4(SERVER4, POOL1, sport, 5000);
     let h = make_partial(&mut p, GSO_TCPV4, 1460);
     let (a, _, _, _) = through(&g, &p, &h, 1);
-    let Action::Segment { start, len } = a else {
+    let Verdict::Segment { start, len } = a else {
         panic!("{a:?}")
     };
     assert_eq!(
@@ -429,16 +439,7 @@ fn a_super_packet_too_big_for_the_egress_is_cut_first() {
     let mut segs = Vec::new();
     segment(&p, 1460, &mut segs).unwrap();
     let (a, _, out, _) = through(&g, &segs[0], &VnetHdr::default(), 1);
-    assert!(
-        matches!(
-            a,
-            Action::Send {
-                own_error: true,
-                ..
-            }
-        ),
-        "{a:?}"
-    );
+    assert!(matches!(a, Verdict::Reply { .. }), "{a:?}");
     assert_eq!((out[20], out[21]), (3, 4), "ICMPv4 Fragmentation Needed");
 }
 
@@ -452,7 +453,10 @@ fn a_udp_super_packet_crosses_whole() {
         .unwrap();
     let h = make_partial(&mut p, GSO_UDP_L4, 1000);
     let (a, _, out, oh) = through(&g, &p, &h, 0);
-    assert!(matches!(a, Action::Send { .. }), "{a:?}");
+    assert!(
+        matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),
+        "{a:?}"
+    );
     assert_eq!(
         (oh.gso_type, oh.csum_start, oh.csum_offset),
         (GSO_UDP_L4, 20, 6)
@@ -490,7 +494,7 @@ fn fragments_of_a_partial_packet_carry_a_finished_checksum() {
     };
     let mut fx = Effects::default();
     let (a, _) = g.0.process(&g.1, &mut buf, at, p.len(), off, 1, 7, &mut fx);
-    let Action::Fragments { start, len, .. } = a else {
+    let Verdict::Fragment { start, len, .. } = a else {
         panic!("{a:?}")
     };
     complete(&mut buf[start..start + len]);
@@ -553,11 +557,11 @@ proptest::proptest! {
             Ok(Accept::Ready(off)) => {
                 let (a, _) = g.0.process(&g.1, &mut buf, at, p.len(), off, 0, 7, &mut fx);
                 match a {
-                    Action::Send { start, len, .. } => {
+                    Verdict::Forward { start, len } | Verdict::Reply { start, len } => {
                         header_for(&buf[start..start + len], &off);
                     }
-                    Action::Fragments { start, len, .. } => complete(&mut buf[start..start + len]),
-                    Action::Segment { start, len } => {
+                    Verdict::Fragment { start, len, .. } => complete(&mut buf[start..start + len]),
+                    Verdict::Segment { start, len } => {
                         let _ = segment(&buf[start..start + len], off.gso_size, &mut Vec::new());
                     }
                     _ => {}

@@ -6,8 +6,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::Output;
 use crate::stats::DropReason;
+use crate::verdict::Verdict;
 use crate::wire::checksum;
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::ipv6::{self, Ipv6Packet, proto};
@@ -59,7 +59,7 @@ pub(crate) fn icmp6_error(
     typ: u8,
     code: u8,
     rest: u32,
-) -> Result<Output, DropReason> {
+) -> Result<Verdict, DropReason> {
     let to = Ipv6Packet::new_unchecked(&buf[start..start + len]).src();
     if !may_answer6(to) {
         return Err(DropReason::ErrorToInvalidSource);
@@ -89,7 +89,7 @@ pub(crate) fn icmp6_error(
         from,
         to,
     );
-    Ok(Output::Reply {
+    Ok(Verdict::Reply {
         start: new_start,
         len: head + quote,
     })
@@ -107,7 +107,7 @@ pub(crate) fn icmp4_error(
     typ: u8,
     code: u8,
     rest: u32,
-) -> Result<Output, DropReason> {
+) -> Result<Verdict, DropReason> {
     let to = Ipv4Packet::new_unchecked(&buf[start..start + len]).src();
     if !may_answer4(to) {
         return Err(DropReason::ErrorToInvalidSource);
@@ -137,7 +137,7 @@ pub(crate) fn icmp4_error(
         from,
         to,
     );
-    Ok(Output::Reply {
+    Ok(Verdict::Reply {
         start: new_start,
         len: head + quote,
     })

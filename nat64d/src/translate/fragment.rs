@@ -1,7 +1,7 @@
 //! The translator's own fragmentation (req N4 IPv4 side, N7 IPv6 side).
 //!
 //! A translation whose result is larger than the egress MTU and may be
-//! fragmented (DF clear) comes back as [`super::Output::Fragment`]: the whole
+//! fragmented (DF clear) comes back as [`super::Verdict::Fragment`]: the whole
 //! translated packet, already correct in every field, lies in the buffer.
 //! [`Fragments`] then cuts it into fragments one at a time, each written into
 //! a buffer the caller owns, so nothing is allocated per packet.

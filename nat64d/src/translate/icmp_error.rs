@@ -11,9 +11,10 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::errors::{ICMP4_ERROR_MAX, ICMP6_ERROR_MAX, icmp4, icmp6};
-use super::{Config, Flow4, Flow6, Kind, Map4, Map6, Output};
+use super::{Config, Flow4, Flow6, Kind, Map4, Map6};
 use crate::flow::Proto;
 use crate::stats::DropReason;
+use crate::verdict::Verdict;
 use crate::wire::checksum;
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::ipv6::{self, FragHeader, Ipv6Packet, proto, write_frag_header};
@@ -346,7 +347,7 @@ pub(super) fn translate6_error(
     map: &Map4,
     cfg: &Config,
     ident: u16,
-) -> Result<Output, DropReason> {
+) -> Result<Verdict, DropReason> {
     if flow.hop_limit <= 1 {
         return Err(DropReason::ErrorHopLimitExpired);
     }
@@ -425,7 +426,7 @@ pub(super) fn translate6_error(
         map.src,
         map.dst,
     );
-    Ok(Output::Forward {
+    Ok(Verdict::Forward {
         start: new_start,
         len: total,
     })
@@ -443,7 +444,7 @@ pub fn translate4_error(
     map: &Map6,
     outer_src: Ipv6Addr,
     cfg: &Config,
-) -> Result<Output, DropReason> {
+) -> Result<Verdict, DropReason> {
     if flow.ttl <= 1 {
         return Err(DropReason::ErrorHopLimitExpired);
     }
@@ -527,7 +528,7 @@ pub fn translate4_error(
         outer_src,
         map.dst,
     );
-    Ok(Output::Forward {
+    Ok(Verdict::Forward {
         start: new_start,
         len: ipv6::HEADER_LEN + msg_len,
     })

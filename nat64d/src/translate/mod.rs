@@ -18,6 +18,7 @@ mod v6_to_v4;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::flow::Proto;
+use crate::verdict::Verdict;
 
 pub use fragment::Fragments;
 pub use icmp_error::translate4_error;
@@ -100,47 +101,6 @@ pub struct Map6 {
     pub dst: Ipv6Addr,
     /// Destination port, or the ICMP identifier.
     pub dst_port: u16,
-}
-
-/// What to do with the buffer after a translation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    /// Send `buf[start..start + len]` on the other side: the translation.
-    Forward {
-        /// Offset of the first byte.
-        start: usize,
-        /// Length.
-        len: usize,
-    },
-    /// Send `buf[start..start + len]` back where the packet came from: an
-    /// ICMP error the translator generated (same family as the input).
-    Reply {
-        /// Offset of the first byte.
-        start: usize,
-        /// Length.
-        len: usize,
-    },
-    /// `buf[start..start + len]` is the whole translation, larger than the
-    /// egress MTU and allowed to be fragmented (req N4, N7): send the
-    /// pieces [`Fragments::new`]`(&buf[start..start + len], mtu)` cuts.
-    Fragment {
-        /// Offset of the first byte.
-        start: usize,
-        /// Length of the whole translated packet.
-        len: usize,
-        /// The egress MTU each fragment must fit.
-        mtu: u16,
-    },
-    /// `buf[start..start + len]`, untouched, is a super-packet (TUN
-    /// offload) whose segments do not fit the egress MTU whole: cut it into
-    /// segments ([`crate::offload::segment`]) and translate those, which
-    /// then get Packet Too Big or are fragmented one by one.
-    Segment {
-        /// Offset of the first byte.
-        start: usize,
-        /// Length.
-        len: usize,
-    },
 }
 
 /// Rewrites a TCP or UDP header's ports and adjusts its checksum
@@ -233,7 +193,7 @@ pub fn port_unreachable4(
     len: usize,
     from: Ipv4Addr,
     ident: u16,
-) -> Result<Output, crate::stats::DropReason> {
+) -> Result<Verdict, crate::stats::DropReason> {
     if len < crate::wire::ipv4::HEADER_LEN || buf.get(start).is_none_or(|b| b >> 4 != 4) {
         return Err(crate::stats::DropReason::TruncatedHeader);
     }
@@ -249,7 +209,7 @@ pub fn address_unreachable6(
     start: usize,
     len: usize,
     from: Ipv6Addr,
-) -> Result<Output, crate::stats::DropReason> {
+) -> Result<Verdict, crate::stats::DropReason> {
     if len < crate::wire::ipv6::HEADER_LEN || buf.get(start).is_none_or(|b| b >> 4 != 6) {
         return Err(crate::stats::DropReason::TruncatedHeader);
     }

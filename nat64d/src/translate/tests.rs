@@ -170,34 +170,36 @@ pub(crate) fn oracle(pkt: &[u8]) -> SlicedPacket<'_> {
     s
 }
 
-fn forward(out: Output) -> (usize, usize) {
+fn forward(out: Verdict) -> (usize, usize) {
     match out {
-        Output::Forward { start, len } => (start, len),
+        Verdict::Forward { start, len } => (start, len),
         _ => panic!("expected a translation, got {out:?}"),
     }
 }
 
-fn reply(out: Output) -> (usize, usize) {
+fn reply(out: Verdict) -> (usize, usize) {
     match out {
-        Output::Reply { start, len } => (start, len),
+        Verdict::Reply { start, len } => (start, len),
         _ => panic!("expected a reply, got {out:?}"),
     }
 }
 
-fn to_fragment(out: Output) -> (usize, usize, u16) {
+fn to_fragment(out: Verdict) -> (usize, usize, u16) {
     match out {
-        Output::Fragment { start, len, mtu } => (start, len, mtu),
+        Verdict::Fragment { start, len, mtu } => (start, len, mtu),
         _ => panic!("expected a packet to fragment, got {out:?}"),
     }
 }
 
 /// Where any output lies in the buffer.
-fn span(out: Output) -> (usize, usize) {
+fn span(out: Verdict) -> (usize, usize) {
     match out {
-        Output::Forward { start, len }
-        | Output::Reply { start, len }
-        | Output::Fragment { start, len, .. }
-        | Output::Segment { start, len } => (start, len),
+        Verdict::Forward { start, len }
+        | Verdict::Reply { start, len }
+        | Verdict::Fragment { start, len, .. }
+        | Verdict::Segment { start, len }
+        | Verdict::Refuse { start, len, .. } => (start, len),
+        Verdict::Drop(r) => panic!("no output: {r:?}"),
     }
 }
 
@@ -289,14 +291,14 @@ fn pkt_proto(pkt: &[u8]) -> u8 {
     }
 }
 
-fn run6(pkt: &[u8], map: &Map4, cfg: &Config) -> Result<(Vec<u8>, Output), DropReason> {
+fn run6(pkt: &[u8], map: &Map4, cfg: &Config) -> Result<(Vec<u8>, Verdict), DropReason> {
     let mut buf = buffer(pkt);
     let flow = inspect6(&buf[HEADROOM..])?;
     let out = translate6(&mut buf, HEADROOM, &flow, map, cfg, 0x4242)?;
     Ok((buf, out))
 }
 
-fn run4(pkt: &[u8], map: &Map6, cfg: &Config) -> Result<(Vec<u8>, Output), DropReason> {
+fn run4(pkt: &[u8], map: &Map6, cfg: &Config) -> Result<(Vec<u8>, Verdict), DropReason> {
     let mut buf = buffer(pkt);
     let flow = inspect4(&buf[HEADROOM..])?;
     let out = translate4(&mut buf, HEADROOM, &flow, map, cfg, 0x4242)?;
@@ -896,7 +898,7 @@ fn received6_tcp(payload: &[u8]) -> Vec<u8> {
     out
 }
 
-fn run4_error(pkt: &[u8], outer_src: Ipv6Addr) -> Result<(Vec<u8>, Output, Flow4), DropReason> {
+fn run4_error(pkt: &[u8], outer_src: Ipv6Addr) -> Result<(Vec<u8>, Verdict, Flow4), DropReason> {
     let mut buf = buffer(pkt);
     let flow = inspect4(&buf[HEADROOM..])?;
     let out = translate4_error(&mut buf, HEADROOM, &flow, &BACK, outer_src, &cfg())?;
@@ -1128,7 +1130,7 @@ const CLIENT6_HEADER: [u8; 40] = {
 };
 
 /// Translates an IPv4 flow by the entry point its kind needs.
-fn run_any4(buf: &mut [u8], flow: &Flow4) -> Result<Output, DropReason> {
+fn run_any4(buf: &mut [u8], flow: &Flow4) -> Result<Verdict, DropReason> {
     if flow.kind == Kind::Error {
         translate4_error(buf, HEADROOM, flow, &BACK, SERVER6, &cfg())
     } else {
@@ -1222,18 +1224,18 @@ proptest! {
         let c = Config { ipv4_mtu: mtu, ipv6_mtu: mtu.max(1280), ..cfg() };
         let (buf, out) = if to_v4 { run6(&pkt, &OUT, &c).unwrap() } else { run4(&pkt, &BACK, &c).unwrap() };
         match out {
-            Output::Fragment { start, len, mtu } => {
+            Verdict::Fragment { start, len, mtu } => {
                 let (_, whole) = cut_and_reassemble(&buf[start..start + len], mtu);
                 prop_assert_eq!(whole, whole_out);
             }
-            Output::Forward { start, len } => {
+            Verdict::Forward { start, len } => {
                 let limit = if to_v4 { mtu } else { mtu.max(1280) };
                 prop_assert!(len <= usize::from(limit));
                 let skip = if to_v4 { 20 } else { 40 };
                 prop_assert_eq!(&buf[start + skip..start + len], &whole_out[..]);
             }
-            Output::Reply { .. } => prop_assert!(false, "no error expected"),
-            Output::Segment { .. } => prop_assert!(false, "not a super-packet"),
+            Verdict::Reply { .. } | Verdict::Refuse { .. } | Verdict::Drop(_) => prop_assert!(false, "no error expected"),
+            Verdict::Segment { .. } => prop_assert!(false, "not a super-packet"),
         }
     }
 

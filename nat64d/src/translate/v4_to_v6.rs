@@ -5,10 +5,11 @@ use std::net::Ipv4Addr;
 use super::errors::{self, icmp4, icmp6};
 use super::icmp_error;
 use super::v6_to_v4::check_transport;
-use super::{Config, Kind, Map6, Output};
+use super::{Config, Kind, Map6};
 use crate::flow::Proto;
 use crate::offload::Offload;
 use crate::stats::DropReason;
+use crate::verdict::Verdict;
 use crate::wire::checksum;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::{self, FragHeader, Ipv6Packet, proto, write_frag_header};
@@ -194,7 +195,7 @@ pub fn translate4(
     map: &Map6,
     cfg: &Config,
     ident: u16,
-) -> Result<Output, DropReason> {
+) -> Result<Verdict, DropReason> {
     if flow.kind == Kind::Error {
         return Err(DropReason::WrongEntryPoint);
     }
@@ -237,7 +238,7 @@ pub fn translate4(
         payload_len,
     );
     if gso > 0 && (flow.is_fragment() || ipv6::HEADER_LEN + l4_seg > mtu) {
-        return Ok(Output::Segment { start, len });
+        return Ok(Verdict::Segment { start, len });
     }
     // A Fragment header for a fragment, and for a packet too big to go
     // whole (RFC 7915 §4.1).
@@ -338,13 +339,13 @@ pub fn translate4(
         map.dst,
     );
     if fits {
-        Ok(Output::Forward {
+        Ok(Verdict::Forward {
             start: new_start,
             len: total,
         })
     } else {
         // req N7, DF clear: the caller sends it in fragments.
-        Ok(Output::Fragment {
+        Ok(Verdict::Fragment {
             start: new_start,
             len: total,
             mtu: cfg.ipv6_mtu,

@@ -4,10 +4,11 @@ use std::net::Ipv6Addr;
 
 use super::errors::{self, icmp4, icmp6};
 use super::icmp_error;
-use super::{Config, Kind, Map4, Output};
+use super::{Config, Kind, Map4};
 use crate::flow::Proto;
 use crate::offload::Offload;
 use crate::stats::DropReason;
+use crate::verdict::Verdict;
 use crate::wire::checksum;
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::ipv6::{FragHeader, Ipv6Packet, proto};
@@ -180,7 +181,7 @@ pub fn translate6(
     map: &Map4,
     cfg: &Config,
     ident: u16,
-) -> Result<Output, DropReason> {
+) -> Result<Verdict, DropReason> {
     if flow.kind == Kind::Error {
         return icmp_error::translate6_error(buf, start, flow, map, cfg, ident);
     }
@@ -215,7 +216,7 @@ pub fn translate6(
     let seg_total = ipv4::HEADER_LEN + l4_seg;
     let fits = seg_total <= usize::from(cfg.ipv4_mtu);
     if gso > 0 && (!fits || total > usize::from(u16::MAX)) {
-        return Ok(Output::Segment { start, len });
+        return Ok(Verdict::Segment { start, len });
     }
     let total16 = u16::try_from(total).map_err(|_| DropReason::TooBig)?;
     // req N2: DF only for unfragmented packets above 1260 bytes.
@@ -280,13 +281,13 @@ pub fn translate6(
         map.dst,
     );
     if fits {
-        Ok(Output::Forward {
+        Ok(Verdict::Forward {
             start: new_start,
             len: total,
         })
     } else {
         // req N4, DF clear: the caller sends it in fragments.
-        Ok(Output::Fragment {
+        Ok(Verdict::Fragment {
             start: new_start,
             len: total,
             mtu: cfg.ipv4_mtu,

@@ -14,6 +14,9 @@ use crate::flow::Proto;
 use crate::pool::{DEFAULT_RANGES, PortRange};
 use crate::state::{Filtering, StateConfig, Timeouts, UDP_MIN};
 
+mod derive;
+pub use derive::keep_restart_only;
+
 /// The gateway file as nat64d reads it.
 pub type File = GatewayFile<Nat64Config, toml::Table>;
 
@@ -444,91 +447,4 @@ impl HostsAll for Ipv4Net {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<File, String> {
-        let f: File = common::config::parse("t.toml", text).map_err(|e| e.to_string())?;
-        f.nat64
-            .validate("t.toml", &f.prefix)
-            .map_err(|e| e.to_string())?;
-        Ok(f)
-    }
-
-    const MIN: &str =
-        "[nat64]\npool4 = [\"198.51.100.0/30\"]\nallow_from = [\"2001:db8:1::/64\"]\n";
-
-    #[test]
-    fn defaults() {
-        let f = parse(MIN).unwrap();
-        let c = &f.nat64;
-        assert_eq!(c.tun, "nat64");
-        assert_eq!(c.max_sessions, 1_000_000);
-        assert_eq!(c.pool_addresses().len(), 4);
-        assert_eq!(c.state_config().timeouts, Timeouts::default());
-        assert_eq!(c.ranges(), DEFAULT_RANGES);
-        assert!(c.routes);
-        assert!(c.pin_workers);
-        assert!(
-            !parse(&format!("{MIN}pin_workers = false\n"))
-                .unwrap()
-                .nat64
-                .pin_workers
-        );
-        assert_eq!(Nat64Config::default().tun, "nat64");
-    }
-
-    #[test]
-    fn o4_empty_allow_from_is_refused_with_how_to_open_it() {
-        let e = parse("[nat64]\npool4 = [\"198.51.100.0/30\"]\n").unwrap_err();
-        assert!(e.contains("key `nat64.allow_from`: is empty"), "{e}");
-        assert!(e.contains("\"::/0\""), "{e}");
-    }
-
-    #[test]
-    fn bad_values_name_the_key() {
-        let e = parse(&format!("{MIN}[nat64.timeouts]\nudp = 60\n")).unwrap_err();
-        assert!(
-            e.contains("`nat64.timeouts.udp`: 60 s is below 120 s"),
-            "{e}"
-        );
-        let e = parse(&format!("{MIN}[nat64.ports]\ntcp = \"9-1\"\n")).unwrap_err();
-        assert!(e.contains("t.toml:5:7: key `nat64.ports.tcp`"), "{e}");
-        let e = parse(&format!("{MIN}filtering = \"full-cone\"\n")).unwrap_err();
-        assert!(e.contains("nat64.filtering"), "{e}");
-        let e = parse(&format!("{MIN}bogus = 1\n")).unwrap_err();
-        assert!(e.contains("bogus"), "{e}");
-        let e = parse(&format!(
-            "{MIN}static = [{{ proto = \"tcp\", ipv6 = \"[2001:db8:1::10]:80\", ipv4 = \"192.0.2.9:80\" }}]\n"
-        ))
-        .unwrap_err();
-        assert!(
-            e.contains("`nat64.static[0].ipv4`: 192.0.2.9 is not in pool4"),
-            "{e}"
-        );
-        let e = parse("[nat64]\npool4 = [\"198.51.100.0/30\", \"198.51.100.2/32\"]\nallow_from = [\"::/0\"]\n").unwrap_err();
-        assert!(e.contains("`nat64.pool4[1]`"), "{e}");
-        let e =
-            parse("[nat64]\npool4 = [\"198.51.100.1/28\"]\nallow_from = [\"::/0\"]\n").unwrap_err();
-        assert!(
-            e.contains("`nat64.pool4[0]`") && e.contains("did you mean `198.51.100.0/28`"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn statics_and_ranges_parse() {
-        let f = parse(&format!(
-            "{MIN}static = [{{ proto = \"tcp\", ipv6 = \"[2001:db8:1::10]:80\", ipv4 = \"198.51.100.1:8080\" }}]\n[nat64.ports]\nudp = \"2000-2999\"\n"
-        ))
-        .unwrap();
-        assert_eq!(f.nat64.statics[0].ipv4.port(), 8080);
-        assert_eq!(
-            f.nat64.ranges()[1],
-            PortRange {
-                first: 2000,
-                last: 2999
-            }
-        );
-    }
-}
+mod tests;

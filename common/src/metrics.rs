@@ -1,0 +1,253 @@
+//! The `/metrics` endpoint both daemons serve (req O2): Prometheus families
+//! from the `prometheus` crate, rendered in the text exposition format on
+//! each scrape, served over HTTP/1 by hyper on a small tokio runtime.
+//!
+//! The daemons keep their hot-path counters as plain atomics (one set per
+//! worker, no contention); a scrape copies their sums into the families
+//! ([`Families::refresh`] callers) and encodes them. Scrapes are served
+//! concurrently, at most [`MAX_CONNECTIONS`] at a time; a client gets
+//! [`HEADER_TIMEOUT`] to send its request and [`CONNECTION_DEADLINE`] in
+//! all, so a slow or idle client never holds the endpoint for others.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus::{Encoder, Opts, Registry, TextEncoder};
+pub use prometheus::{IntCounterVec, IntGaugeVec};
+use tokio::sync::Semaphore;
+
+use crate::sync::lock;
+
+/// Scrapes served at once; further connections are closed at accept.
+pub const MAX_CONNECTIONS: usize = 64;
+/// Time a client has to send its request headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time one connection may last, whatever it does.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A daemon's metric families: register once at start, set on each scrape.
+#[derive(Debug, Default)]
+pub struct Families {
+    registry: Registry,
+    /// One scrape sets and encodes the families at a time, so two
+    /// concurrent scrapes cannot interleave a counter's reset and set.
+    render: Mutex<()>,
+}
+
+impl Families {
+    /// An empty set of families.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a counter family (`name` ends in `_total`).
+    ///
+    /// # Panics
+    /// On an invalid or duplicate name: a programming error found by the
+    /// daemon's unit test of its families, never by input.
+    pub fn counter(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        let c = IntCounterVec::new(Opts::new(name, help), labels)
+            .unwrap_or_else(|e| panic!("counter {name}: {e}"));
+        self.registry
+            .register(Box::new(c.clone()))
+            .unwrap_or_else(|e| panic!("counter {name}: {e}"));
+        c
+    }
+
+    /// Registers a gauge family.
+    ///
+    /// # Panics
+    /// As [`Families::counter`].
+    pub fn gauge(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        let g = IntGaugeVec::new(Opts::new(name, help), labels)
+            .unwrap_or_else(|e| panic!("gauge {name}: {e}"));
+        self.registry
+            .register(Box::new(g.clone()))
+            .unwrap_or_else(|e| panic!("gauge {name}: {e}"));
+        g
+    }
+
+    /// Runs `refresh` (which copies the daemon's counters into the
+    /// families), then encodes every family in the text format.
+    pub fn render(&self, refresh: impl FnOnce()) -> String {
+        let _one = lock(&self.render);
+        refresh();
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!("metrics: cannot encode: {e}");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Sets the counter with `labels` of `family` to `value`, a total the
+/// daemon keeps itself.
+pub fn set_counter(family: &IntCounterVec, labels: &[&str], value: u64) {
+    let c = family.with_label_values(labels);
+    c.reset();
+    c.inc_by(value);
+}
+
+/// Sets the gauge with `labels` of `family` to `value`.
+pub fn set_gauge(family: &IntGaugeVec, labels: &[&str], value: u64) {
+    family
+        .with_label_values(labels)
+        .set(i64::try_from(value).unwrap_or(i64::MAX));
+}
+
+/// What a scrape calls to get the exposition text.
+pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// Binds the endpoint's listener now, so that a bad or busy address fails
+/// the daemon's start rather than a later thread.
+///
+/// # Errors
+/// When `addr` cannot be bound.
+pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// Serves scrapes on `listener` (from [`bind`]) until the runtime stops.
+pub async fn serve(listener: std::net::TcpListener, render: Render) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("metrics: cannot use the listener: {e}");
+            return;
+        }
+    };
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::warn!("metrics: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!("metrics: {MAX_CONNECTIONS} scrapes in progress; connection closed");
+            continue;
+        };
+        let render = render.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| answer(req, render.clone()));
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_DEADLINE, conn).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Starts a thread with a one-thread tokio runtime serving `listener`, for
+/// a daemon whose own threads are not on tokio (nat64d).
+///
+/// # Errors
+/// When the thread or the runtime cannot be started.
+pub fn spawn_thread(
+    listener: std::net::TcpListener,
+    render: Render,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || rt.block_on(serve(listener, render)))
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    render: Render,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path();
+    let (status, ctype, body) =
+        if req.method() == Method::GET && (path == "/metrics" || path == "/") {
+            (
+                StatusCode::OK,
+                prometheus::TEXT_FORMAT,
+                // Encoding takes shard locks briefly: off the I/O thread.
+                tokio::task::spawn_blocking(move || render())
+                    .await
+                    .unwrap_or_default(),
+            )
+        } else {
+            (
+                StatusCode::NOT_FOUND,
+                "text/plain; charset=utf-8",
+                "only GET /metrics is served here\n".to_string(),
+            )
+        };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    if let Ok(v) = ctype.parse() {
+        resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_render_in_the_text_format() {
+        let f = Families::new();
+        let c = f.counter("x_packets_total", "Packets.", &["way"]);
+        let g = f.gauge("x_sessions", "Sessions.", &[]);
+        let text = f.render(|| {
+            set_counter(&c, &["in"], 7);
+            set_counter(&c, &["in"], 9);
+            set_gauge(&g, &[], 3);
+        });
+        assert!(text.contains("# TYPE x_packets_total counter\n"), "{text}");
+        assert!(text.contains("x_packets_total{way=\"in\"} 9\n"), "{text}");
+        assert!(
+            text.contains("# HELP x_sessions Sessions.\n# TYPE x_sessions gauge\nx_sessions 3\n"),
+            "{text}"
+        );
+    }
+
+    /// A client that connects and sends nothing does not keep another from
+    /// being served, and a scrape gets the families.
+    #[test]
+    fn a_silent_client_does_not_block_a_scrape() {
+        use std::io::{Read, Write};
+        let l = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let render: Render = Arc::new(|| "x 1\n".to_string());
+        spawn_thread(l, render).unwrap();
+        let _silent = std::net::TcpStream::connect(addr).unwrap();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+        assert!(got.ends_with("x 1\n"), "{got}");
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        assert!(got.starts_with("HTTP/1.1 404"), "{got}");
+    }
+}

@@ -1,0 +1,219 @@
+//! nat64d's `/metrics` (req O2): the per-worker counters summed, the
+//! table's census, the pool, the fragment store, the mapping log and the
+//! reloads, as Prometheus families (served by [`common::metrics`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::metrics::{Families, set_counter, set_gauge};
+use common::metrics::{IntCounterVec, IntGaugeVec};
+use nat64d::flow::Proto;
+use nat64d::gateway::Way;
+use nat64d::state::tcp::TcpState;
+use nat64d::stats::{Counters, DropReason};
+
+use super::shared::Shared;
+
+type Get = fn(&Counters) -> &AtomicU64;
+
+/// The single-number counters of every worker: name, help, which field.
+const TOTALS: [(&str, &str, Get); 8] = [
+    (
+        "nat64d_own_icmp_errors_total",
+        "ICMP errors nat64d generated and sent.",
+        |c| &c.own_errors,
+    ),
+    (
+        "nat64d_own_icmp_errors_rate_limited_total",
+        "ICMP errors nat64d did not send (rate limit).",
+        |c| &c.own_errors_limited,
+    ),
+    (
+        "nat64d_fragments_sent_total",
+        "Fragments sent by nat64d's own fragmentation.",
+        |c| &c.fragments,
+    ),
+    (
+        "nat64d_tun_write_errors_total",
+        "Writes to the TUN device that failed.",
+        |c| &c.write_errors,
+    ),
+    (
+        "nat64d_offload_superpackets_total",
+        "Super-packets (TUN offload) translated whole, headers once.",
+        |c| &c.gso_whole,
+    ),
+    (
+        "nat64d_offload_superpackets_cut_total",
+        "Super-packets cut into segments in software before translation.",
+        |c| &c.gso_cut,
+    ),
+    (
+        "nat64d_offload_udp_coalesced_writes_total",
+        "UDP super-packets written from two or more coalesced datagrams.",
+        |c| &c.coalesced_writes,
+    ),
+    (
+        "nat64d_offload_udp_coalesced_datagrams_total",
+        "Datagrams written inside coalesced UDP super-packets.",
+        |c| &c.coalesced,
+    ),
+];
+
+/// nat64d's families.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    families: Families,
+    packets: IntCounterVec,
+    bytes: IntCounterVec,
+    drops: IntCounterVec,
+    totals: Vec<(IntCounterVec, Get)>,
+    log_dropped: IntCounterVec,
+    reloads: IntCounterVec,
+    sessions: IntGaugeVec,
+    tcp_sessions: IntGaugeVec,
+    bibs: IntGaugeVec,
+    pool_ports: IntGaugeVec,
+    statics: IntGaugeVec,
+    held_syns: IntGaugeVec,
+    frag_flows: IntGaugeVec,
+    frag_bytes: IntGaugeVec,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let f = Families::new();
+        let c = |n, h, l: &[&str]| f.counter(n, h, l);
+        let packets = c(
+            "nat64d_packets_total",
+            "Packets translated, by direction.",
+            &["way"],
+        );
+        let bytes = c(
+            "nat64d_bytes_total",
+            "Bytes of the packets translated, by direction.",
+            &["way"],
+        );
+        let drops = c(
+            "nat64d_drops_total",
+            "Packets dropped, by reason.",
+            &["reason"],
+        );
+        let totals = TOTALS
+            .iter()
+            .map(|(n, h, get)| (c(n, h, &[]), *get))
+            .collect();
+        let log_dropped = c(
+            "nat64d_mapping_log_dropped_total",
+            "Mapping-log lines lost to a full queue.",
+            &[],
+        );
+        let reloads = c(
+            "nat64d_reloads_total",
+            "SIGHUP reloads, by result.",
+            &["result"],
+        );
+        let g = |n, h, l: &[&str]| f.gauge(n, h, l);
+        Metrics {
+            sessions: g("nat64d_sessions", "Live sessions, by protocol.", &["proto"]),
+            tcp_sessions: g(
+                "nat64d_tcp_sessions",
+                "Live TCP sessions, by state.",
+                &["state"],
+            ),
+            bibs: g("nat64d_bib_entries", "Bindings, by protocol.", &["proto"]),
+            pool_ports: g(
+                "nat64d_pool_ports",
+                "Pool transport addresses, by protocol.",
+                &["proto", "use"],
+            ),
+            statics: g("nat64d_static_bib_entries", "Static bindings.", &[]),
+            held_syns: g(
+                "nat64d_held_syns",
+                "IPv4 SYNs held for simultaneous open.",
+                &[],
+            ),
+            frag_flows: g(
+                "nat64d_fragment_flows",
+                "Fragmented datagrams being matched (req S9).",
+                &[],
+            ),
+            frag_bytes: g(
+                "nat64d_fragment_held_bytes",
+                "Bytes of fragments waiting for their first fragment.",
+                &[],
+            ),
+            families: f,
+            packets,
+            bytes,
+            drops,
+            totals,
+            log_dropped,
+            reloads,
+        }
+    }
+
+    /// The exposition text, from `shared` as it is now.
+    pub(crate) fn render(&self, shared: &Shared) -> String {
+        self.families.render(|| self.refresh(shared))
+    }
+
+    fn refresh(&self, s: &Shared) {
+        for w in Way::ALL {
+            let i = w.index();
+            set_counter(&self.packets, &[w.name()], s.sum(|c| &c.packets[i]));
+            set_counter(&self.bytes, &[w.name()], s.sum(|c| &c.bytes[i]));
+        }
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            set_counter(&self.drops, &[r.name()], s.sum(|c| &c.drops[i]));
+        }
+        for (family, get) in &self.totals {
+            set_counter(family, &[], s.sum(get));
+        }
+        set_counter(
+            &self.log_dropped,
+            &[],
+            s.log.dropped.load(Ordering::Relaxed),
+        );
+        for (i, result) in ["applied", "rejected"].iter().enumerate() {
+            set_counter(
+                &self.reloads,
+                &[result],
+                s.reloads[i].load(Ordering::Relaxed),
+            );
+        }
+        let census = s.gateway.table.census();
+        let pool = &s.gateway.pool;
+        for p in Proto::ALL {
+            let i = p.index();
+            set_gauge(&self.sessions, &[p.name()], census.sessions[i] as u64);
+            set_gauge(&self.bibs, &[p.name()], census.bibs[i] as u64);
+            let total = u64::from(pool.range(p).len()) * pool.addrs().len() as u64;
+            set_gauge(
+                &self.pool_ports,
+                &[p.name(), "bound"],
+                census.bibs[i] as u64,
+            );
+            set_gauge(&self.pool_ports, &[p.name(), "total"], total);
+        }
+        for (i, st) in TcpState::ALL.iter().enumerate().skip(1) {
+            set_gauge(
+                &self.tcp_sessions,
+                &[st.name()],
+                census.tcp_states[i] as u64,
+            );
+        }
+        set_gauge(&self.statics, &[], census.static_bibs as u64);
+        set_gauge(&self.held_syns, &[], census.held_syns as u64);
+        let (flows, held) = s.gateway.fragment_census();
+        set_gauge(&self.frag_flows, &[], flows as u64);
+        set_gauge(&self.frag_bytes, &[], held as u64);
+    }
+}
+
+/// Starts the endpoint on `listener` (bound at start).
+pub(crate) fn start(listener: std::net::TcpListener, shared: Arc<Shared>) -> std::io::Result<()> {
+    let metrics = Metrics::new();
+    common::metrics::spawn_thread(listener, Arc::new(move || metrics.render(&shared)))?;
+    Ok(())
+}

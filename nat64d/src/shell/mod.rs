@@ -1,0 +1,14 @@
+//! nat64d's I/O shell, one module per job: [`start`] (start-up, the control
+//! loop, stop), [`reload`] (SIGHUP), [`mapping_log`], [`metrics`], [`tun`]
+//! (the device and its routes), [`worker`] (the read loop around the
+//! library's packet driver). [`shared`] is what the workers and the control
+//! thread share; it imports neither side.
+
+mod affinity;
+mod mapping_log;
+mod metrics;
+mod reload;
+mod shared;
+pub(crate) mod start;
+mod tun;
+mod worker;

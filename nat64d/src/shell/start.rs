@@ -1,0 +1,221 @@
+//! Start-up, the control loop and stop: builds the translator from the
+//! file, opens the TUN and its routes, starts the workers, the mapping log
+//! and `/metrics`, then ticks the coarse clock, sweeps the table and
+//! answers signals (SIGHUP reload, SIGTERM/SIGINT stop) until told to stop.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use nat64d::config::File;
+use nat64d::driver::answer_held;
+use nat64d::gateway::Gateway;
+use nat64d::pool::Pool;
+use nat64d::state::Table;
+use nat64d::stats::DropReason;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use tun_rs::{InterruptEvent, SyncDevice};
+
+use super::mapping_log::{self, LogWriter};
+use super::reload::{list, reload};
+use super::shared::Shared;
+use super::tun::{self, Queue, Routes};
+use super::{affinity, metrics, worker};
+use crate::Args;
+
+/// The coarse clock's tick; every shard is swept about once a second.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
+    let c = &f.nat64;
+    let threads = match c.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    // Everything that can fail on a bad setting fails before the TUN and
+    // its routes exist.
+    let metrics = match c.metrics.listen {
+        Some(addr) => Some(
+            common::metrics::bind(addr)
+                .with_context(|| format!("nat64.metrics.listen: cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
+    let (shared, log) = build(&f, threads)?;
+    let queues: Vec<Arc<SyncDevice>> = tun::open(&c.tun, threads, c.mtu, c.offload)?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let routes = Routes::install(c, &f.prefix)?;
+    let cpus = worker_cpus(c.pin_workers, threads);
+    let workers = spawn_workers(&queues, &shared, &cpus)?;
+    if let Some(l) = metrics {
+        metrics::start(l, shared.clone()).context("cannot start the metrics thread")?;
+    }
+    tracing::info!(
+        "translating on {} ({} queues, {} shards; {}); {}; pool4 {}; allow_from {}",
+        c.tun,
+        threads,
+        shared.gateway.table.shard_count(),
+        if cpus.is_empty() {
+            "workers not pinned".to_string()
+        } else {
+            format!("workers pinned to CPUs {}", affinity::describe(&cpus))
+        },
+        f.prefix.summary(),
+        list(&c.pool4),
+        list(&c.allow_from)
+    );
+    let signals =
+        Signals::new([SIGHUP, SIGTERM, SIGINT]).context("cannot install signal handlers")?;
+    control(&args, f, &shared, &log, &queues[0], signals);
+    tracing::info!("stopping");
+    shared.stopping.store(true, Ordering::Relaxed);
+    for (stop, w) in workers {
+        let _ = stop.trigger();
+        let _ = w.join();
+    }
+    routes.remove();
+    drop(queues);
+    log.finish(&shared.log);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The translator, its shared state and the mapping log, from the file.
+fn build(f: &File, threads: usize) -> anyhow::Result<(Arc<Shared>, LogWriter)> {
+    let c = &f.nat64;
+    let shards = c.shard_count();
+    let pool = Pool::new(c.pool_addresses(), c.ranges(), shards)
+        .map_err(|e| anyhow::anyhow!("nat64.pool4: {e}"))?;
+    let table = Table::new(shards, c.state_config(), random_seed());
+    let gateway = Gateway::new(f.prefix.clone(), pool, table, c.xlat(&f.prefix));
+    let mut events = Vec::new();
+    gateway
+        .table
+        .set_statics(0, &gateway.pool, &c.statics(), &mut events)
+        .map_err(|e| anyhow::anyhow!("nat64.static: {e}"))?;
+    let (sender, writer) = mapping_log::start(c.mapping_log.clone(), SystemTime::now())
+        .context("cannot start the mapping-log thread")?;
+    let policy = c.policy(&f.prefix);
+    let shared = Arc::new(Shared::new(
+        gateway,
+        threads,
+        policy,
+        c.icmp_error_rate,
+        sender,
+    ));
+    shared.log.send(&mut events);
+    Ok((shared, writer))
+}
+
+/// Starts one worker per queue (worker `i` pinned to `cpus[i]` when
+/// given); each with its own stop event (a woken reader may consume it).
+fn spawn_workers(
+    queues: &[Arc<SyncDevice>],
+    shared: &Arc<Shared>,
+    cpus: &[usize],
+) -> anyhow::Result<Vec<(Arc<InterruptEvent>, JoinHandle<()>)>> {
+    let mut workers = Vec::new();
+    for (i, q) in queues.iter().enumerate() {
+        let stop = Arc::new(InterruptEvent::new().context("cannot create the stop event")?);
+        let (q, shared, stop2) = (q.clone(), shared.clone(), stop.clone());
+        let cpu = cpus.get(i).copied();
+        let handle = std::thread::Builder::new()
+            .name(format!("worker-{i}"))
+            .spawn(move || {
+                if let Some(cpu) = cpu
+                    && let Err(e) = affinity::pin_current_thread(cpu)
+                {
+                    tracing::warn!(
+                        "nat64.pin_workers: worker {i} cannot be pinned to CPU {cpu} ({e}); it runs where the scheduler puts it"
+                    );
+                }
+                worker::run(&q, &shared, i, &stop2);
+            })?;
+        workers.push((stop, handle));
+    }
+    Ok(workers)
+}
+
+/// The control loop: the coarse clock, the sweep, held SYNs, signals.
+fn control(
+    args: &Args,
+    mut running: File,
+    shared: &Shared,
+    log: &LogWriter,
+    q0: &SyncDevice,
+    mut signals: Signals,
+) {
+    let t0 = Instant::now();
+    let shards = shared.gateway.table.shard_count();
+    let mut next_shard = 0;
+    let (mut events, mut unanswered) = (Vec::new(), Vec::new());
+    loop {
+        std::thread::sleep(TICK);
+        let now = u32::try_from(t0.elapsed().as_secs()).unwrap_or(u32::MAX);
+        shared.now.store(now, Ordering::Relaxed);
+        for _ in 0..shards.div_ceil(10) {
+            let t = &shared.gateway.table;
+            t.sweep(now, next_shard, &mut events, &mut unanswered);
+            next_shard = (next_shard + 1) % shards;
+        }
+        shared.log.send(&mut events);
+        let lost = shared.gateway.expire_fragments(now);
+        if lost > 0 {
+            shared.counters[0].drop_n(DropReason::FragmentTimeout, lost as u64);
+        }
+        if !unanswered.is_empty() {
+            let held = std::mem::take(&mut unanswered);
+            answer_held(
+                &shared.gateway,
+                held,
+                q0.tcp_gso(),
+                &shared.counters[0],
+                &mut Queue(q0),
+            );
+        }
+        for sig in signals.pending() {
+            if sig != SIGHUP {
+                return;
+            }
+            let ok = reload(args, &mut running, shared, log, now);
+            shared.reloads[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The CPU of each worker: none with `nat64.pin_workers = false`, or when
+/// the affinity mask cannot be read (said in the log).
+fn worker_cpus(pin: bool, workers: usize) -> Vec<usize> {
+    if !pin {
+        return Vec::new();
+    }
+    match affinity::allowed_cpus() {
+        Ok(allowed) => affinity::plan(&allowed, workers),
+        Err(e) => {
+            tracing::warn!(
+                "nat64.pin_workers: cannot read the CPUs nat64d may run on ({e}); workers not pinned"
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// The table's hash key: attackers choose the tuples (ARCHITECTURE.md,
+/// "State").
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish()
+}

@@ -1,0 +1,148 @@
+//! The TUN device: opened multi-queue (one queue per worker), with the
+//! virtio-net header and offload when the kernel agrees; the routes of the
+//! prefixes and the pool into it (`nat64.routes`).
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use common::PrefixConfig;
+use nat64d::config::Nat64Config;
+use nat64d::driver::Egress;
+use tun_rs::{DeviceBuilder, SyncDevice};
+
+/// Packets the kernel may queue towards each TUN queue before it drops
+/// (the kernel's default is 500): a burst waits for a worker instead of
+/// being lost. Memory is only used while a queue is backlogged.
+const TUN_QUEUE_LEN: u32 = 8192;
+
+/// A TUN queue as the driver's way out.
+pub(crate) struct Queue<'a>(pub(crate) &'a SyncDevice);
+
+impl Egress for Queue<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.send(bytes).map(|_| ())
+    }
+}
+
+/// Opens the TUN device `name` with `queues` queues (IFF_MULTI_QUEUE) and
+/// brings it up with `mtu` and a queue length of [`TUN_QUEUE_LEN`]. With
+/// `offload`, asks for the virtio-net header and TCP/UDP segmentation
+/// offload, and falls back to plain packets if the kernel refuses.
+pub(crate) fn open(
+    name: &str,
+    queues: usize,
+    mtu: u16,
+    offload: bool,
+) -> anyhow::Result<Vec<SyncDevice>> {
+    let build = |offload: bool| {
+        DeviceBuilder::new()
+            .name(name)
+            .mtu(mtu)
+            .multi_queue(true)
+            .offload(offload)
+            .build_sync()
+    };
+    let first = match build(offload) {
+        Ok(d) => Ok(d),
+        Err(e) if offload => {
+            tracing::warn!(
+                "TUN device {name}: offload refused ({e}); running without it (one read and one write per packet)"
+            );
+            build(false)
+        }
+        Err(e) => Err(e),
+    }
+    .with_context(|| {
+        format!("cannot open TUN device {name} (needs CAP_NET_ADMIN and /dev/net/tun)")
+    })?;
+    if first.tcp_gso() {
+        tracing::info!(
+            "TUN device {name}: offload on (TCP segmentation{}, partial checksums)",
+            if first.udp_gso() {
+                ", UDP segmentation"
+            } else {
+                "; no UDP segmentation: kernel before 6.2"
+            }
+        );
+    } else {
+        tracing::info!("TUN device {name}: offload off");
+    }
+    let mut qs = Vec::with_capacity(queues);
+    for i in 1..queues {
+        let q = first
+            .try_clone()
+            .with_context(|| format!("cannot open queue {i} of TUN device {name}"))?;
+        qs.push(q);
+    }
+    qs.insert(0, first);
+    for (i, q) in qs.iter().enumerate() {
+        q.set_nonblocking(true)
+            .with_context(|| format!("cannot make queue {i} of TUN device {name} non-blocking"))?;
+    }
+    let (mtu, qlen) = (mtu.to_string(), TUN_QUEUE_LEN.to_string());
+    ip(&[
+        "link",
+        "set",
+        "dev",
+        name,
+        "mtu",
+        &mtu,
+        "txqueuelen",
+        &qlen,
+        "up",
+    ])?;
+    Ok(qs)
+}
+
+/// Runs `ip ARGS`, failing with its error output.
+fn ip(args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("cannot run `ip` (iproute2)")?;
+    if !out.status.success() {
+        bail!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The routes nat64d installed, removed at stop.
+#[derive(Debug, Default)]
+pub(crate) struct Routes {
+    /// (family flag, destination, device).
+    installed: Vec<(&'static str, String, String)>,
+}
+
+impl Routes {
+    /// With `nat64.routes`: every prefix (IPv6) and pool prefix (IPv4) into
+    /// the TUN.
+    pub(crate) fn install(c: &Nat64Config, prefix: &PrefixConfig) -> anyhow::Result<Routes> {
+        let mut r = Routes::default();
+        if !c.routes {
+            return Ok(r);
+        }
+        let wanted = prefix
+            .prefixes
+            .iter()
+            .map(|p| ("-6", p.to_string()))
+            .chain(c.pool4.iter().map(|p| ("-4", p.to_string())));
+        for (family, dst) in wanted {
+            ip(&[family, "route", "replace", &dst, "dev", &c.tun])?;
+            r.installed.push((family, dst, c.tun.clone()));
+        }
+        Ok(r)
+    }
+
+    /// Removes what [`Routes::install`] installed, last first.
+    pub(crate) fn remove(self) {
+        for (family, dst, dev) in self.installed.iter().rev() {
+            if let Err(e) = ip(&[family, "route", "del", dst, "dev", dev]) {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Limits on what a source may hold (req O4): the table's total, and per
+//! IPv6 source its sessions and new sessions per second (a token bucket).
+
+use super::*;
+
+impl Table {
+    /// Counts a new session against the global and per-source limits
+    /// (req O4); on success the session is counted.
+    pub(super) fn admit(
+        &self,
+        cfg: &StateConfig,
+        now: Secs,
+        src: Ipv6Addr,
+    ) -> Result<(), DropReason> {
+        if self.total.fetch_add(1, Ordering::Relaxed) >= cfg.max_sessions {
+            self.total.fetch_sub(1, Ordering::Relaxed);
+            return Err(DropReason::SessionLimit);
+        }
+        let shard = (keyed(&self.hasher, &src) as usize) & self.mask;
+        let mut m = lock(&self.sources[shard]);
+        let rate = cfg.per_source_rate;
+        let e = m.entry(src).or_insert(Source {
+            sessions: 0,
+            tokens: rate,
+            last: now,
+        });
+        if cfg.per_source_sessions != 0 && e.sessions >= cfg.per_source_sessions {
+            self.total.fetch_sub(1, Ordering::Relaxed);
+            return Err(DropReason::SourceSessionLimit);
+        }
+        if rate != 0 {
+            let refill = now.saturating_sub(e.last).saturating_mul(rate);
+            e.tokens = e.tokens.saturating_add(refill).min(rate);
+            e.last = now;
+            if e.tokens == 0 {
+                self.total.fetch_sub(1, Ordering::Relaxed);
+                return Err(DropReason::SourceRateLimit);
+            }
+            e.tokens -= 1;
+        }
+        e.sessions += 1;
+        Ok(())
+    }
+
+    /// Undoes [`Self::admit`] for a session that was not created.
+    pub(super) fn release_source(&self, _now: Secs, src: Ipv6Addr) {
+        self.total.fetch_sub(1, Ordering::Relaxed);
+        let shard = (keyed(&self.hasher, &src) as usize) & self.mask;
+        let mut m = lock(&self.sources[shard]);
+        if let Some(e) = m.get_mut(&src) {
+            e.sessions = e.sessions.saturating_sub(1);
+            if e.sessions == 0 {
+                m.remove(&src);
+            }
+        }
+    }
+}
