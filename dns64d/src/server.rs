@@ -353,50 +353,60 @@ impl<R: Resolve> Server<R> {
                 };
                 (m, o)
             }
-            Plan::Synthesize => {
-                let Some(query) = q.queries.first() else {
-                    return (servfail(q), Outcome::ServFail);
+            Plan::Synthesize => self.synthesize(q, core, &*resolver, ask).await,
+        }
+    }
+
+    /// AAAA and A asked in parallel (req D13); the A answer is used only
+    /// when the AAAA one calls for synthesis (req D2–D7).
+    async fn synthesize(
+        &self,
+        q: &Message,
+        core: &Core,
+        resolver: &R,
+        ask: impl Fn(hickory_proto::rr::Name, RecordType, DNSClass) -> Question,
+    ) -> (Message, Outcome) {
+        let Some(query) = q.queries.first() else {
+            return (servfail(q), Outcome::ServFail);
+        };
+        let name = query.name().clone();
+        let qa = ask(name.clone(), RecordType::AAAA, DNSClass::IN);
+        let qb = ask(name, RecordType::A, DNSClass::IN);
+        let (aaaa, a) = tokio::join!(resolver.resolve(&qa), resolver.resolve(&qb));
+        let aaaa_ref = aaaa.as_ref().map_err(|e| *e);
+        match core.after_aaaa(q, aaaa_ref) {
+            AfterAaaa::Answer(m) => {
+                let real = m
+                    .answers
+                    .iter()
+                    .any(|r| r.record_type() == RecordType::AAAA);
+                (
+                    m,
+                    if real {
+                        Outcome::RealAaaa
+                    } else {
+                        Outcome::NotSynthesized
+                    },
+                )
+            }
+            AfterAaaa::NeedA => {
+                let m = core.synthesize(q, aaaa_ref, a.as_ref().map_err(|e| *e));
+                let n = m
+                    .answers
+                    .iter()
+                    .filter(|r| r.record_type() == RecordType::AAAA)
+                    .count();
+                let o = if n > 0 {
+                    self.stats
+                        .synthesized_records
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    Outcome::Synthesized
+                } else if m.metadata.response_code == ResponseCode::ServFail {
+                    Outcome::ServFail
+                } else {
+                    Outcome::NotSynthesized
                 };
-                let name = query.name().clone();
-                // The AAAA and A questions run in parallel (req D13); the
-                // A answer is only used when the AAAA one calls for it.
-                let qa = ask(name.clone(), RecordType::AAAA, DNSClass::IN);
-                let qb = ask(name, RecordType::A, DNSClass::IN);
-                let (aaaa, a) = tokio::join!(resolver.resolve(&qa), resolver.resolve(&qb));
-                let aaaa_ref = aaaa.as_ref().map_err(|e| *e);
-                match core.after_aaaa(q, aaaa_ref) {
-                    AfterAaaa::Answer(m) => {
-                        let o = if m
-                            .answers
-                            .iter()
-                            .any(|r| r.record_type() == RecordType::AAAA)
-                        {
-                            Outcome::RealAaaa
-                        } else {
-                            Outcome::NotSynthesized
-                        };
-                        (m, o)
-                    }
-                    AfterAaaa::NeedA => {
-                        let m = core.synthesize(q, aaaa_ref, a.as_ref().map_err(|e| *e));
-                        let n = m
-                            .answers
-                            .iter()
-                            .filter(|r| r.record_type() == RecordType::AAAA)
-                            .count();
-                        let o = if n > 0 {
-                            self.stats
-                                .synthesized_records
-                                .fetch_add(n as u64, Ordering::Relaxed);
-                            Outcome::Synthesized
-                        } else if m.metadata.response_code == ResponseCode::ServFail {
-                            Outcome::ServFail
-                        } else {
-                            Outcome::NotSynthesized
-                        };
-                        (m, o)
-                    }
-                }
+                (m, o)
             }
         }
     }
