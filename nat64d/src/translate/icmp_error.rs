@@ -10,7 +10,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::errors::{ICMP4_ERROR_MAX, ICMP6_ERROR_MAX, icmp4, icmp6};
+use super::own_errors::{ICMP4_ERROR_MAX, ICMP6_ERROR_MAX};
 use super::{Config, Flow4, Flow6, Kind, Map4, Map6};
 use crate::flow::Proto;
 use crate::stats::DropReason;
@@ -18,7 +18,7 @@ use crate::verdict::Verdict;
 use crate::wire::checksum;
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::ipv6::{self, FragHeader, Ipv6Packet, proto, write_frag_header};
-use crate::wire::l4;
+use crate::wire::transport::{ICMP_HEADER_LEN, IcmpPacket, TcpPacket, icmp4, icmp6};
 
 /// The packet quoted in an ICMPv6 error.
 #[derive(Debug, Clone, Copy)]
@@ -64,24 +64,21 @@ pub(super) struct Inner4 {
 fn quoted_ports(proto: Proto, data: &[u8], echo: [u8; 2]) -> Result<(u16, u16, u8), DropReason> {
     match proto {
         Proto::Tcp | Proto::Udp => {
+            // The ports are all a quoted header must carry (req N12); they
+            // sit where TCP's and UDP's do.
             if data.len() < 4 {
                 return Err(DropReason::TruncatedInner);
             }
-            Ok((
-                l4::get16(data, l4::SRC_PORT),
-                l4::get16(data, l4::DST_PORT),
-                0,
-            ))
+            let t = TcpPacket::new_unchecked(data);
+            Ok((t.src_port(), t.dst_port(), 0))
         }
         Proto::Icmp => {
-            if data.len() < l4::ICMP_HEADER_LEN {
-                return Err(DropReason::TruncatedInner);
-            }
-            let typ = data[l4::ICMP_TYPE];
+            let icmp = IcmpPacket::new_checked(data).map_err(|_| DropReason::TruncatedInner)?;
+            let typ = icmp.msg_type();
             if !echo.contains(&typ) {
                 return Err(DropReason::IcmpErrorInError);
             }
-            let id = l4::get16(data, l4::ICMP_ECHO_ID);
+            let id = icmp.echo_ident();
             Ok((id, id, typ))
         }
     }
@@ -163,7 +160,7 @@ pub(super) fn flow6_of_error(outer: &mut Flow6, icmp: &[u8], plen: u32) -> Resul
     if valid != 0xffff {
         return Err(DropReason::BadIcmpChecksum);
     }
-    let inner = inner6(&icmp[l4::ICMP_HEADER_LEN..])?;
+    let inner = inner6(&icmp[ICMP_HEADER_LEN..])?;
     outer.kind = Kind::Error;
     outer.error_src = outer.src;
     outer.src = inner.dst;
@@ -179,7 +176,7 @@ pub(super) fn flow4_of_error(outer: &mut Flow4, icmp: &[u8]) -> Result<(), DropR
     if checksum::fold(checksum::sum(icmp)) != 0xffff {
         return Err(DropReason::BadIcmpChecksum);
     }
-    let inner = inner4(&icmp[l4::ICMP_HEADER_LEN..])?;
+    let inner = inner4(&icmp[ICMP_HEADER_LEN..])?;
     outer.kind = Kind::Error;
     outer.error_src = outer.src;
     outer.src = inner.dst;
@@ -241,11 +238,13 @@ fn map_6to4(
 ) -> Result<(u8, u8, [u8; 4]), DropReason> {
     let untranslatable = Err(DropReason::IcmpUntranslatable);
     match typ {
-        1 => {
+        icmp6::DEST_UNREACHABLE => {
+            use icmp4::unreachable as u4;
+            use icmp6::unreachable as u6;
             let c = match code {
-                0 | 2 | 3 => 1, // no route, beyond scope, address unreachable → host unreachable
-                1 => 10,        // administratively prohibited → host prohibited
-                4 => 3,         // port unreachable
+                u6::NO_ROUTE | u6::BEYOND_SCOPE | u6::ADDRESS => u4::HOST,
+                u6::ADMIN_PROHIBITED => u4::HOST_PROHIBITED,
+                u6::PORT => u4::PORT,
                 _ => return untranslatable,
             };
             Ok((icmp4::DEST_UNREACHABLE, c, [0; 4]))
@@ -254,16 +253,28 @@ fn map_6to4(
             let mtu6 = u32::from_be_bytes(rest);
             let mtu = mtu6.saturating_sub(20).min(u32::from(cfg.ipv4_mtu));
             let [_, _, hi, lo] = mtu.min(0xffff).to_be_bytes();
-            Ok((icmp4::DEST_UNREACHABLE, icmp4::FRAG_NEEDED, [0, 0, hi, lo]))
+            Ok((
+                icmp4::DEST_UNREACHABLE,
+                icmp4::unreachable::FRAG_NEEDED,
+                [0, 0, hi, lo],
+            ))
         }
         icmp6::TIME_EXCEEDED => Ok((icmp4::TIME_EXCEEDED, code, [0; 4])),
         icmp6::PARAM_PROBLEM => match code {
-            0 => {
+            icmp6::param_problem::HEADER_FIELD => {
                 let p = pointer_6to4(u32::from_be_bytes(rest))
                     .ok_or(DropReason::UntranslatablePointer)?;
-                Ok((icmp4::PARAM_PROBLEM, 0, [p, 0, 0, 0]))
+                Ok((
+                    icmp4::PARAM_PROBLEM,
+                    icmp4::param_problem::POINTER,
+                    [p, 0, 0, 0],
+                ))
             }
-            1 => Ok((icmp4::DEST_UNREACHABLE, 2, [0; 4])), // unrecognised Next Header → protocol unreachable
+            icmp6::param_problem::NEXT_HEADER => Ok((
+                icmp4::DEST_UNREACHABLE,
+                icmp4::unreachable::PROTOCOL,
+                [0; 4],
+            )),
             _ => untranslatable,
         },
         _ => untranslatable,
@@ -278,14 +289,28 @@ fn map_4to6(
     rest: [u8; 4],
     quoted_len: usize,
 ) -> Result<(u8, u8, [u8; 4]), DropReason> {
+    use icmp4::unreachable as u4;
+    use icmp6::unreachable as u6;
     let untranslatable = Err(DropReason::IcmpUntranslatable);
     match typ {
         icmp4::DEST_UNREACHABLE => match code {
-            0 | 1 | 5..=8 | 11 | 12 => Ok((1, 0, [0; 4])),
-            9 | 10 | 13 | 15 => Ok((1, 1, [0; 4])),
-            3 => Ok((1, 4, [0; 4])),
-            2 => Ok((icmp6::PARAM_PROBLEM, 1, 6u32.to_be_bytes())), // pointer to Next Header
-            icmp4::FRAG_NEEDED => {
+            u4::NET
+            | u4::HOST
+            | u4::SOURCE_ROUTE_FAILED..=u4::SOURCE_ISOLATED
+            | u4::NET_TOS
+            | u4::HOST_TOS => Ok((icmp6::DEST_UNREACHABLE, u6::NO_ROUTE, [0; 4])),
+            u4::NET_PROHIBITED
+            | u4::HOST_PROHIBITED
+            | u4::ADMIN_PROHIBITED
+            | u4::PRECEDENCE_CUTOFF => Ok((icmp6::DEST_UNREACHABLE, u6::ADMIN_PROHIBITED, [0; 4])),
+            u4::PORT => Ok((icmp6::DEST_UNREACHABLE, u6::PORT, [0; 4])),
+            // Pointer to the Next Header field.
+            u4::PROTOCOL => Ok((
+                icmp6::PARAM_PROBLEM,
+                icmp6::param_problem::NEXT_HEADER,
+                6u32.to_be_bytes(),
+            )),
+            u4::FRAG_NEEDED => {
                 let reported = u16::from_be_bytes([rest[2], rest[3]]);
                 let mtu4 = if reported == 0 {
                     plateau_below(quoted_len)
@@ -299,9 +324,13 @@ fn map_4to6(
         },
         icmp4::TIME_EXCEEDED => Ok((icmp6::TIME_EXCEEDED, code, [0; 4])),
         icmp4::PARAM_PROBLEM => match code {
-            0 | 2 => {
+            icmp4::param_problem::POINTER | icmp4::param_problem::BAD_LENGTH => {
                 let p = pointer_4to6(rest[0]).ok_or(DropReason::UntranslatablePointer)?;
-                Ok((icmp6::PARAM_PROBLEM, 0, p.to_be_bytes()))
+                Ok((
+                    icmp6::PARAM_PROBLEM,
+                    icmp6::param_problem::HEADER_FIELD,
+                    p.to_be_bytes(),
+                ))
             }
             _ => untranslatable,
         },
@@ -309,29 +338,36 @@ fn map_4to6(
     }
 }
 
+/// The checksum sums a quoted header's rewrite changes: the addresses'
+/// (old and new) and, for ICMP, the pseudo-header's (ICMPv6 has one,
+/// ICMPv4 none).
+#[derive(Debug, Clone, Copy)]
+struct QuotedSums {
+    addr_old: u32,
+    addr_new: u32,
+    ph_old: u32,
+    ph_new: u32,
+}
+
 /// Rewrites the quoted transport header's ports (or echo identifier and
-/// type) and adjusts its checksum, as far as the bytes arrived. `addr_*` are
-/// the partial sums of the address change; `ph_*` the ICMP pseudo-header
-/// contributions.
-#[allow(clippy::too_many_arguments)]
+/// type `echo_type`) and adjusts its checksum, as far as the bytes arrived.
 fn rewrite_quoted(
     data: &mut [u8],
     proto: Proto,
-    old_ports: (u16, u16),
     new_ports: (u16, u16),
-    addr_old: u32,
-    addr_new: u32,
+    sums: QuotedSums,
     echo_type: u8,
-    ph_old: u32,
-    ph_new: u32,
 ) {
     match proto {
         Proto::Tcp | Proto::Udp => {
-            super::rewrite_ports(data, proto, old_ports, new_ports, addr_old, addr_new, false)
+            super::rewrite_ports(data, proto, new_ports, sums.addr_old, sums.addr_new, false);
         }
-        Proto::Icmp => {
-            super::rewrite_echo(data, echo_type, old_ports.0, new_ports.0, ph_old, ph_new)
-        }
+        Proto::Icmp => IcmpPacket::new_unchecked(data).rewrite_echo(
+            echo_type,
+            new_ports.0,
+            sums.ph_old,
+            sums.ph_new,
+        ),
     }
 }
 
@@ -353,7 +389,7 @@ pub(super) fn translate6_error(
     }
     let end = start + flow.len;
     let icmp_at = start + flow.upper_offset;
-    let body_at = icmp_at + l4::ICMP_HEADER_LEN;
+    let body_at = icmp_at + ICMP_HEADER_LEN;
     let (typ, code) = (buf[icmp_at], buf[icmp_at + 1]);
     let rest = [
         buf[icmp_at + 4],
@@ -364,7 +400,7 @@ pub(super) fn translate6_error(
     let (t4, c4, rest4) = map_6to4(typ, code, rest, cfg)?;
     let inner = inner6(&buf[body_at..end])?;
     let upper = body_at + inner.upper_at;
-    let head = ipv4::HEADER_LEN + l4::ICMP_HEADER_LEN + ipv4::HEADER_LEN;
+    let head = ipv4::HEADER_LEN + ICMP_HEADER_LEN + ipv4::HEADER_LEN;
     let data_len = (end - upper).min(ICMP4_ERROR_MAX - head);
 
     // The quoted packet went map.dst → map.src in IPv4 terms.
@@ -374,16 +410,18 @@ pub(super) fn translate6_error(
     } else {
         icmp4::ECHO_REPLY
     };
+    let sums = QuotedSums {
+        addr_old: checksum::sum_v6(inner.src) + checksum::sum_v6(inner.dst),
+        addr_new: checksum::sum_v4(map.dst) + checksum::sum_v4(map.src),
+        ph_old: checksum::pseudo_v6(inner.src, inner.dst, proto::ICMPV6, ulen),
+        ph_new: 0,
+    };
     rewrite_quoted(
         &mut buf[upper..upper + data_len],
         inner.proto,
-        (inner.src_port, inner.dst_port),
         (map.dst_port, map.src_port),
-        checksum::sum_v6(inner.src) + checksum::sum_v6(inner.dst),
-        checksum::sum_v4(map.dst) + checksum::sum_v4(map.src),
+        sums,
         echo,
-        checksum::pseudo_v6(inner.src, inner.dst, proto::ICMPV6, ulen),
-        0,
     );
     let inner_total = u16::try_from(ipv4::HEADER_LEN + inner.upper_len).unwrap_or(u16::MAX);
     let (dont_frag, q_ident, more) = match inner.frag {
@@ -404,14 +442,10 @@ pub(super) fn translate6_error(
         map.dst,
         map.src,
     );
-    let icmp_start = upper - ipv4::HEADER_LEN - l4::ICMP_HEADER_LEN;
-    let icmp = &mut buf[icmp_start..upper + data_len];
-    icmp[0] = t4;
-    icmp[1] = c4;
-    l4::set16(icmp, l4::ICMP_CHECKSUM, 0);
-    icmp[4..8].copy_from_slice(&rest4);
-    let c = checksum::finish(checksum::sum(icmp));
-    l4::set16(icmp, l4::ICMP_CHECKSUM, c);
+    let icmp_start = upper - ipv4::HEADER_LEN - ICMP_HEADER_LEN;
+    let mut icmp = IcmpPacket::new_unchecked(&mut buf[icmp_start..upper + data_len]);
+    icmp.set_header(t4, c4, u32::from_be_bytes(rest4));
+    icmp.fill_checksum(0);
     let new_start = upper - head;
     let total = head + data_len;
     Ipv4Packet::new_unchecked(&mut buf[new_start..icmp_start]).write_header(
@@ -450,7 +484,7 @@ pub fn translate4_error(
     }
     let end = start + flow.len;
     let icmp_at = start + flow.header_len;
-    let body_at = icmp_at + l4::ICMP_HEADER_LEN;
+    let body_at = icmp_at + ICMP_HEADER_LEN;
     let (typ, code) = (buf[icmp_at], buf[icmp_at + 1]);
     let rest = [
         buf[icmp_at + 4],
@@ -463,7 +497,7 @@ pub fn translate4_error(
     let upper = body_at + inner.upper_at;
     let is_frag = inner.more_frags || inner.frag_offset != 0;
     let frag_len = if is_frag { ipv6::FRAG_HEADER_LEN } else { 0 };
-    let head = ipv6::HEADER_LEN + l4::ICMP_HEADER_LEN + ipv6::HEADER_LEN + frag_len;
+    let head = ipv6::HEADER_LEN + ICMP_HEADER_LEN + ipv6::HEADER_LEN + frag_len;
     let Some(new_start) = upper.checked_sub(head) else {
         return Err(DropReason::NoHeadroom);
     };
@@ -477,16 +511,18 @@ pub fn translate4_error(
     } else {
         icmp6::ECHO_REPLY
     };
+    let sums = QuotedSums {
+        addr_old: checksum::sum_v4(inner.src) + checksum::sum_v4(inner.dst),
+        addr_new: checksum::sum_v6(map.dst) + checksum::sum_v6(map.src),
+        ph_old: 0,
+        ph_new: checksum::pseudo_v6(map.dst, map.src, proto::ICMPV6, ulen),
+    };
     rewrite_quoted(
         &mut buf[upper..upper + data_len],
         inner.proto,
-        (inner.src_port, inner.dst_port),
         (map.dst_port, map.src_port),
-        checksum::sum_v4(inner.src) + checksum::sum_v4(inner.dst),
-        checksum::sum_v6(map.dst) + checksum::sum_v6(map.src),
+        sums,
         echo,
-        0,
-        checksum::pseudo_v6(map.dst, map.src, proto::ICMPV6, ulen),
     );
     let next = inner.proto.number6();
     let inner6_at = upper - frag_len - ipv6::HEADER_LEN;
@@ -508,18 +544,12 @@ pub fn translate4_error(
         map.src,
     );
 
-    let icmp_start = inner6_at - l4::ICMP_HEADER_LEN;
+    let icmp_start = inner6_at - ICMP_HEADER_LEN;
     let msg_len = end.min(upper + data_len) - icmp_start;
-    let icmp = &mut buf[icmp_start..icmp_start + msg_len];
-    icmp[0] = t6;
-    icmp[1] = c6;
-    l4::set16(icmp, l4::ICMP_CHECKSUM, 0);
-    icmp[4..8].copy_from_slice(&rest6);
     let mlen = u32::try_from(msg_len).map_err(|_| DropReason::TooBig)?;
-    let c = checksum::finish(
-        checksum::pseudo_v6(outer_src, map.dst, proto::ICMPV6, mlen) + checksum::sum(icmp),
-    );
-    l4::set16(icmp, l4::ICMP_CHECKSUM, c);
+    let mut icmp = IcmpPacket::new_unchecked(&mut buf[icmp_start..icmp_start + msg_len]);
+    icmp.set_header(t6, c6, u32::from_be_bytes(rest6));
+    icmp.fill_checksum(checksum::pseudo_v6(outer_src, map.dst, proto::ICMPV6, mlen));
     Ipv6Packet::new_unchecked(&mut buf[new_start..icmp_start]).write_header(
         tc(flow.tos),
         u16::try_from(msg_len).map_err(|_| DropReason::TooBig)?,

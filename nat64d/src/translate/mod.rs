@@ -9,9 +9,9 @@
 //! Problem) are built in the same buffer, in front of the quoted packet.
 //! Nothing here allocates, reads the clock or does I/O.
 
-mod errors;
 mod fragment;
 mod icmp_error;
+mod own_errors;
 mod v4_to_v6;
 mod v6_to_v4;
 
@@ -19,6 +19,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::flow::Proto;
 use crate::verdict::Verdict;
+use crate::wire::transport::{
+    IcmpMessage, TCP_HEADER_LEN, TcpPacket, UDP_HEADER_LEN, UdpPacket, icmp4, icmp6,
+};
 
 pub use fragment::Fragments;
 pub use icmp_error::translate4_error;
@@ -103,51 +106,38 @@ pub struct Map6 {
     pub dst_port: u16,
 }
 
-/// Rewrites a TCP or UDP header's ports and adjusts its checksum
+/// Rewrites a TCP or UDP header's ports to `new` and adjusts its checksum
 /// (RFC 1624) for the port change and for the addresses' partial sums
 /// `addr_old` → `addr_new`, as far as the header arrived (a quoted header may
-/// stop after the ports). A UDP checksum of zero ("none") stays zero; an
-/// adjusted UDP checksum that comes out zero is sent as 0xffff (RFC 768).
-/// `partial`: the field holds only the pseudo-header's sum (TUN offload,
-/// [`crate::offload`]); it follows the addresses alone, the ports being
-/// summed with the data when the checksum is finished.
+/// stop after the ports; [`TcpPacket::rewrite_ports`],
+/// [`UdpPacket::rewrite_ports`]). `partial`: the field holds only the
+/// pseudo-header's sum (TUN offload, [`crate::offload`]).
 #[inline]
 fn rewrite_ports(
     data: &mut [u8],
     proto: Proto,
-    old: (u16, u16),
     new: (u16, u16),
     addr_old: u32,
     addr_new: u32,
     partial: bool,
 ) {
-    use crate::wire::{checksum, l4};
-    l4::set16(data, l4::SRC_PORT, new.0);
-    l4::set16(data, l4::DST_PORT, new.1);
-    let at = if proto == Proto::Tcp {
-        l4::TCP_CHECKSUM
+    if proto == Proto::Tcp {
+        TcpPacket::new_unchecked(data).rewrite_ports(new, addr_old, addr_new, partial);
     } else {
-        l4::UDP_CHECKSUM
-    };
-    if data.len() < at + 2 {
-        return;
+        UdpPacket::new_unchecked(data).rewrite_ports(new, addr_old, addr_new, partial);
     }
-    let c = l4::get16(data, at);
-    if partial {
-        // The field is the sum itself, not its complement.
-        l4::set16(data, at, !checksum::adjust(!c, addr_old, addr_new));
-        return;
+}
+
+/// The ports of a checked TCP or UDP header, and TCP's flags (0 for UDP).
+#[inline]
+fn ports_and_flags(proto: Proto, data: &[u8]) -> (u16, u16, u8) {
+    if proto == Proto::Tcp {
+        let t = TcpPacket::new_unchecked(data);
+        (t.src_port(), t.dst_port(), t.flags())
+    } else {
+        let u = UdpPacket::new_unchecked(data);
+        (u.src_port(), u.dst_port(), 0)
     }
-    if proto == Proto::Udp && c == 0 {
-        return;
-    }
-    let old = addr_old + u32::from(old.0) + u32::from(old.1);
-    let new = addr_new + u32::from(new.0) + u32::from(new.1);
-    let mut c = checksum::adjust(c, old, new);
-    if proto == Proto::Udp && c == 0 {
-        c = 0xffff;
-    }
-    l4::set16(data, at, c);
 }
 
 /// Length of the transport data one packet of the flow carries: the whole
@@ -159,28 +149,11 @@ fn segment_l4_len(data: &[u8], proto: Proto, gso_size: u16, l4_len: usize) -> us
         return l4_len;
     }
     let thl = match proto {
-        Proto::Tcp => data
-            .get(crate::wire::l4::TCP_DATA_OFFSET)
-            .map_or(0, |b| usize::from(b >> 4) * 4),
-        _ => crate::wire::l4::UDP_HEADER_LEN,
+        Proto::Tcp if data.len() >= TCP_HEADER_LEN => TcpPacket::new_unchecked(data).header_len(),
+        Proto::Tcp => 0,
+        _ => UDP_HEADER_LEN,
     };
     (thl + usize::from(gso_size)).min(l4_len)
-}
-
-/// Rewrites an ICMP echo header to type `typ` and identifier `new_id`,
-/// adjusting the checksum for those and for the pseudo-header partial sums
-/// `ph_old` → `ph_new` (ICMPv6 has one, ICMPv4 none; RFC 7915 §4.2, §5.2).
-#[inline]
-fn rewrite_echo(data: &mut [u8], typ: u8, old_id: u16, new_id: u16, ph_old: u32, ph_new: u32) {
-    use crate::wire::{checksum, l4};
-    let old_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
-    data[l4::ICMP_TYPE] = typ;
-    let new_type = u32::from(l4::get16(data, l4::ICMP_TYPE));
-    l4::set16(data, l4::ICMP_ECHO_ID, new_id);
-    let old = ph_old + old_type + u32::from(old_id);
-    let new = ph_new + new_type + u32::from(new_id);
-    let c = checksum::adjust(l4::get16(data, l4::ICMP_CHECKSUM), old, new);
-    l4::set16(data, l4::ICMP_CHECKSUM, c);
 }
 
 /// ICMPv4 Port Unreachable (type 3, code 3) from `from`, quoting the IPv4
@@ -197,7 +170,14 @@ pub fn port_unreachable4(
     if len < crate::wire::ipv4::HEADER_LEN || buf.get(start).is_none_or(|b| b >> 4 != 4) {
         return Err(crate::stats::DropReason::TruncatedHeader);
     }
-    errors::icmp4_error(buf, start, len, from, ident, 3, 3, 0)
+    own_errors::icmp4_error(
+        buf,
+        start,
+        len,
+        from,
+        ident,
+        IcmpMessage::unreachable4(icmp4::unreachable::PORT),
+    )
 }
 
 /// ICMPv6 Destination Unreachable, Address Unreachable (type 1, code 3)
@@ -213,7 +193,13 @@ pub fn address_unreachable6(
     if len < crate::wire::ipv6::HEADER_LEN || buf.get(start).is_none_or(|b| b >> 4 != 6) {
         return Err(crate::stats::DropReason::TruncatedHeader);
     }
-    errors::icmp6_error(buf, start, len, from, 1, 3, 0)
+    own_errors::icmp6_error(
+        buf,
+        start,
+        len,
+        from,
+        IcmpMessage::unreachable6(icmp6::unreachable::ADDRESS),
+    )
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 
 use std::net::Ipv4Addr;
 
-use super::errors::{self, icmp4, icmp6};
 use super::icmp_error;
+use super::own_errors;
 use super::v6_to_v4::check_transport;
 use super::{Config, Kind, Map6};
 use crate::flow::Proto;
@@ -13,7 +13,7 @@ use crate::verdict::Verdict;
 use crate::wire::checksum;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::{self, FragHeader, Ipv6Packet, proto, write_frag_header};
-use crate::wire::l4;
+use crate::wire::transport::{IcmpMessage, IcmpPacket, UdpPacket, icmp4, icmp6};
 
 /// An IPv4 packet, read once: what the state layer needs, and what
 /// [`translate4`] rewrites.
@@ -148,10 +148,8 @@ pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
         if flow.is_fragment() {
             return Err(DropReason::IcmpFragmented);
         }
-        if data.len() < l4::ICMP_HEADER_LEN {
-            return Err(DropReason::TruncatedTransport);
-        }
-        flow.kind = match data[l4::ICMP_TYPE] {
+        let icmp = IcmpPacket::new_checked(data)?;
+        flow.kind = match icmp.msg_type() {
             icmp4::ECHO_REQUEST => Kind::EchoRequest,
             icmp4::ECHO_REPLY => Kind::EchoReply,
             icmp4::DEST_UNREACHABLE | icmp4::TIME_EXCEEDED | icmp4::PARAM_PROBLEM => {
@@ -160,7 +158,7 @@ pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
             }
             _ => return Err(DropReason::IcmpInformational),
         };
-        let id = l4::get16(data, l4::ICMP_ECHO_ID);
+        let id = icmp.echo_ident();
         flow.src_port = id;
         flow.dst_port = id;
         return Ok(flow);
@@ -169,15 +167,11 @@ pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
         return Ok(flow);
     }
     check_transport(proto, data, flow.more_frags)?;
-    if proto == Proto::Udp && l4::get16(data, l4::UDP_CHECKSUM) == 0 && flow.is_fragment() {
+    if proto == Proto::Udp && UdpPacket::new_unchecked(data).checksum() == 0 && flow.is_fragment() {
         // req N8: no checksum, and not the whole datagram to compute one.
         return Err(DropReason::Udp4ZeroChecksumFragment);
     }
-    flow.src_port = l4::get16(data, l4::SRC_PORT);
-    flow.dst_port = l4::get16(data, l4::DST_PORT);
-    if proto == Proto::Tcp {
-        flow.tcp_flags = data[l4::TCP_FLAGS];
-    }
+    (flow.src_port, flow.dst_port, flow.tcp_flags) = super::ports_and_flags(proto, data);
     Ok(flow)
 }
 
@@ -202,28 +196,24 @@ pub fn translate4(
     let len = flow.len;
     if flow.source_route.is_some() {
         // RFC 7915 §4.1: Destination Unreachable, Source Route Failed.
-        return errors::icmp4_error(
+        return own_errors::icmp4_error(
             buf,
             start,
             len,
             cfg.own_v4,
             ident,
-            icmp4::DEST_UNREACHABLE,
-            5,
-            0,
+            IcmpMessage::unreachable4(icmp4::unreachable::SOURCE_ROUTE_FAILED),
         );
     }
     if flow.ttl <= 1 {
         // req N6.
-        return errors::icmp4_error(
+        return own_errors::icmp4_error(
             buf,
             start,
             len,
             cfg.own_v4,
             ident,
-            icmp4::TIME_EXCEEDED,
-            0,
-            0,
+            IcmpMessage::ttl_exceeded4(),
         );
     }
     let payload_len = len - flow.header_len;
@@ -251,16 +241,14 @@ pub fn translate4(
     let fits = gso > 0 || total <= mtu;
     if !fits && flow.dont_frag {
         // req N7: Fragmentation Needed, MTU = IPv6 MTU − 20.
-        let mtu = u32::from(cfg.ipv6_mtu.saturating_sub(20));
-        return errors::icmp4_error(
+        let mtu = cfg.ipv6_mtu.saturating_sub(20);
+        return own_errors::icmp4_error(
             buf,
             start,
             len,
             cfg.own_v4,
             ident,
-            icmp4::DEST_UNREACHABLE,
-            icmp4::FRAG_NEEDED,
-            mtu,
+            IcmpMessage::frag_needed4(mtu),
         );
     }
     let plen = u16::try_from(frag_len + payload_len).map_err(|_| DropReason::TooBig)?;
@@ -274,19 +262,13 @@ pub fn translate4(
         Proto::Udp
             if flow.has_transport_header()
                 && !flow.offload.partial
-                && l4::get16(data, l4::UDP_CHECKSUM) == 0 =>
+                && UdpPacket::new_unchecked(&*data).checksum() == 0 =>
         {
             // req N8: a whole datagram without checksum gets a real one.
-            l4::set16(data, l4::SRC_PORT, map.src_port);
-            l4::set16(data, l4::DST_PORT, map.dst_port);
             let ulen = u32::try_from(data.len()).map_err(|_| DropReason::TooBig)?;
-            let mut c = checksum::finish(
-                checksum::pseudo_v6(map.src, map.dst, proto::UDP, ulen) + checksum::sum(data),
-            );
-            if c == 0 {
-                c = 0xffff;
-            }
-            l4::set16(data, l4::UDP_CHECKSUM, c);
+            let mut udp = UdpPacket::new_unchecked(data);
+            udp.set_ports(map.src_port, map.dst_port);
+            udp.fill_checksum(checksum::pseudo_v6(map.src, map.dst, proto::UDP, ulen));
             proto::UDP
         }
         Proto::Tcp | Proto::Udp => {
@@ -294,18 +276,13 @@ pub fn translate4(
                 super::rewrite_ports(
                     data,
                     flow.proto,
-                    (flow.src_port, flow.dst_port),
                     (map.src_port, map.dst_port),
                     checksum::sum_v4(flow.src) + checksum::sum_v4(flow.dst),
                     checksum::sum_v6(map.src) + checksum::sum_v6(map.dst),
                     flow.offload.partial,
                 );
             }
-            if flow.proto == Proto::Tcp {
-                proto::TCP
-            } else {
-                proto::UDP
-            }
+            flow.proto.number6()
         }
         Proto::Icmp => {
             // req N10: echo 8/0 → 128/129; the ICMPv6 checksum adds the
@@ -317,7 +294,7 @@ pub fn translate4(
             };
             let mlen = u32::try_from(payload_len).map_err(|_| DropReason::TooBig)?;
             let ph = checksum::pseudo_v6(map.src, map.dst, proto::ICMPV6, mlen);
-            super::rewrite_echo(data, typ, flow.dst_port, map.dst_port, 0, ph);
+            IcmpPacket::new_unchecked(data).rewrite_echo(typ, map.dst_port, 0, ph);
             proto::ICMPV6
         }
     };

@@ -2,8 +2,8 @@
 
 use std::net::Ipv6Addr;
 
-use super::errors::{self, icmp4, icmp6};
 use super::icmp_error;
+use super::own_errors;
 use super::{Config, Kind, Map4};
 use crate::flow::Proto;
 use crate::offload::Offload;
@@ -12,7 +12,9 @@ use crate::verdict::Verdict;
 use crate::wire::checksum;
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::ipv6::{FragHeader, Ipv6Packet, proto};
-use crate::wire::l4;
+use crate::wire::transport::{
+    IcmpMessage, IcmpPacket, TcpPacket, UDP_HEADER_LEN, UdpPacket, icmp4, icmp6,
+};
 
 /// An IPv6 packet, read once: what the state layer needs to find or create
 /// its session, and the offsets [`translate6`] rewrites.
@@ -100,20 +102,18 @@ pub fn inspect6(pkt: &[u8]) -> Result<Flow6, DropReason> {
         if !first || h.frag.is_some_and(|f| f.more()) {
             return Err(DropReason::IcmpFragmented);
         }
-        if data.len() < l4::ICMP_HEADER_LEN {
-            return Err(DropReason::TruncatedTransport);
-        }
-        flow.kind = match data[l4::ICMP_TYPE] {
+        let icmp = IcmpPacket::new_checked(data)?;
+        flow.kind = match icmp.msg_type() {
             icmp6::ECHO_REQUEST => Kind::EchoRequest,
             icmp6::ECHO_REPLY => Kind::EchoReply,
-            1..=4 => {
+            icmp6::DEST_UNREACHABLE..=icmp6::PARAM_PROBLEM => {
                 let plen = u32::try_from(data.len()).map_err(|_| DropReason::TooBig)?;
                 icmp_error::flow6_of_error(&mut flow, data, plen)?;
                 return Ok(flow);
             }
             _ => return Err(DropReason::IcmpInformational),
         };
-        let id = l4::get16(data, l4::ICMP_ECHO_ID);
+        let id = icmp.echo_ident();
         flow.src_port = id;
         flow.dst_port = id;
         return Ok(flow);
@@ -122,14 +122,10 @@ pub fn inspect6(pkt: &[u8]) -> Result<Flow6, DropReason> {
         return Ok(flow);
     }
     check_transport(proto, data, h.frag.is_some())?;
-    if proto == Proto::Udp && l4::get16(data, l4::UDP_CHECKSUM) == 0 {
+    if proto == Proto::Udp && UdpPacket::new_unchecked(data).checksum() == 0 {
         return Err(DropReason::Udp6ZeroChecksum);
     }
-    flow.src_port = l4::get16(data, l4::SRC_PORT);
-    flow.dst_port = l4::get16(data, l4::DST_PORT);
-    if proto == Proto::Tcp {
-        flow.tcp_flags = data[l4::TCP_FLAGS];
-    }
+    (flow.src_port, flow.dst_port, flow.tcp_flags) = super::ports_and_flags(proto, data);
     Ok(flow)
 }
 
@@ -139,25 +135,19 @@ pub fn inspect6(pkt: &[u8]) -> Result<Flow6, DropReason> {
 pub(super) fn check_transport(proto: Proto, data: &[u8], fragment: bool) -> Result<(), DropReason> {
     match proto {
         Proto::Tcp => {
-            if data.len() < l4::TCP_HEADER_LEN {
-                return Err(DropReason::TruncatedTransport);
-            }
-            let hlen = usize::from(data[l4::TCP_DATA_OFFSET] >> 4) * 4;
-            if hlen < l4::TCP_HEADER_LEN || hlen > data.len() {
-                return Err(DropReason::TruncatedTransport);
-            }
+            TcpPacket::new_checked(data)?;
         }
         Proto::Udp => {
-            if data.len() < l4::UDP_HEADER_LEN {
+            if data.len() < UDP_HEADER_LEN {
                 return Err(DropReason::TruncatedTransport);
             }
-            let ulen = usize::from(l4::get16(data, l4::UDP_LEN));
+            let ulen = usize::from(UdpPacket::new_unchecked(data).len());
             let lies = if fragment {
                 ulen < data.len()
             } else {
                 ulen != data.len()
             };
-            if ulen < l4::UDP_HEADER_LEN || lies {
+            if ulen < UDP_HEADER_LEN || lies {
                 return Err(DropReason::TruncatedTransport);
             }
         }
@@ -189,19 +179,23 @@ pub fn translate6(
     if let Some(pointer) = flow.routing_pointer {
         // req N1: Routing header with Segments Left ≠ 0, RFC 7915 §5.1.
         let pointer = u32::try_from(pointer).map_err(|_| DropReason::TooBig)?;
-        return errors::icmp6_error(
+        return own_errors::icmp6_error(
             buf,
             start,
             len,
             cfg.own_v6,
-            icmp6::PARAM_PROBLEM,
-            0,
-            pointer,
+            IcmpMessage::param_problem6(pointer),
         );
     }
     if flow.hop_limit <= 1 {
         // req N3.
-        return errors::icmp6_error(buf, start, len, cfg.own_v6, icmp6::TIME_EXCEEDED, 0, 0);
+        return own_errors::icmp6_error(
+            buf,
+            start,
+            len,
+            cfg.own_v6,
+            IcmpMessage::hop_limit_exceeded6(),
+        );
     }
     let payload_len = len - flow.upper_offset;
     let total = ipv4::HEADER_LEN + payload_len;
@@ -227,7 +221,13 @@ pub fn translate6(
     if !fits && dont_frag {
         // req N4: Packet Too Big, MTU = IPv4 MTU + 20, at least 1280.
         let mtu = (u32::from(cfg.ipv4_mtu) + 20).max(1280);
-        return errors::icmp6_error(buf, start, len, cfg.own_v6, icmp6::PACKET_TOO_BIG, 0, mtu);
+        return own_errors::icmp6_error(
+            buf,
+            start,
+            len,
+            cfg.own_v6,
+            IcmpMessage::packet_too_big6(mtu),
+        );
     }
 
     let at = start + flow.upper_offset;
@@ -238,18 +238,13 @@ pub fn translate6(
                 super::rewrite_ports(
                     data,
                     flow.proto,
-                    (flow.src_port, flow.dst_port),
                     (map.src_port, map.dst_port),
                     checksum::sum_v6(flow.src) + checksum::sum_v6(flow.dst),
                     checksum::sum_v4(map.src) + checksum::sum_v4(map.dst),
                     flow.offload.partial,
                 );
             }
-            if flow.proto == Proto::Tcp {
-                proto::TCP
-            } else {
-                proto::UDP
-            }
+            flow.proto.number4()
         }
         Proto::Icmp => {
             // req N10: echo 128/129 → 8/0, identifier mapped; the ICMPv6
@@ -261,7 +256,7 @@ pub fn translate6(
             };
             let plen = u32::try_from(payload_len).map_err(|_| DropReason::TooBig)?;
             let ph = checksum::pseudo_v6(flow.src, flow.dst, proto::ICMPV6, plen);
-            super::rewrite_echo(data, typ, flow.src_port, map.src_port, ph, 0);
+            IcmpPacket::new_unchecked(data).rewrite_echo(typ, map.src_port, ph, 0);
             proto::ICMP
         }
     };

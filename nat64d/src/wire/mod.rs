@@ -5,6 +5,7 @@
 pub mod checksum;
 pub mod ipv4;
 pub mod ipv6;
+pub mod transport;
 
 /// Transport-header offsets shared by TCP, UDP and ICMP (RFC 9293, RFC 768,
 /// RFC 792, RFC 4443).
