@@ -15,7 +15,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::gateway::{Effects, Gateway, Policy, Way};
+use crate::gateway::{Arrival, Effects, Gateway, Policy, Way};
 use crate::offload::coalesce::{Coalescer, Offer};
 use crate::offload::{self, Accept, Offload, VNET_HDR_LEN, VnetHdr};
 use crate::state::{Event, Secs};
@@ -185,16 +185,14 @@ impl Driver {
                 }
             };
             self.ident = self.ident.wrapping_add(1);
-            let (verdict, way) = cx.gateway.process(
-                cx.policy,
-                buf,
-                START,
-                n,
+            let pkt = Arrival {
+                start: START,
+                len: n,
                 off,
-                cx.now,
-                self.ident,
-                &mut self.fx,
-            );
+                now: cx.now,
+                ident: self.ident,
+            };
+            let (verdict, way) = cx.gateway.process(cx.policy, buf, pkt, &mut self.fx);
             let read = Read { way, n, off };
             self.carry_out(cx, verdict, &read, buf, out);
             // Fragments that waited for the first one just translated

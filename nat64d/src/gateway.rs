@@ -20,6 +20,7 @@ use crate::state::{Ask, Event, Secs, Table};
 use crate::stats::DropReason;
 use crate::translate::{self, Flow4, Flow6, Kind, Map4, Map6};
 use crate::verdict::Verdict;
+use crate::wire::ipv4::Ipv4Packet;
 
 mod frags;
 pub use frags::{FRAG_TIMEOUT, FragTable, MAX_FRAG_FLOWS, MAX_HELD_BYTES, MAX_HELD_PER_FLOW};
@@ -88,6 +89,23 @@ pub struct Effects {
     pub released: Vec<Box<[u8]>>,
 }
 
+/// A packet to process: where it lies in the buffer and what came with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// Offset of its first byte (at least [`translate::HEADROOM`] + 20,
+    /// for hairpinning).
+    pub start: usize,
+    /// Length.
+    pub len: usize,
+    /// What the TUN said about it (a super-packet, a partial checksum;
+    /// [`Offload::default`] for a plain one).
+    pub off: Offload,
+    /// The coarse clock.
+    pub now: Secs,
+    /// The next IPv4 Identification (req N2).
+    pub ident: u16,
+}
+
 /// Which way a packet went, for counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Way {
@@ -135,39 +153,33 @@ impl Gateway {
         }
     }
 
-    /// Processes the packet at `buf[start..start + len]` (`start` at least
-    /// [`translate::HEADROOM`] + 20 for hairpinning) under `policy` (the
-    /// worker's copy of the reloadable policy). `ident` is the next IPv4
-    /// Identification. `off`: what the TUN said about the packet (a
-    /// super-packet, a partial checksum; [`Offload::default`] for a plain
-    /// one). Returns the action and the way it went.
-    #[allow(clippy::too_many_arguments)]
+    /// Processes the packet `pkt` describes, in `buf`, under `policy`
+    /// (the worker's copy of the reloadable policy). Returns the verdict
+    /// and the way the packet went.
     pub fn process(
         &self,
         policy: &Policy,
         buf: &mut [u8],
-        start: usize,
-        len: usize,
-        off: Offload,
-        now: Secs,
-        ident: u16,
+        pkt: Arrival,
         fx: &mut Effects,
     ) -> (Verdict, Way) {
-        match buf.get(start).map(|b| b >> 4) {
+        match buf.get(pkt.start).map(|b| b >> 4) {
             Some(6) => {
-                let a = self.process6(policy, buf, start, len, off, now, ident, fx);
+                let a = self.process6(policy, buf, pkt, fx);
                 // Hairpin (req S8): an IPv4 packet to a pool address goes
                 // straight back in as if it had arrived from the IPv4 side.
                 if let Verdict::Forward { start: s, len: l } = a
                     && buf[s] >> 4 == 4
-                    && self.pool.contains(Ipv4Addr::new(
-                        buf[s + 16],
-                        buf[s + 17],
-                        buf[s + 18],
-                        buf[s + 19],
-                    ))
+                    && self
+                        .pool
+                        .contains(Ipv4Packet::new_unchecked(&buf[s..s + l]).dst())
                 {
-                    let a = match self.process4(buf, s, l, off, now, ident, fx) {
+                    let again = Arrival {
+                        start: s,
+                        len: l,
+                        ..pkt
+                    };
+                    let a = match self.process4(buf, again, fx) {
                         // No error for a packet that is itself a
                         // translation: the source is a pool address.
                         Verdict::Refuse { reason, .. } => Verdict::Drop(reason),
@@ -177,23 +189,19 @@ impl Gateway {
                 }
                 (a, Way::Out)
             }
-            Some(4) => (self.process4(buf, start, len, off, now, ident, fx), Way::In),
+            Some(4) => (self.process4(buf, pkt, fx), Way::In),
             _ => (Verdict::Drop(DropReason::BadVersion), Way::In),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn process6(
-        &self,
-        policy: &Policy,
-        buf: &mut [u8],
-        start: usize,
-        len: usize,
-        off: Offload,
-        now: Secs,
-        ident: u16,
-        fx: &mut Effects,
-    ) -> Verdict {
+    fn process6(&self, policy: &Policy, buf: &mut [u8], pkt: Arrival, fx: &mut Effects) -> Verdict {
+        let Arrival {
+            start,
+            len,
+            off,
+            now,
+            ident,
+        } = pkt;
         let mut flow = match translate::inspect6(&buf[start..start + len]) {
             Ok(f) => f,
             Err(r) => return Verdict::Drop(r),
@@ -290,17 +298,14 @@ impl Gateway {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn process4(
-        &self,
-        buf: &mut [u8],
-        start: usize,
-        len: usize,
-        off: Offload,
-        now: Secs,
-        ident: u16,
-        fx: &mut Effects,
-    ) -> Verdict {
+    fn process4(&self, buf: &mut [u8], pkt: Arrival, fx: &mut Effects) -> Verdict {
+        let Arrival {
+            start,
+            len,
+            off,
+            now,
+            ident,
+        } = pkt;
         let mut flow = match translate::inspect4(&buf[start..start + len]) {
             Ok(f) => f,
             Err(r) => return Verdict::Drop(r),

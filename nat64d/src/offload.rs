@@ -15,12 +15,14 @@
 //! byte order for a legacy header): flags, gso_type, hdr_len, gso_size,
 //! csum_start, csum_offset.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use crate::stats::DropReason;
 use crate::wire::checksum;
-use crate::wire::ipv6::proto;
-use crate::wire::l4;
+use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::ipv6::{self, Ipv6Packet, proto};
+use crate::wire::transport::{
+    TCP_CHECKSUM_OFFSET, TCP_HEADER_LEN, TcpPacket, UDP_CHECKSUM_OFFSET, UDP_HEADER_LEN, UdpPacket,
+    tcp_flags,
+};
 
 /// Length of the virtio-net header in front of every packet.
 pub const VNET_HDR_LEN: usize = 10;
@@ -116,10 +118,19 @@ pub enum Accept {
 /// header or one Fragment header. `None` for anything else.
 fn transport_of(pkt: &[u8]) -> Option<(usize, u8)> {
     match pkt.first()? >> 4 {
-        4 if pkt.len() >= 20 => Some((usize::from(pkt[0] & 0x0f) * 4, pkt[9])),
-        6 if pkt.len() >= 40 => match pkt[6] {
-            proto::FRAGMENT if pkt.len() >= 48 => Some((48, pkt[40])),
-            p => Some((40, p)),
+        4 if pkt.len() >= ipv4::HEADER_LEN => {
+            let ip = Ipv4Packet::new_unchecked(pkt);
+            Some((ip.header_len(), ip.protocol()))
+        }
+        6 if pkt.len() >= ipv6::HEADER_LEN => match Ipv6Packet::new_unchecked(pkt).next_header() {
+            proto::FRAGMENT if pkt.len() >= ipv6::HEADER_LEN + ipv6::FRAG_HEADER_LEN => {
+                // The Fragment header's first byte is its Next Header.
+                Some((
+                    ipv6::HEADER_LEN + ipv6::FRAG_HEADER_LEN,
+                    pkt[ipv6::HEADER_LEN],
+                ))
+            }
+            p => Some((ipv6::HEADER_LEN, p)),
         },
         _ => None,
     }
@@ -128,15 +139,15 @@ fn transport_of(pkt: &[u8]) -> Option<(usize, u8)> {
 /// The checksum field's offset in a TCP or UDP header.
 fn csum_field(p: u8) -> Option<usize> {
     match p {
-        proto::TCP => Some(l4::TCP_CHECKSUM),
-        proto::UDP => Some(l4::UDP_CHECKSUM),
+        proto::TCP => Some(TCP_CHECKSUM_OFFSET),
+        proto::UDP => Some(UDP_CHECKSUM_OFFSET),
         _ => None,
     }
 }
 
 /// Whether an IPv4 header says the packet is a fragment.
 fn is_fragment4(pkt: &[u8]) -> bool {
-    u16::from_be_bytes([pkt[6], pkt[7]]) & 0x3fff != 0
+    Ipv4Packet::new_unchecked(pkt).is_fragment()
 }
 
 /// Decides how to translate `pkt`, read with `hdr`. Completes a partial
@@ -175,7 +186,10 @@ pub fn accept(hdr: &VnetHdr, pkt: &mut [u8]) -> Result<Accept, DropReason> {
     let fast = transport_of(pkt).is_some_and(|(at, p)| {
         let family_ok = match pkt[0] >> 4 {
             4 => !is_fragment4(pkt) && matches!(gso, GSO_NONE | GSO_TCPV4 | GSO_UDP_L4),
-            _ => pkt[6] == p && matches!(gso, GSO_NONE | GSO_TCPV6 | GSO_UDP_L4),
+            _ => {
+                Ipv6Packet::new_unchecked(&*pkt).next_header() == p
+                    && matches!(gso, GSO_NONE | GSO_TCPV6 | GSO_UDP_L4)
+            }
         };
         let gso_ok = match gso {
             GSO_TCPV4 | GSO_TCPV6 => p == proto::TCP,
@@ -203,7 +217,7 @@ fn complete_at(pkt: &mut [u8], start: usize, field: usize) {
     let c = checksum::finish(checksum::sum(&pkt[start..]));
     // 0 and 0xffff verify alike; UDP reserves 0 for "no checksum".
     let c = if c == 0 { 0xffff } else { c };
-    l4::set16(pkt, field, c);
+    pkt[field..field + 2].copy_from_slice(&c.to_be_bytes());
 }
 
 /// Finishes the partial TCP/UDP checksum of a translated packet (before it
@@ -230,12 +244,13 @@ pub fn header_for(pkt: &[u8], off: &Offload) -> VnetHdr {
     let Some((at, p)) = transport_of(pkt) else {
         return VnetHdr::default();
     };
-    let field = csum_field(p).unwrap_or(l4::TCP_CHECKSUM);
-    let thl = if p == proto::TCP {
-        pkt.get(at + l4::TCP_DATA_OFFSET)
-            .map_or(l4::TCP_HEADER_LEN, |b| usize::from(b >> 4) * 4)
-    } else {
-        l4::UDP_HEADER_LEN
+    let field = csum_field(p).unwrap_or(TCP_CHECKSUM_OFFSET);
+    let thl = match pkt.get(at..) {
+        Some(t) if p == proto::TCP && t.len() >= TCP_HEADER_LEN => {
+            TcpPacket::new_unchecked(t).header_len()
+        }
+        _ if p == proto::TCP => TCP_HEADER_LEN,
+        _ => UDP_HEADER_LEN,
     };
     let gso_type = match (off.gso_size, p, pkt[0] >> 4) {
         (0, _, _) => GSO_NONE,
@@ -261,11 +276,8 @@ pub fn header_for(pkt: &[u8], off: &Offload) -> VnetHdr {
 /// bounds); `None` if it does not fit.
 fn transport_header_len(p: u8, data: &[u8]) -> Option<usize> {
     match p {
-        proto::TCP => {
-            let hl = usize::from(*data.get(l4::TCP_DATA_OFFSET)? >> 4) * 4;
-            (hl >= l4::TCP_HEADER_LEN && hl <= data.len()).then_some(hl)
-        }
-        proto::UDP => (data.len() >= l4::UDP_HEADER_LEN).then_some(l4::UDP_HEADER_LEN),
+        proto::TCP => TcpPacket::new_checked(data).ok().map(|t| t.header_len()),
+        proto::UDP => (data.len() >= UDP_HEADER_LEN).then_some(UDP_HEADER_LEN),
         _ => None,
     }
 }
@@ -284,13 +296,13 @@ pub fn segment(pkt: &[u8], gso_size: u16, out: &mut Vec<Box<[u8]>>) -> Result<()
     let bad = DropReason::BadOffload;
     let (at, p) = transport_of(pkt).ok_or(bad)?;
     let v4 = pkt[0] >> 4 == 4;
-    if (v4 && (is_fragment4(pkt) || at < 20)) || (!v4 && at != 40) {
+    if (v4 && (is_fragment4(pkt) || at < ipv4::HEADER_LEN)) || (!v4 && at != ipv6::HEADER_LEN) {
         return Err(bad);
     }
     let ip_len = if v4 {
-        usize::from(u16::from_be_bytes([pkt[2], pkt[3]]))
+        usize::from(Ipv4Packet::new_unchecked(pkt).total_len())
     } else {
-        40 + usize::from(u16::from_be_bytes([pkt[4], pkt[5]]))
+        Ipv6Packet::new_unchecked(pkt).total_len()
     };
     if ip_len > pkt.len() || at > ip_len {
         return Err(bad);
@@ -303,14 +315,20 @@ pub fn segment(pkt: &[u8], gso_size: u16, out: &mut Vec<Box<[u8]>>) -> Result<()
     if seg == 0 || payload.div_ceil(seg) > MAX_SEGMENTS {
         return Err(bad);
     }
-    let (src, dst): (Vec<u8>, Vec<u8>) = if v4 {
-        (pkt[12..16].to_vec(), pkt[16..20].to_vec())
+    // The pseudo-header's addresses, and the first segment's IPv4
+    // Identification and TCP sequence number.
+    let (addrs, ident) = if v4 {
+        let ip = Ipv4Packet::new_unchecked(pkt);
+        (
+            checksum::sum_v4(ip.src()) + checksum::sum_v4(ip.dst()),
+            ip.ident(),
+        )
     } else {
-        (pkt[8..24].to_vec(), pkt[24..40].to_vec())
+        let ip = Ipv6Packet::new_unchecked(pkt);
+        (checksum::sum_v6(ip.src()) + checksum::sum_v6(ip.dst()), 0)
     };
-    let ident = u16::from_be_bytes([pkt[4], pkt[5]]);
     let seq = if p == proto::TCP {
-        u32::from_be_bytes([pkt[at + 4], pkt[at + 5], pkt[at + 6], pkt[at + 7]])
+        TcpPacket::new_unchecked(&pkt[at..]).seq_number()
     } else {
         0
     };
@@ -324,42 +342,35 @@ pub fn segment(pkt: &[u8], gso_size: u16, out: &mut Vec<Box<[u8]>>) -> Result<()
         let l4_len = s.len() - at;
         let total = s.len();
         if v4 {
-            l4::set16(&mut s, 2, total as u16);
-            l4::set16(&mut s, 4, ident.wrapping_add(i as u16));
-            l4::set16(&mut s, 10, 0);
-            let c = checksum::finish(checksum::sum(&s[..at]));
-            l4::set16(&mut s, 10, c);
+            let mut ip = Ipv4Packet::new_unchecked(&mut s[..]);
+            ip.set_total_len(total as u16);
+            ip.set_ident(ident.wrapping_add(i as u16));
+            ip.fill_checksum();
         } else {
-            l4::set16(&mut s, 4, (total - 40) as u16);
+            Ipv6Packet::new_unchecked(&mut s[..])
+                .set_payload_len((total - ipv6::HEADER_LEN) as u16);
         }
-        let field = if p == proto::TCP {
-            let tcp = &mut s[at..];
-            let seq = seq.wrapping_add((i * seg) as u32);
-            tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+        // The pseudo-header: addresses, protocol, transport length.
+        let ph = addrs + u32::from(p) + l4_len as u32;
+        if p == proto::TCP {
+            let mut tcp = TcpPacket::new_unchecked(&mut s[at..]);
+            tcp.set_seq_number(seq.wrapping_add((i * seg) as u32));
+            let mut flags = tcp.flags();
             if i + 1 < count {
-                tcp[l4::TCP_FLAGS] &= !(0x01 | 0x08); // FIN, PSH
+                flags &= !(tcp_flags::FIN | tcp_flags::PSH);
             }
             if i > 0 {
-                tcp[l4::TCP_FLAGS] &= !0x80; // CWR
+                flags &= !tcp_flags::CWR;
             }
-            l4::TCP_CHECKSUM
+            tcp.set_flags(flags);
+            tcp.set_checksum(0);
+            let c = checksum::finish(ph + checksum::sum(&s[at..]));
+            TcpPacket::new_unchecked(&mut s[at..]).set_checksum(if c == 0 { 0xffff } else { c });
         } else {
-            l4::set16(&mut s[at..], l4::UDP_LEN, l4_len as u16);
-            l4::UDP_CHECKSUM
-        };
-        l4::set16(&mut s[at..], field, 0);
-        let ph = if v4 {
-            let a = |b: &[u8]| Ipv4Addr::new(b[0], b[1], b[2], b[3]);
-            checksum::pseudo_v4(a(&src), a(&dst), p, l4_len as u16)
-        } else {
-            let a = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16]));
-            checksum::pseudo_v6(a(&src), a(&dst), p, l4_len as u32)
-        };
-        let mut c = checksum::finish(ph + checksum::sum(&s[at..]));
-        if c == 0 {
-            c = 0xffff;
+            let mut udp = UdpPacket::new_unchecked(&mut s[at..]);
+            udp.set_len(l4_len as u16);
+            udp.fill_checksum(ph);
         }
-        l4::set16(&mut s[at..], field, c);
         out.push(s.into_boxed_slice());
     }
     Ok(())

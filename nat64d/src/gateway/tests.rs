@@ -50,16 +50,14 @@ fn run_fx(g: &(Gateway, Policy), pkt: &[u8], now: Secs) -> (Verdict, Way, Vec<u8
     let at = 2 * HEADROOM;
     buf[at..].copy_from_slice(pkt);
     let mut fx = Effects::default();
-    let (a, w) = g.0.process(
-        &g.1,
-        &mut buf,
-        at,
-        pkt.len(),
-        Offload::default(),
+    let arrival = Arrival {
+        start: at,
+        len: pkt.len(),
+        off: Offload::default(),
         now,
-        7,
-        &mut fx,
-    );
+        ident: 7,
+    };
+    let (a, w) = g.0.process(&g.1, &mut buf, arrival, &mut fx);
     let out = match a {
         Verdict::Forward { start, len }
         | Verdict::Reply { start, len }

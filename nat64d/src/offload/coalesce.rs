@@ -23,12 +23,11 @@
 //! plus their index, each a fresh number as RFC 6864 wants for atomic
 //! datagrams.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use super::{F_NEEDS_CSUM, GSO_UDP_L4, Offload, VNET_HDR_LEN, VnetHdr, header_for};
 use crate::wire::checksum;
-use crate::wire::ipv6::proto;
-use crate::wire::l4;
+use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::ipv6::{self, Ipv6Packet, proto};
+use crate::wire::transport::{UDP_CHECKSUM_OFFSET, UDP_HEADER_LEN, UdpPacket};
 
 /// Most datagrams in one super-packet (the kernel accepts up to 128,
 /// `UDP_MAX_SEGMENTS`).
@@ -90,67 +89,75 @@ fn eligible(pkt: &[u8], off: &Offload) -> Option<usize> {
     }
     let (at, pseudo) = match *pkt.first()? >> 4 {
         4 => {
-            if pkt.len() < 28
-                || pkt[0] & 0x0f != 5
-                || pkt[9] != proto::UDP
-                || l4::get16(pkt, 6) & 0x3fff != 0
-                || usize::from(l4::get16(pkt, 2)) != pkt.len()
+            let ip = Ipv4Packet::new_checked(pkt).ok()?;
+            if ip.header_len() != ipv4::HEADER_LEN
+                || ip.protocol() != proto::UDP
+                || ip.is_fragment()
+                || usize::from(ip.total_len()) != pkt.len()
             {
                 return None;
             }
-            let a = |i: usize| Ipv4Addr::new(pkt[i], pkt[i + 1], pkt[i + 2], pkt[i + 3]);
-            let len = (pkt.len() - 20) as u16;
-            (20, checksum::pseudo_v4(a(12), a(16), proto::UDP, len))
+            let len = (pkt.len() - ipv4::HEADER_LEN) as u16;
+            (
+                ipv4::HEADER_LEN,
+                checksum::pseudo_v4(ip.src(), ip.dst(), proto::UDP, len),
+            )
         }
         6 => {
-            if pkt.len() < 48
-                || pkt[6] != proto::UDP
-                || usize::from(l4::get16(pkt, 4)) + 40 != pkt.len()
-            {
+            let ip = Ipv6Packet::new_checked(pkt).ok()?;
+            if ip.next_header() != proto::UDP || ip.total_len() != pkt.len() {
                 return None;
             }
-            let a = |i: usize| {
-                let mut o = [0u8; 16];
-                o.copy_from_slice(&pkt[i..i + 16]);
-                Ipv6Addr::from(o)
-            };
-            let len = (pkt.len() - 40) as u32;
-            (40, checksum::pseudo_v6(a(8), a(24), proto::UDP, len))
+            let len = (pkt.len() - ipv6::HEADER_LEN) as u32;
+            (
+                ipv6::HEADER_LEN,
+                checksum::pseudo_v6(ip.src(), ip.dst(), proto::UDP, len),
+            )
         }
         _ => return None,
     };
-    let udp = &pkt[at..];
-    if usize::from(l4::get16(udp, l4::UDP_LEN)) != udp.len() || udp.len() <= l4::UDP_HEADER_LEN {
+    let udp = UdpPacket::new_checked(&pkt[at..]).ok()?;
+    if usize::from(udp.len()) != pkt.len() - at || pkt.len() - at <= UDP_HEADER_LEN {
         return None;
     }
     if !(off.partial || off.valid) {
         // A full checksum: merged, the kernel would compute a new one from
         // the data, so only a correct one may be merged. Zero (none, IPv4)
         // is left alone too.
-        let c = l4::get16(udp, l4::UDP_CHECKSUM);
-        if c == 0 || checksum::fold(pseudo + checksum::sum(udp)) != 0xffff {
+        if udp.checksum() == 0 || checksum::fold(pseudo + checksum::sum(&pkt[at..])) != 0xffff {
             return None;
         }
     }
-    Some(at + l4::UDP_HEADER_LEN)
+    Some(at + UDP_HEADER_LEN)
 }
 
 /// Whether `a` and `b` (both eligible, headers `hdrs` long) belong to one
-/// run: every header byte equal but lengths, Identification and checksums.
+/// run: every header field equal but lengths, Identification and checksums.
 fn same_flow(a: &[u8], b: &[u8], hdrs: usize) -> bool {
     if a[0] >> 4 != b[0] >> 4 || b.len() < hdrs {
         return false;
     }
     let ip = if a[0] >> 4 == 4 {
-        // version/IHL, TOS; flags/offset, TTL, protocol; addresses.
-        a[..2] == b[..2] && a[6..10] == b[6..10] && a[12..20] == b[12..20]
+        let (x, y) = (Ipv4Packet::new_unchecked(a), Ipv4Packet::new_unchecked(b));
+        x.tos() == y.tos()
+            && x.dont_frag() == y.dont_frag()
+            && x.ttl() == y.ttl()
+            && x.src() == y.src()
+            && x.dst() == y.dst()
     } else {
-        // version, traffic class, flow label; next header, hop limit;
-        // addresses.
-        a[..4] == b[..4] && a[6..40] == b[6..40]
+        let (x, y) = (Ipv6Packet::new_unchecked(a), Ipv6Packet::new_unchecked(b));
+        x.traffic_class() == y.traffic_class()
+            && x.flow_label() == y.flow_label()
+            && x.hop_limit() == y.hop_limit()
+            && x.src() == y.src()
+            && x.dst() == y.dst()
     };
-    let u = hdrs - l4::UDP_HEADER_LEN;
-    ip && a[u..u + 4] == b[u..u + 4]
+    let u = hdrs - UDP_HEADER_LEN;
+    let (x, y) = (
+        UdpPacket::new_unchecked(&a[u..]),
+        UdpPacket::new_unchecked(&b[u..]),
+    );
+    ip && x.src_port() == y.src_port() && x.dst_port() == y.dst_port()
 }
 
 impl Coalescer {
@@ -227,36 +234,31 @@ impl Coalescer {
             return Some((&self.buf[..VNET_HDR_LEN + len], 1));
         }
         let hdrs = self.hdrs;
-        let u = hdrs - l4::UDP_HEADER_LEN;
+        let u = hdrs - UDP_HEADER_LEN;
         let p = &mut self.buf[VNET_HDR_LEN..VNET_HDR_LEN + len];
         let udp_len = len - u;
         let pseudo = if p[0] >> 4 == 4 {
-            l4::set16(p, 2, len as u16);
-            l4::set16(p, 10, 0);
-            let c = checksum::finish(checksum::sum(&p[..20]));
-            l4::set16(p, 10, c);
-            let a = |i: usize| Ipv4Addr::new(p[i], p[i + 1], p[i + 2], p[i + 3]);
-            checksum::pseudo_v4(a(12), a(16), proto::UDP, udp_len as u16)
+            let mut ip = Ipv4Packet::new_unchecked(&mut *p);
+            ip.set_total_len(len as u16);
+            ip.fill_checksum();
+            checksum::pseudo_v4(ip.src(), ip.dst(), proto::UDP, udp_len as u16)
         } else {
-            l4::set16(p, 4, udp_len as u16);
-            let a = |i: usize| {
-                let mut o = [0u8; 16];
-                o.copy_from_slice(&p[i..i + 16]);
-                Ipv6Addr::from(o)
-            };
-            checksum::pseudo_v6(a(8), a(24), proto::UDP, udp_len as u32)
+            let mut ip = Ipv6Packet::new_unchecked(&mut *p);
+            ip.set_payload_len(udp_len as u16);
+            checksum::pseudo_v6(ip.src(), ip.dst(), proto::UDP, udp_len as u32)
         };
-        l4::set16(&mut p[u..], l4::UDP_LEN, udp_len as u16);
+        let mut udp = UdpPacket::new_unchecked(&mut p[u..]);
+        udp.set_len(udp_len as u16);
         // Partial: the pseudo-header's sum, the kernel adds the data's
         // (per segment, after adjusting the length).
-        l4::set16(&mut p[u..], l4::UDP_CHECKSUM, checksum::fold(pseudo));
+        udp.set_checksum(checksum::fold(pseudo));
         VnetHdr {
             flags: F_NEEDS_CSUM,
             gso_type: GSO_UDP_L4,
             hdr_len: hdrs as u16,
             gso_size: self.seg as u16,
             csum_start: u as u16,
-            csum_offset: l4::UDP_CHECKSUM as u16,
+            csum_offset: UDP_CHECKSUM_OFFSET as u16,
         }
         .write(&mut self.buf[..VNET_HDR_LEN]);
         Some((&self.buf[..VNET_HDR_LEN + len], count))

@@ -9,10 +9,11 @@ use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
 use super::*;
 use crate::gateway::tests::{H1, POOL1, SERVER4, gateway, wkp};
-use crate::gateway::{Effects, Way};
+use crate::gateway::{Arrival, Effects, Way};
 use crate::translate::HEADROOM;
 use crate::translate::tests::oracle;
 use crate::verdict::Verdict;
+use crate::wire::l4;
 
 fn payload(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 + 3) as u8).collect()
@@ -324,8 +325,18 @@ fn through(
         panic!("not ready")
     };
     let mut fx = Effects::default();
-    let (a, w) =
-        g.0.process(&g.1, &mut buf, at, pkt.len(), off, now, 7, &mut fx);
+    let (a, w) = g.0.process(
+        &g.1,
+        &mut buf,
+        Arrival {
+            start: at,
+            len: pkt.len(),
+            off,
+            now,
+            ident: 7,
+        },
+        &mut fx,
+    );
     match a {
         Verdict::Forward { start, len } | Verdict::Reply { start, len } => {
             let out = buf[start..start + len].to_vec();
@@ -493,7 +504,18 @@ fn fragments_of_a_partial_packet_carry_a_finished_checksum() {
         panic!()
     };
     let mut fx = Effects::default();
-    let (a, _) = g.0.process(&g.1, &mut buf, at, p.len(), off, 1, 7, &mut fx);
+    let (a, _) = g.0.process(
+        &g.1,
+        &mut buf,
+        Arrival {
+            start: at,
+            len: p.len(),
+            off,
+            now: 1,
+            ident: 7,
+        },
+        &mut fx,
+    );
     let Verdict::Fragment { start, len, .. } = a else {
         panic!("{a:?}")
     };
@@ -555,7 +577,7 @@ proptest::proptest! {
         let mut fx = Effects::default();
         match accept(&h, &mut buf[at..]) {
             Ok(Accept::Ready(off)) => {
-                let (a, _) = g.0.process(&g.1, &mut buf, at, p.len(), off, 0, 7, &mut fx);
+                let (a, _) = g.0.process(&g.1, &mut buf, Arrival { start: at, len: p.len(), off, now: 0, ident: 7 }, &mut fx);
                 match a {
                     Verdict::Forward { start, len } | Verdict::Reply { start, len } => {
                         header_for(&buf[start..start + len], &off);

@@ -15,9 +15,8 @@
 //! Identification kept.
 
 use crate::stats::DropReason;
-use crate::wire::checksum;
-use crate::wire::ipv4;
-use crate::wire::ipv6::{self, proto};
+use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::ipv6::{self, FragHeader, Ipv6Packet, proto, write_frag_header};
 
 /// Cuts one translated packet into fragments that fit an MTU.
 #[derive(Debug, Clone)]
@@ -55,15 +54,20 @@ impl<'a> Fragments<'a> {
             if head < ipv4::HEADER_LEN || pkt.len() < head {
                 return Err(DropReason::TruncatedHeader);
             }
-            let flags = u16::from_be_bytes([pkt[6], pkt[7]]);
-            (head, flags & 0x1fff, flags & 0x2000 != 0, false)
+            let ip = Ipv4Packet::new_unchecked(pkt);
+            (head, ip.frag_offset(), ip.more_frags(), false)
         } else {
             let head = ipv6::HEADER_LEN + ipv6::FRAG_HEADER_LEN;
-            if pkt.len() < head || pkt[6] != proto::FRAGMENT {
+            let fh = pkt
+                .get(ipv6::HEADER_LEN..head)
+                .and_then(|b| <&[u8; 8]>::try_from(b).ok());
+            let Some(fh) =
+                fh.filter(|_| Ipv6Packet::new_unchecked(pkt).next_header() == proto::FRAGMENT)
+            else {
                 return Err(DropReason::TruncatedHeader);
-            }
-            let off = u16::from_be_bytes([pkt[42], pkt[43]]);
-            (head, off >> 3, off & 1 != 0, true)
+            };
+            let (_, f) = FragHeader::read(fh);
+            (head, f.offset(), f.more(), true)
         };
         if usize::from(base) * 8 + pkt.len() - head > 0xffff {
             // The fragment offset field could not express the last piece.
@@ -115,18 +119,17 @@ impl<'a> Fragments<'a> {
         frag[self.head..].copy_from_slice(&self.pkt[self.head + self.pos..][..n]);
         if self.v6 {
             let plen = u16::try_from(len - ipv6::HEADER_LEN).ok()?;
-            frag[4..6].copy_from_slice(&plen.to_be_bytes());
-            let field = (offset << 3) | u16::from(more);
-            frag[42..44].copy_from_slice(&field.to_be_bytes());
+            Ipv6Packet::new_unchecked(&mut *frag).set_payload_len(plen);
+            let fh = &mut frag[ipv6::HEADER_LEN..self.head];
+            let (next, f) = FragHeader::read(<&[u8; 8]>::try_from(&*fh).ok()?);
+            write_frag_header(fh, next, FragHeader::new(offset, more, f.ident()));
         } else {
             let total = u16::try_from(len).ok()?;
-            frag[2..4].copy_from_slice(&total.to_be_bytes());
-            let dont_frag = u16::from_be_bytes([frag[6], frag[7]]) & 0x4000;
-            let field = dont_frag | (u16::from(more) << 13) | offset;
-            frag[6..8].copy_from_slice(&field.to_be_bytes());
-            frag[10..12].fill(0);
-            let c = checksum::finish(checksum::sum(&frag[..self.head]));
-            frag[10..12].copy_from_slice(&c.to_be_bytes());
+            let mut ip = Ipv4Packet::new_unchecked(&mut *frag);
+            let dont_frag = ip.dont_frag();
+            ip.set_total_len(total);
+            ip.set_frag(dont_frag, more, offset);
+            ip.fill_checksum();
         }
         // The empty-payload case sends its one fragment once.
         self.pos += n.max(1);

@@ -11,6 +11,7 @@
 
 mod fragment;
 mod icmp_error;
+mod icmp_map;
 mod own_errors;
 mod v4_to_v6;
 mod v6_to_v4;

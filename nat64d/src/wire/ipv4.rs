@@ -182,6 +182,34 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    /// Sets the total length.
+    #[inline]
+    pub fn set_total_len(&mut self, v: u16) {
+        self.buf.as_mut()[field::LEN..field::LEN + 2].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Sets the Identification.
+    #[inline]
+    pub fn set_ident(&mut self, v: u16) {
+        self.buf.as_mut()[field::ID..field::ID + 2].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Sets DF, MF and the fragment offset (in 8-byte units).
+    #[inline]
+    pub fn set_frag(&mut self, dont_frag: bool, more_frags: bool, offset: u16) {
+        let ff = if dont_frag { DF } else { 0 }
+            | if more_frags { MF } else { 0 }
+            | (offset & OFFSET_MASK);
+        self.buf.as_mut()[field::FLAGS_FRAG..field::FLAGS_FRAG + 2]
+            .copy_from_slice(&ff.to_be_bytes());
+    }
+    /// Computes the header checksum (options included) and stores it.
+    #[inline]
+    pub fn fill_checksum(&mut self) {
+        let hl = self.header_len();
+        let b = self.buf.as_mut();
+        b[field::CHECKSUM..field::CHECKSUM + 2].fill(0);
+        let c = checksum::finish(checksum::sum(&b[..hl]));
+        b[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&c.to_be_bytes());
+    }
     /// Writes a fresh 20-byte header (no options) with a correct checksum.
     #[allow(clippy::too_many_arguments)]
     #[inline]

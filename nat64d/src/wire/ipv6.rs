@@ -85,6 +85,17 @@ impl FragHeader {
     pub const fn ident(&self) -> u32 {
         self.0.get() as u32
     }
+    /// Reads the 8 bytes of a Fragment header (RFC 8200 §4.5): its Next
+    /// Header and the header.
+    #[inline]
+    pub fn read(b: &[u8; FRAG_HEADER_LEN]) -> (u8, Self) {
+        let off_flags = u16::from_be_bytes([b[2], b[3]]);
+        let ident = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+        (
+            b[0],
+            FragHeader::new(off_flags >> 3, off_flags & 1 != 0, ident),
+        )
+    }
     /// Whether this is the first fragment (the one with the transport header).
     #[inline]
     pub const fn is_first(&self) -> bool {
@@ -262,12 +273,9 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
                 if frag.is_some() {
                     return Err(DropReason::BadExtensionHeaders);
                 }
-                let off_flags = u16::from_be_bytes([hdr[2], hdr[3]]);
-                frag = Some(FragHeader::new(
-                    off_flags >> 3,
-                    off_flags & 1 != 0,
-                    u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]),
-                ));
+                if let Ok(h) = <&[u8; FRAG_HEADER_LEN]>::try_from(hdr) {
+                    frag = Some(FragHeader::read(h).1);
+                }
                 FRAG_HEADER_LEN
             } else {
                 (usize::from(hdr[1]) + 1) * 8
@@ -292,6 +300,12 @@ fn addr_at(b: &[u8], at: usize) -> Ipv6Addr {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
+    /// Sets the payload length.
+    #[inline]
+    pub fn set_payload_len(&mut self, v: u16) {
+        self.buf.as_mut()[field::PAYLOAD_LEN..field::PAYLOAD_LEN + 2]
+            .copy_from_slice(&v.to_be_bytes());
+    }
     /// Writes a fresh 40-byte header.
     pub fn write_header(
         &mut self,

@@ -11,6 +11,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::offload::{F_DATA_VALID, GSO_NONE, complete};
 use crate::translate::tests::oracle;
+use crate::wire::l4;
 
 const A4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 const B4: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
