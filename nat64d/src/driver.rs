@@ -237,34 +237,10 @@ impl Driver {
                     send(self.vnet, buf, start, len, hdr, counters, out);
                 }
             }
-            Verdict::Reply { start, len } => {
-                self.flush(counters, out);
-                if self.limiter.take(cx.now, cx.error_rate, counters) {
-                    send(
-                        self.vnet,
-                        buf,
-                        start,
-                        len,
-                        VnetHdr::default(),
-                        counters,
-                        out,
-                    );
-                }
-            }
+            Verdict::Reply { start, len } => self.reply(cx, buf, start, len, out),
             Verdict::Refuse { reason, start, len } => {
                 counters.drop(reason);
-                self.flush(counters, out);
-                if self.limiter.take(cx.now, cx.error_rate, counters) {
-                    send(
-                        self.vnet,
-                        buf,
-                        start,
-                        len,
-                        VnetHdr::default(),
-                        counters,
-                        out,
-                    );
-                }
+                self.reply(cx, buf, start, len, out);
             }
             Verdict::Fragment { start, len, mtu } => {
                 count(counters, way, 1, n);
@@ -280,6 +256,23 @@ impl Driver {
                 self.cut_into(start, len, off.gso_size, buf, counters);
             }
             Verdict::Drop(r) => counters.drop(r),
+        }
+    }
+
+    /// Sends `buf[start..start + len]`, one of the translator's own ICMP
+    /// errors, within the rate limit (req N13).
+    fn reply(
+        &mut self,
+        cx: &Context<'_>,
+        buf: &mut [u8],
+        start: usize,
+        len: usize,
+        out: &mut impl Egress,
+    ) {
+        self.flush(cx.counters, out);
+        if self.limiter.take(cx.now, cx.error_rate, cx.counters) {
+            let hdr = VnetHdr::default();
+            send(self.vnet, buf, start, len, hdr, cx.counters, out);
         }
     }
 

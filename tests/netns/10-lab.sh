@@ -132,7 +132,7 @@ t_https_post_and_download_checksums() {
 }
 
 t_udp_echo() {
-  lab_exec gw "$LAB_PYTHON" "$NETNS_PY/udp_echo.py" "${LAB_HOSTS[twitter.test]}"
+  lab_exec gw "$LAB_PYTHON" "$NETNS_PY/udp_exchange.py" "${LAB_HOSTS[twitter.test]}"
 }
 
 t_services_answer_inside_v4server() {

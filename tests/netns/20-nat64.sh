@@ -135,7 +135,7 @@ t_nat64_fragmented_icmp_is_counted() {
 
 t_nat64_udp_exchange() {
   need_nat64d || return 1
-  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_exchange.py" "$(v6_of 203.0.113.10)"
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_exchange.py" "$(v6_of 203.0.113.10)" 5
 }
 
 # A burst of UDP datagrams, three flows, blocks of one size (the last of a
