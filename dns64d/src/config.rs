@@ -223,6 +223,25 @@ impl Dns64Config {
     }
 }
 
+/// The keys that take effect only when dns64d starts, and so the one place
+/// that says which keys a reload cannot change: the listeners and the
+/// metrics endpoint. On SIGHUP, `new` gets the running value of each back;
+/// the names of those the file changed are returned, for the log. Every
+/// other key is applied by the reload (a change of `upstreams`,
+/// `timeout_ms` or `cache_size` starts a new, empty cache).
+pub fn keep_restart_only(running: &File, new: &mut File) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if new.dns64.listen != running.dns64.listen {
+        changed.push("dns64.listen");
+        new.dns64.listen.clone_from(&running.dns64.listen);
+    }
+    if new.dns64.metrics != running.dns64.metrics {
+        changed.push("dns64.metrics");
+        new.dns64.metrics.clone_from(&running.dns64.metrics);
+    }
+    changed
+}
+
 /// Reads and checks the gateway file at `path`.
 pub fn load(path: &std::path::Path) -> Result<File, common::config::ConfigError> {
     let f: File = common::config::load(path)?;

@@ -218,17 +218,15 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
 /// cache stays when the upstreams are unchanged. A bad file changes
 /// nothing.
 fn reload(args: &Args, current: &mut File, server: &Srv) {
-    let f = match load(args) {
+    let mut f = match load(args) {
         Ok(f) => f,
         Err(e) => {
             tracing::error!("reload rejected, the running configuration stays: {e}");
             return;
         }
     };
-    if f.dns64.listen != current.dns64.listen || f.dns64.metrics != current.dns64.metrics {
-        tracing::warn!(
-            "reload: `dns64.listen` and `dns64.metrics` changes take effect at the next start"
-        );
+    for key in dns64d::config::keep_restart_only(current, &mut f) {
+        tracing::warn!("reload: {key} changes only at restart; the running value stays");
     }
     server.set_settings(Settings {
         core: f.dns64.core(&f.prefix),

@@ -19,7 +19,7 @@ use crate::verdict::Verdict;
 use crate::wire::checksum;
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::ipv6::{self, FragHeader, Ipv6Packet, proto, write_frag_header};
-use crate::wire::transport::{ICMP_HEADER_LEN, IcmpPacket, TcpPacket, icmp4, icmp6};
+use crate::wire::transport::{ICMP_HEADER_LEN, IcmpPacket, PortRewrite, TcpPacket, icmp4, icmp6};
 
 /// The packet quoted in an ICMPv6 error.
 #[derive(Debug, Clone, Copy)]
@@ -204,13 +204,21 @@ struct QuotedSums {
 fn rewrite_quoted(
     data: &mut [u8],
     proto: Proto,
-    new_ports: (u16, u16),
+    ports: [(u16, u16); 2],
     sums: QuotedSums,
     echo_type: u8,
 ) {
+    let [old_ports, new_ports] = ports;
     match proto {
         Proto::Tcp | Proto::Udp => {
-            super::rewrite_ports(data, proto, new_ports, sums.addr_old, sums.addr_new, false);
+            let r = PortRewrite {
+                old_ports,
+                new_ports,
+                addr_old: sums.addr_old,
+                addr_new: sums.addr_new,
+                partial: false,
+            };
+            super::rewrite_ports(data, proto, &r);
         }
         Proto::Icmp => IcmpPacket::new_unchecked(data).rewrite_echo(
             echo_type,
@@ -269,7 +277,10 @@ pub(super) fn translate6_error(
     rewrite_quoted(
         &mut buf[upper..upper + data_len],
         inner.proto,
-        (map.dst_port, map.src_port),
+        [
+            (inner.src_port, inner.dst_port),
+            (map.dst_port, map.src_port),
+        ],
         sums,
         echo,
     );
@@ -370,7 +381,10 @@ pub fn translate4_error(
     rewrite_quoted(
         &mut buf[upper..upper + data_len],
         inner.proto,
-        (map.dst_port, map.src_port),
+        [
+            (inner.src_port, inner.dst_port),
+            (map.dst_port, map.src_port),
+        ],
         sums,
         echo,
     );

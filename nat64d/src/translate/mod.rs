@@ -21,7 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::flow::Proto;
 use crate::verdict::Verdict;
 use crate::wire::transport::{
-    IcmpMessage, TCP_HEADER_LEN, TcpPacket, UDP_HEADER_LEN, UdpPacket, icmp4, icmp6,
+    IcmpMessage, PortRewrite, TCP_HEADER_LEN, TcpPacket, UDP_HEADER_LEN, UdpPacket, icmp4, icmp6,
 };
 
 pub use fragment::Fragments;
@@ -107,37 +107,14 @@ pub struct Map6 {
     pub dst_port: u16,
 }
 
-/// Rewrites a TCP or UDP header's ports to `new` and adjusts its checksum
-/// (RFC 1624) for the port change and for the addresses' partial sums
-/// `addr_old` → `addr_new`, as far as the header arrived (a quoted header may
-/// stop after the ports; [`TcpPacket::rewrite_ports`],
-/// [`UdpPacket::rewrite_ports`]). `partial`: the field holds only the
-/// pseudo-header's sum (TUN offload, [`crate::offload`]).
+/// Rewrites a TCP or UDP header's ports and adjusts its checksum as `r`
+/// says ([`TcpPacket::rewrite_ports`], [`UdpPacket::rewrite_ports`]).
 #[inline]
-fn rewrite_ports(
-    data: &mut [u8],
-    proto: Proto,
-    new: (u16, u16),
-    addr_old: u32,
-    addr_new: u32,
-    partial: bool,
-) {
+fn rewrite_ports(data: &mut [u8], proto: Proto, r: &PortRewrite) {
     if proto == Proto::Tcp {
-        TcpPacket::new_unchecked(data).rewrite_ports(new, addr_old, addr_new, partial);
+        TcpPacket::new_unchecked(data).rewrite_ports(r);
     } else {
-        UdpPacket::new_unchecked(data).rewrite_ports(new, addr_old, addr_new, partial);
-    }
-}
-
-/// The ports of a checked TCP or UDP header, and TCP's flags (0 for UDP).
-#[inline]
-fn ports_and_flags(proto: Proto, data: &[u8]) -> (u16, u16, u8) {
-    if proto == Proto::Tcp {
-        let t = TcpPacket::new_unchecked(data);
-        (t.src_port(), t.dst_port(), t.flags())
-    } else {
-        let u = UdpPacket::new_unchecked(data);
-        (u.src_port(), u.dst_port(), 0)
+        UdpPacket::new_unchecked(data).rewrite_ports(r);
     }
 }
 

@@ -13,7 +13,9 @@ use crate::verdict::Verdict;
 use crate::wire::checksum;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::{self, FragHeader, Ipv6Packet, proto, write_frag_header};
-use crate::wire::transport::{IcmpMessage, IcmpPacket, UdpPacket, icmp4, icmp6};
+use crate::wire::transport::{
+    IcmpMessage, IcmpPacket, PortRewrite, TcpPacket, UdpPacket, icmp4, icmp6,
+};
 
 /// An IPv4 packet, read once: what the state layer needs, and what
 /// [`translate4`] rewrites.
@@ -171,7 +173,13 @@ pub fn inspect4(pkt: &[u8]) -> Result<Flow4, DropReason> {
         // req N8: no checksum, and not the whole datagram to compute one.
         return Err(DropReason::Udp4ZeroChecksumFragment);
     }
-    (flow.src_port, flow.dst_port, flow.tcp_flags) = super::ports_and_flags(proto, data);
+    if proto == Proto::Tcp {
+        let t = TcpPacket::new_unchecked(data);
+        (flow.src_port, flow.dst_port, flow.tcp_flags) = (t.src_port(), t.dst_port(), t.flags());
+    } else {
+        let u = UdpPacket::new_unchecked(data);
+        (flow.src_port, flow.dst_port) = (u.src_port(), u.dst_port());
+    }
     Ok(flow)
 }
 
@@ -273,14 +281,14 @@ pub fn translate4(
         }
         Proto::Tcp | Proto::Udp => {
             if flow.has_transport_header() {
-                super::rewrite_ports(
-                    data,
-                    flow.proto,
-                    (map.src_port, map.dst_port),
-                    checksum::sum_v4(flow.src) + checksum::sum_v4(flow.dst),
-                    checksum::sum_v6(map.src) + checksum::sum_v6(map.dst),
-                    flow.offload.partial,
-                );
+                let r = PortRewrite {
+                    old_ports: (flow.src_port, flow.dst_port),
+                    new_ports: (map.src_port, map.dst_port),
+                    addr_old: checksum::sum_v4(flow.src) + checksum::sum_v4(flow.dst),
+                    addr_new: checksum::sum_v6(map.src) + checksum::sum_v6(map.dst),
+                    partial: flow.offload.partial,
+                };
+                super::rewrite_ports(data, flow.proto, &r);
             }
             flow.proto.number6()
         }

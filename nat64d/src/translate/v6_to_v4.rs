@@ -13,7 +13,7 @@ use crate::wire::checksum;
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::ipv6::{FragHeader, Ipv6Packet, proto};
 use crate::wire::transport::{
-    IcmpMessage, IcmpPacket, TcpPacket, UDP_HEADER_LEN, UdpPacket, icmp4, icmp6,
+    IcmpMessage, IcmpPacket, PortRewrite, TcpPacket, UDP_HEADER_LEN, UdpPacket, icmp4, icmp6,
 };
 
 /// An IPv6 packet, read once: what the state layer needs to find or create
@@ -125,7 +125,13 @@ pub fn inspect6(pkt: &[u8]) -> Result<Flow6, DropReason> {
     if proto == Proto::Udp && UdpPacket::new_unchecked(data).checksum() == 0 {
         return Err(DropReason::Udp6ZeroChecksum);
     }
-    (flow.src_port, flow.dst_port, flow.tcp_flags) = super::ports_and_flags(proto, data);
+    if proto == Proto::Tcp {
+        let t = TcpPacket::new_unchecked(data);
+        (flow.src_port, flow.dst_port, flow.tcp_flags) = (t.src_port(), t.dst_port(), t.flags());
+    } else {
+        let u = UdpPacket::new_unchecked(data);
+        (flow.src_port, flow.dst_port) = (u.src_port(), u.dst_port());
+    }
     Ok(flow)
 }
 
@@ -235,14 +241,14 @@ pub fn translate6(
     let protocol = match flow.proto {
         Proto::Tcp | Proto::Udp => {
             if flow.has_transport_header() {
-                super::rewrite_ports(
-                    data,
-                    flow.proto,
-                    (map.src_port, map.dst_port),
-                    checksum::sum_v6(flow.src) + checksum::sum_v6(flow.dst),
-                    checksum::sum_v4(map.src) + checksum::sum_v4(map.dst),
-                    flow.offload.partial,
-                );
+                let r = PortRewrite {
+                    old_ports: (flow.src_port, flow.dst_port),
+                    new_ports: (map.src_port, map.dst_port),
+                    addr_old: checksum::sum_v6(flow.src) + checksum::sum_v6(flow.dst),
+                    addr_new: checksum::sum_v4(map.src) + checksum::sum_v4(map.dst),
+                    partial: flow.offload.partial,
+                };
+                super::rewrite_ports(data, flow.proto, &r);
             }
             flow.proto.number4()
         }

@@ -273,9 +273,9 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
                 if frag.is_some() {
                     return Err(DropReason::BadExtensionHeaders);
                 }
-                if let Ok(h) = <&[u8; FRAG_HEADER_LEN]>::try_from(hdr) {
-                    frag = Some(FragHeader::read(h).1);
-                }
+                let off_flags = u16::from_be_bytes([hdr[2], hdr[3]]);
+                let ident = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+                frag = Some(FragHeader::new(off_flags >> 3, off_flags & 1 != 0, ident));
                 FRAG_HEADER_LEN
             } else {
                 (usize::from(hdr[1]) + 1) * 8

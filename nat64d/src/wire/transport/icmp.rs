@@ -205,6 +205,7 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     }
 
     /// Wraps untrusted bytes: the 8-byte header.
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self, DropReason> {
         if buf.as_ref().len() < ICMP_HEADER_LEN {
             return Err(DropReason::TruncatedTransport);

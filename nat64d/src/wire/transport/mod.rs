@@ -56,33 +56,43 @@ pub use icmp::{IcmpMessage, IcmpPacket, icmp4, icmp6};
 pub use tcp::{TcpPacket, tcp_flags};
 pub use udp::UdpPacket;
 
+/// A translation's change to a TCP or UDP header: the ports, and the
+/// pseudo-header's addresses as one's-complement partial sums (RFC 1624).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRewrite {
+    /// The ports in the header now (source, destination), as read when the
+    /// packet was inspected.
+    pub old_ports: (u16, u16),
+    /// The ports to write.
+    pub new_ports: (u16, u16),
+    /// Sum of the old pseudo-header addresses.
+    pub addr_old: u32,
+    /// Sum of the new pseudo-header addresses.
+    pub addr_new: u32,
+    /// The checksum field holds the pseudo-header's sum only (TUN offload):
+    /// it follows the addresses alone, the ports being summed with the data
+    /// when the checksum is finished.
+    pub partial: bool,
+}
+
 #[inline]
-pub(super) fn rewrite_ports(
-    b: &mut [u8],
-    at: usize,
-    udp: bool,
-    new: (u16, u16),
-    addr_old: u32,
-    addr_new: u32,
-    partial: bool,
-) {
-    let old = (get16(b, field::SRC_PORT), get16(b, field::DST_PORT));
-    set16(b, field::SRC_PORT, new.0);
-    set16(b, field::DST_PORT, new.1);
+pub(super) fn rewrite_ports(b: &mut [u8], at: usize, udp: bool, r: &PortRewrite) {
+    set16(b, field::SRC_PORT, r.new_ports.0);
+    set16(b, field::DST_PORT, r.new_ports.1);
     if b.len() < at + 2 {
         return;
     }
     let c = get16(b, at);
-    if partial {
+    if r.partial {
         // The field is the sum itself, not its complement.
-        set16(b, at, !checksum::adjust(!c, addr_old, addr_new));
+        set16(b, at, !checksum::adjust(!c, r.addr_old, r.addr_new));
         return;
     }
     if udp && c == 0 {
         return;
     }
-    let old = addr_old + u32::from(old.0) + u32::from(old.1);
-    let new = addr_new + u32::from(new.0) + u32::from(new.1);
+    let old = r.addr_old + u32::from(r.old_ports.0) + u32::from(r.old_ports.1);
+    let new = r.addr_new + u32::from(r.new_ports.0) + u32::from(r.new_ports.1);
     let mut c = checksum::adjust(c, old, new);
     if udp && c == 0 {
         c = 0xffff;
@@ -93,6 +103,21 @@ pub(super) fn rewrite_ports(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rw(
+        old_ports: (u16, u16),
+        new_ports: (u16, u16),
+        addr_old: u32,
+        addr_new: u32,
+    ) -> PortRewrite {
+        PortRewrite {
+            old_ports,
+            new_ports,
+            addr_old,
+            addr_new,
+            partial: false,
+        }
+    }
 
     /// A TCP header's checksum after `rewrite_ports` equals the one
     /// computed from scratch (etherparse), for the new ports and addresses.
@@ -117,23 +142,23 @@ mod tests {
             let after = build(s4b, d4b, 61000, 80);
             let l4 = &mut before[20..];
             if udp {
-                UdpPacket::new_checked(&mut *l4).unwrap().rewrite_ports(
+                UdpPacket::new_checked(&mut *l4).unwrap().rewrite_ports(&rw(
+                    (40000, 80),
                     (61000, 80),
                     sum(s4, d4),
                     sum(s4b, d4b),
-                    false,
-                );
+                ));
                 assert_eq!(
                     UdpPacket::new_unchecked(&*l4).checksum(),
                     UdpPacket::new_unchecked(&after[20..]).checksum()
                 );
             } else {
-                TcpPacket::new_checked(&mut *l4).unwrap().rewrite_ports(
+                TcpPacket::new_checked(&mut *l4).unwrap().rewrite_ports(&rw(
+                    (40000, 80),
                     (61000, 80),
                     sum(s4, d4),
                     sum(s4b, d4b),
-                    false,
-                );
+                ));
                 assert_eq!(
                     TcpPacket::new_unchecked(&*l4).checksum(),
                     TcpPacket::new_unchecked(&after[20..]).checksum()
@@ -145,11 +170,11 @@ mod tests {
     #[test]
     fn a_zero_udp_checksum_stays_zero_and_a_cut_header_keeps_its_ports() {
         let mut h = [0x9c, 0x40, 0, 53, 0, 8, 0, 0];
-        UdpPacket::new_unchecked(&mut h[..]).rewrite_ports((1, 2), 10, 20, false);
+        UdpPacket::new_unchecked(&mut h[..]).rewrite_ports(&rw((0x9c40, 53), (1, 2), 10, 20));
         assert_eq!(h, [0, 1, 0, 2, 0, 8, 0, 0]);
         // Inside an ICMP error: 4 bytes of a TCP header.
         let mut cut = [0x9c, 0x40, 0, 80];
-        TcpPacket::new_unchecked(&mut cut[..]).rewrite_ports((5, 6), 10, 20, false);
+        TcpPacket::new_unchecked(&mut cut[..]).rewrite_ports(&rw((0x9c40, 80), (5, 6), 10, 20));
         assert_eq!(cut, [0, 5, 0, 6]);
     }
 

@@ -1,7 +1,7 @@
 //! The TCP header (RFC 9293).
 
 use super::field;
-use super::rewrite_ports;
+use super::{PortRewrite, rewrite_ports};
 use super::{get16, set16};
 use crate::stats::DropReason;
 
@@ -38,6 +38,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 
     /// Wraps untrusted bytes: the fixed header, and a data offset of at
     /// least 5 words within the buffer.
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self, DropReason> {
         let b = buf.as_ref();
         if b.len() < TCP_HEADER_LEN {
@@ -99,27 +100,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     pub fn set_checksum(&mut self, v: u16) {
         set16(self.buf.as_mut(), field::TCP_CHECKSUM, v);
     }
-    /// Rewrites the ports and adjusts the checksum for them and for a
-    /// pseudo-header whose addresses summed to `addr_old` and now to
-    /// `addr_new` (RFC 1624). `partial`: the field holds the pseudo-header
-    /// sum only (TUN offload), adjusted for the addresses alone. A header
-    /// cut before its checksum gets the ports only.
+    /// Rewrites the ports and adjusts the checksum for them and for the
+    /// pseudo-header's addresses (RFC 1624), as `r` says. A header cut
+    /// before its checksum (inside an ICMP error) gets the ports only.
     #[inline]
-    pub fn rewrite_ports(
-        &mut self,
-        ports: (u16, u16),
-        addr_old: u32,
-        addr_new: u32,
-        partial: bool,
-    ) {
-        rewrite_ports(
-            self.buf.as_mut(),
-            field::TCP_CHECKSUM,
-            false,
-            ports,
-            addr_old,
-            addr_new,
-            partial,
-        );
+    pub fn rewrite_ports(&mut self, r: &PortRewrite) {
+        rewrite_ports(self.buf.as_mut(), field::TCP_CHECKSUM, false, r);
     }
 }

@@ -1,7 +1,7 @@
 //! The UDP header (RFC 768).
 
 use super::field;
-use super::rewrite_ports;
+use super::{PortRewrite, rewrite_ports};
 use super::{get16, set16};
 use crate::stats::DropReason;
 use crate::wire::checksum;
@@ -23,6 +23,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 
     /// Wraps untrusted bytes: the header, and a length field of at least
     /// the header that the buffer holds.
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self, DropReason> {
         let b = buf.as_ref();
         if b.len() < UDP_HEADER_LEN {
@@ -95,21 +96,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     /// As [`TcpPacket::rewrite_ports`]; a zero checksum (none, IPv4) stays
     /// zero, and a result of zero is sent as `0xffff` (RFC 768).
     #[inline]
-    pub fn rewrite_ports(
-        &mut self,
-        ports: (u16, u16),
-        addr_old: u32,
-        addr_new: u32,
-        partial: bool,
-    ) {
-        rewrite_ports(
-            self.buf.as_mut(),
-            field::UDP_CHECKSUM,
-            true,
-            ports,
-            addr_old,
-            addr_new,
-            partial,
-        );
+    pub fn rewrite_ports(&mut self, r: &PortRewrite) {
+        rewrite_ports(self.buf.as_mut(), field::UDP_CHECKSUM, true, r);
     }
 }
