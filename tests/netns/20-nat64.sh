@@ -150,8 +150,19 @@ t_nat64_udp_burst_intact_both_ways() {
   csum0=$(lab_exec v4server nstat -az UdpInCsumErrors | awk '/UdpInCsumErrors/ {print $2}')
   # (the echo server is tests/netns/py/udp_burst_echo.py)
   lab_bg v4server udp-burst-echo "$LAB_PYTHON" "$NETNS_PY/udp_burst_echo.py"
+  # Neighbours resolved on both sides first: a burst that waits for ARP or
+  # neighbour discovery in the kernel is cut at its queue, before nat64d.
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_exchange.py" "$(v6_of 203.0.113.10)" 1 || return 1
   sleep 0.3
-  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_burst_client.py" "$(v6_of 203.0.113.10)" || return 1
+  if ! lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_burst_client.py" "$(v6_of 203.0.113.10)"; then
+    echo "nat64d's non-zero drop counters and the kernels' UDP counters:"
+    lab_exec gw "${CURL[@]}" "http://$NAT64_METRICS/metrics" | grep -E '^nat64d_(drops_total|tun_write_errors_total|packets_total)' | grep -v ' 0$'
+    for role in v6client gw v4server; do echo "$role: $(lab_exec "$role" nstat -az UdpRcvbufErrors UdpSndbufErrors Udp6RcvbufErrors Udp6SndbufErrors UdpInErrors Udp6InErrors | awk 'NR > 1 && $2 > 0 {printf "%s=%s ", $1, $2}')"; done
+    echo "the TUN: $(lab_exec gw ip -s -o link show nat64)"
+    sleep 2.5
+    echo "the echo server: $(cat "$LAB_DIR/udp-burst-echo.log")"
+    return 1
+  fi
   after=$(metric nat64d_offload_udp_coalesced_datagrams_total)
   csum1=$(lab_exec v4server nstat -az UdpInCsumErrors | awk '/UdpInCsumErrors/ {print $2}')
   echo "coalesced datagrams: ${before:-0} -> ${after:-0}; v4server checksum errors ${csum0:-0} -> ${csum1:-0}"

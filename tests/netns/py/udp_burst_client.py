@@ -19,7 +19,11 @@ sent = {}
 seq = 0
 for block in range(60):
     flow = block % 3
-    size = rnd.randint(5, 1400)
+    # At most 1232 bytes: the echo, 1280 bytes as IPv6, fits the IPv6 MTU
+    # nat64d assumes (ipv6_mtu); larger DF-set replies would get
+    # Fragmentation Needed (RFC 7915 §4.1) and be lost until v4server has
+    # learnt the path MTU, which is not what this case is about.
+    size = rnd.randint(5, 1232)
     for i in range(50):
         n = size if i < 49 else rnd.randint(5, size)
         d = body(flow, seq, n)
