@@ -5,7 +5,8 @@ Each requirement of docs/requirements.md has an id (A1, N11, S4, D7, O3,
 ...). Code cites it as `req N11` in a comment; unit tests are named after
 it (`n11_...`); end-to-end cases cite it in a comment. This script finds
 those places and writes them under each requirement, so the index cannot
-drift from the code. Usage: scripts/requirements.py (from anywhere).
+drift from the code. Usage: scripts/requirements.py [--check] (from
+anywhere); --check writes nothing and exits 1 when the page is stale.
 """
 import os
 import re
@@ -57,9 +58,13 @@ def main():
         test = ", ".join(f"`{p}`" for p in sorted(tests.get(i, ()))) or "—"
         return f"{m.group(0)}\n  - implemented: {impl}\n  - tested: {test}"
 
-    doc = re.sub(r"\n  - implemented: .*\n  - tested: .*", "", doc)
-    doc = re.sub(r"^- \*\*([ADNOS][0-9]+)\*\*.*$", where, doc, flags=re.M)
-    open(DOC, "w", encoding="utf-8").write(doc)
+    new = re.sub(r"\n  - implemented: .*\n  - tested: .*", "", doc)
+    new = re.sub(r"^- \*\*([ADNOS][0-9]+)\*\*.*$", where, new, flags=re.M)
+    if "--check" in sys.argv[1:]:
+        if new != doc:
+            sys.exit("requirements.py: docs/requirements.md is stale; run scripts/requirements.py")
+        return
+    open(DOC, "w", encoding="utf-8").write(new)
 
 
 if __name__ == "__main__":
