@@ -315,6 +315,31 @@ pub fn special_v6(addr: Ipv6Addr) -> Option<&'static SpecialRange6> {
     SPECIAL_V6.iter().find(|r| r.net.contains(&addr))
 }
 
+/// IPv4 blocks no NAT64 may ever use, on either side, whatever the
+/// configuration: they are not unicast addresses of a host somewhere else
+/// (RFC 1122 §3.2.1.3 this network and loopback, RFC 3927 link-local,
+/// RFC 5771 multicast, RFC 1112 §4 reserved, RFC 919 limited broadcast).
+pub const NEVER_TRANSLATED_V4: [SpecialRange4; 5] = [
+    row(v4(0, 0, 0, 0, 8), "\"this network\"", "RFC 1122", false),
+    row(v4(127, 0, 0, 0, 8), "loopback", "RFC 1122", false),
+    row(v4(169, 254, 0, 0, 16), "link-local", "RFC 3927", false),
+    row(v4(224, 0, 0, 0, 4), "multicast", "RFC 5771", false),
+    row(
+        v4(240, 0, 0, 0, 4),
+        "reserved (with the limited broadcast address)",
+        "RFC 1112",
+        false,
+    ),
+];
+
+/// The never-translated block (see [`NEVER_TRANSLATED_V4`]) that `net`
+/// overlaps, if any.
+pub fn never_translated_v4(net: Ipv4Net) -> Option<&'static SpecialRange4> {
+    NEVER_TRANSLATED_V4
+        .iter()
+        .find(|r| r.net.contains(&net.network()) || net.contains(&r.net.network()))
+}
+
 /// Whether `addr` is globally reachable by the IPv4 registry.
 pub fn is_global_v4(addr: Ipv4Addr) -> bool {
     special_v4(addr).is_none_or(|r| r.global)

@@ -38,3 +38,30 @@ fn flag_overrides_are_checked_like_the_file() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("tun nat64x"), "{out}");
 }
+
+/// `--check-config` refuses what the start would refuse: two static entries
+/// on one pool address and port, a loopback pool.
+#[test]
+fn check_config_refuses_what_the_start_would() {
+    let dup = format!(
+        "{SECTION}static = [ {{ proto = \"tcp\", ipv6 = \"[2001:db8:1::5]:80\", ipv4 = \"198.51.100.1:8080\" }}, \
+         {{ proto = \"tcp\", ipv6 = \"[2001:db8:1::6]:80\", ipv4 = \"198.51.100.1:8080\" }} ]\n"
+    );
+    let path = write_config("dup-static.toml", &dup);
+    let (code, _, err) = run(&["--check-config", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("key `nat64.static[1]`") && err.contains("entry 0"),
+        "{err}"
+    );
+    let path = write_config(
+        "loopback-pool.toml",
+        "[nat64]\npool4 = [\"127.0.0.0/28\"]\nallow_from = [\"2001:db8:1::/64\"]\n",
+    );
+    let (code, _, err) = run(&["--check-config", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("key `nat64.pool4[0]`") && err.contains("loopback"),
+        "{err}"
+    );
+}

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::flow::Proto;
 use crate::pool::{DEFAULT_RANGES, PortRange};
-use crate::state::{Filtering, StateConfig, Timeouts, UDP_MIN};
+use crate::state::{Filtering, StateConfig, Timeouts, UDP_MIN, check_statics};
 
 mod derive;
 pub use derive::keep_restart_only;
@@ -270,6 +270,10 @@ pub struct MetricsConfig {
 /// Most pool addresses (a /16).
 pub const MAX_POOL_ADDRESSES: usize = 65536;
 
+/// Most sessions `max_sessions` may allow: about 16 GB of table at the
+/// measured 159 bytes a session (`benches/state.rs`).
+pub const MAX_SESSIONS: usize = 100_000_000;
+
 impl Nat64Config {
     /// The checks that span keys. `file` names the file in the error.
     pub fn validate(&self, file: &str, prefix: &PrefixConfig) -> Result<(), Invalid> {
@@ -309,6 +313,18 @@ impl Nat64Config {
                 ));
             }
         }
+        for (i, p) in self.pool4.iter().enumerate() {
+            if let Some(r) = common::special::never_translated_v4(*p) {
+                return Err(err(
+                    &format!("pool4[{i}]"),
+                    format!(
+                        "`{p}` overlaps {} ({}, {}): no IPv4 host could send replies to it; \
+                         list global or private unicast addresses routed to this gateway",
+                        r.net, r.name, r.rfc
+                    ),
+                ));
+            }
+        }
         let n: usize = self
             .pool4
             .iter()
@@ -336,8 +352,29 @@ impl Nat64Config {
                 ),
             ));
         }
-        if self.max_sessions == 0 {
-            return Err(err("max_sessions", "must be at least 1".into()));
+        if self.max_sessions == 0 || self.max_sessions > MAX_SESSIONS {
+            return Err(err(
+                "max_sessions",
+                format!(
+                    "{} is outside 1..={MAX_SESSIONS} (each session costs about 160 bytes: \
+                     {MAX_SESSIONS} sessions are some 16 GB)",
+                    self.max_sessions
+                ),
+            ));
+        }
+        for (name, r) in [("tcp", self.ports.tcp.0), ("udp", self.ports.udp.0)] {
+            if r.first == 0 {
+                return Err(err(
+                    &format!("ports.{name}"),
+                    format!(
+                        "`{}-{}` includes port 0, which no {} packet may carry; start at 1 or \
+                         above (the default is 1024-65535)",
+                        r.first,
+                        r.last,
+                        name.to_uppercase()
+                    ),
+                ));
+            }
         }
         if self.mtu < 1280 {
             return Err(err(
@@ -388,6 +425,9 @@ impl Nat64Config {
                     ),
                 ));
             }
+        }
+        if let Err((i, e)) = check_statics(&self.statics()) {
+            return Err(err(&format!("static[{i}]"), e));
         }
         if let Some(own) = self.own_ipv6
             && prefix.extract(own).is_none()

@@ -116,3 +116,69 @@ fn a_reload_keeps_only_the_restart_keys() {
     let mut same = running.clone();
     assert!(keep_restart_only(&running, &mut same).is_empty());
 }
+
+/// Everything the start would refuse, or that could never carry a packet,
+/// is refused by the checks `--check-config` runs, naming the key.
+#[test]
+fn configs_that_can_never_work_are_refused_naming_the_key() {
+    let with = |extra: &str, pool: &str| {
+        parse(&format!(
+            "[nat64]\npool4 = [\"{pool}\"]\nallow_from = [\"2001:db8:1::/64\"]\n{extra}"
+        ))
+        .unwrap_err()
+    };
+    for (pool, what) in [
+        ("127.0.0.0/28", "loopback"),
+        ("224.0.0.0/28", "multicast"),
+        ("255.255.255.255/32", "reserved"),
+        ("0.0.0.0/28", "this network"),
+        ("169.254.1.0/28", "link-local"),
+        ("240.0.0.0/4", "reserved"),
+    ] {
+        let e = with("", pool);
+        assert!(
+            e.contains("key `nat64.pool4[0]`") && e.contains(what),
+            "{pool}: {e}"
+        );
+    }
+    // A private or documentation pool is fine.
+    assert!(
+        parse("[nat64]\npool4 = [\"10.64.0.0/28\"]\nallow_from = [\"2001:db8:1::/64\"]\n").is_ok()
+    );
+    let e = with("ports = { tcp = \"0-0\" }\n", "198.51.100.0/28");
+    assert!(
+        e.contains("key `nat64.ports.tcp`") && e.contains("port 0"),
+        "{e}"
+    );
+    let e = with("ports = { udp = \"0-100\" }\n", "198.51.100.0/28");
+    assert!(e.contains("key `nat64.ports.udp`"), "{e}");
+    // ICMP identifiers may be 0.
+    assert!(
+        parse("[nat64]\npool4 = [\"198.51.100.0/28\"]\nallow_from = [\"2001:db8:1::/64\"]\nports = { icmp = \"0-0\" }\n")
+            .is_ok()
+    );
+    let e = with("max_sessions = 1000000000000\n", "198.51.100.0/28");
+    assert!(e.contains("key `nat64.max_sessions`"), "{e}");
+    for (a, b) in [
+        ("[2001:db8:1::5]:80", "[2001:db8:1::6]:80"),
+        ("[2001:db8:1::5]:80", "[2001:db8:1::5]:80"),
+    ] {
+        let statics = format!(
+            "static = [ {{ proto = \"tcp\", ipv6 = \"{a}\", ipv4 = \"198.51.100.1:8080\" }}, \
+             {{ proto = \"tcp\", ipv6 = \"{b}\", ipv4 = \"198.51.100.2:8080\" }}, \
+             {{ proto = \"tcp\", ipv6 = \"[2001:db8:1::7]:80\", ipv4 = \"198.51.100.1:8080\" }} ]\n"
+        );
+        let e = with(&statics, "198.51.100.0/28");
+        assert!(
+            e.contains("key `nat64.static[") && e.contains("entry "),
+            "{e}"
+        );
+    }
+    // The same pool port for TCP and UDP is two bindings, not a clash.
+    assert!(parse(
+        "[nat64]\npool4 = [\"198.51.100.0/28\"]\nallow_from = [\"2001:db8:1::/64\"]\n\
+         static = [ { proto = \"tcp\", ipv6 = \"[2001:db8:1::5]:53\", ipv4 = \"198.51.100.1:53\" }, \
+         { proto = \"udp\", ipv6 = \"[2001:db8:1::5]:53\", ipv4 = \"198.51.100.1:53\" } ]\n"
+    )
+    .is_ok());
+}

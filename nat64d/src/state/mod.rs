@@ -20,6 +20,7 @@ mod statics;
 pub mod tcp;
 
 pub use census::{BibRow, Census};
+pub use statics::check_statics;
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;

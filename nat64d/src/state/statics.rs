@@ -20,16 +20,9 @@ impl Table {
             if !pool.contains(a.2.addr) {
                 return Err(format!("static {}: {} is not a pool address", i, a.2.addr));
             }
-            for b in &entries[..i] {
-                if a.0 == b.0 && (a.1 == b.1 || a.2 == b.2) {
-                    return Err(format!(
-                        "static {i}: {} {} ↔ {} repeats an earlier entry",
-                        a.0.name(),
-                        a.1,
-                        a.2
-                    ));
-                }
-            }
+        }
+        if let Err((i, e)) = check_statics(entries) {
+            return Err(format!("static {i}: {e}"));
         }
         // A dynamic binding already holding a wanted pool port, or an IPv6
         // address+port, keeps it until it expires; the static entry then
@@ -92,4 +85,35 @@ impl Table {
         }
         Ok(())
     }
+}
+
+/// The static entries' own consistency, the same at `--check-config`, at
+/// start and at a reload: no two entries of one protocol share the IPv6
+/// server's transport address or the pool's (a binding is one to one, RFC
+/// 6146 §3.5.1). The error names the later entry (its index) and the
+/// earlier one it clashes with.
+pub fn check_statics(
+    entries: &[(Proto, TransportAddr6, TransportAddr4)],
+) -> Result<(), (usize, String)> {
+    for (i, a) in entries.iter().enumerate() {
+        for (j, b) in entries[..i].iter().enumerate() {
+            if a.0 == b.0 && (a.1 == b.1 || a.2 == b.2) {
+                let shared = if a.2 == b.2 {
+                    format!("pool address {}", a.2)
+                } else {
+                    format!("IPv6 server {}", a.1)
+                };
+                return Err((
+                    i,
+                    format!(
+                        "{} {} ↔ {} uses the same {shared} as entry {j}; a static binding is one to one",
+                        a.0.name(),
+                        a.1,
+                        a.2
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
