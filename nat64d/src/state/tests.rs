@@ -429,11 +429,10 @@ fn s7_static_errors() {
         (Proto::Tcp, t6(H2, 1), t4(POOL1, 80)),
         (Proto::Tcp, t6(H2, 2), t4(POOL1, 80)),
     ];
+    let e = l.table.set_statics(0, &l.pool, &dup, &mut ev).unwrap_err();
     assert!(
-        l.table
-            .set_statics(0, &l.pool, &dup, &mut ev)
-            .unwrap_err()
-            .contains("repeats")
+        e.contains("static 1:") && e.contains("same pool address") && e.contains("entry 0"),
+        "{e}"
     );
 }
 
