@@ -339,3 +339,42 @@ t_nat64d_stops_cleanly() {
     expect "TUN removed" "$(lab_exec gw ip -o link show nat64 2>/dev/null)" ""
 }
 
+
+# nat64d_gone CONFIG: no nat64d runs from CONFIG (a function, so that no
+# process carries the pattern in its own command line).
+nat64d_gone() { ! pgrep -f -- "$NAT64D --config $1" >/dev/null; }
+
+# A second nat64d on the same TUN in the same namespace is refused at start,
+# naming what holds it; the first goes on translating with its routes. A
+# persistent device of the TUN's name is refused unless adopt_tun; an
+# adopting nat64d whose routes existed already leaves them at stop.
+t_nat64d_second_instance_and_foreign_tun_refused() {
+  need_nat64d || return 1
+  local second pid rc=0
+  second=$LAB_DIR/gateway-second.toml
+  cp "$LAB_DIR/gateway.toml" "$second"
+  lab_bg gw nat64d-second "$NAT64D" --config "$second"
+  lab_wait 50 nat64d_gone "$second" ||
+    { echo "the second nat64d is still running"; pkill -f -- "$NAT64D --config $second"; rc=1; }
+  grep -q "another nat64d in this network namespace already runs on TUN device nat64" "$LAB_DIR/nat64d-second.log" ||
+    { echo "second instance's log:"; cat "$LAB_DIR/nat64d-second.log"; rc=1; }
+  expect "the first one's route" "$(lab_exec gw ip -6 route show 64:ff9b::/96 | awk '{print $1, $2, $3}')" "64:ff9b::/96 dev nat64" || rc=1
+  t_nat64_http_through_the_prefix || { echo "the first nat64d stopped translating"; rc=1; }
+  # A persistent TUN device of another name, refused, then adopted.
+  lab_exec gw ip tuntap add dev nat64p mode tun multi_queue || return 1
+  sed -e 's/^tun = .*/tun = "nat64p"/' -e 's/^listen = "127.0.0.1:9464"/listen = "127.0.0.1:9474"/' "$LAB_DIR/gateway.toml" >"$second"
+  lab_bg gw nat64d-persistent "$NAT64D" --config "$second"
+  lab_wait 50 nat64d_gone "$second" || rc=1
+  grep -q "a network device named nat64p exists already" "$LAB_DIR/nat64d-persistent.log" ||
+    { cat "$LAB_DIR/nat64d-persistent.log"; rc=1; }
+  sed -i 's/^tun = "nat64p"/tun = "nat64p"\nadopt_tun = true/' "$second"
+  lab_bg gw nat64d-adopt "$NAT64D" --config "$second"
+  lab_wait 50 lab_exec gw "${CURL[@]}" -o /dev/null "http://127.0.0.1:9474/metrics" || { cat "$LAB_DIR/nat64d-adopt.log"; rc=1; }
+  grep -q "route to 64:ff9b::/96 exists already" "$LAB_DIR/nat64d-adopt.log" || { cat "$LAB_DIR/nat64d-adopt.log"; rc=1; }
+  pid=$(pgrep -f -- "$NAT64D --config $second" | head -1)
+  stop_pid "$pid" || rc=1
+  expect "the first one's route after the adopter stopped" "$(lab_exec gw ip -6 route show 64:ff9b::/96 | awk '{print $1, $2, $3}')" "64:ff9b::/96 dev nat64" || rc=1
+  lab_exec gw ip link del nat64p
+  t_nat64_http_through_the_prefix || rc=1
+  return $rc
+}

@@ -87,7 +87,7 @@ impl Nat64Config {
 /// The keys that take effect only when nat64d starts, and so the one place
 /// that says which keys a reload cannot change: the TUN device, its queues
 /// and workers, the pool and its ports, the prefixes, the MTUs, the own
-/// addresses, the metrics listener, routes, offload. On SIGHUP, `new` (the
+/// addresses, the metrics listener, routes, offload, adopting the TUN. On SIGHUP, `new` (the
 /// file just read) gets the running value of each of them back; the names
 /// of those the file changed are returned, for the log. Every other key of
 /// the file is applied by the reload as it is.
@@ -115,5 +115,6 @@ pub fn keep_restart_only(running: &File, new: &mut File) -> Vec<&'static str> {
     keep!("nat64.metrics", nat64.metrics);
     keep!("nat64.routes", nat64.routes);
     keep!("nat64.offload", nat64.offload);
+    keep!("nat64.adopt_tun", nat64.adopt_tun);
     changed
 }

@@ -64,6 +64,12 @@ pub struct Nat64Config {
     /// start (and remove them at stop). Default true.
     #[serde(default = "yes")]
     pub routes: bool,
+    /// Use a TUN device of this name that exists already (a persistent one
+    /// made with `ip tuntap add ... multi_queue`). Default false: nat64d
+    /// refuses to start when the device exists, so that it never attaches
+    /// to a device something else owns.
+    #[serde(default)]
+    pub adopt_tun: bool,
     /// `"endpoint-independent"` (default) or `"address-dependent"`.
     #[serde(default)]
     pub filtering: FilteringName,

@@ -37,7 +37,8 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         n => n,
     };
     // Everything that can fail on a bad setting fails before the TUN and
-    // its routes exist.
+    // its routes exist; first, whether another nat64d has this TUN.
+    let claim = tun::Claim::take(&c.tun)?;
     let metrics = match c.metrics.listen {
         Some(addr) => Some(
             common::metrics::bind(addr)
@@ -45,6 +46,7 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    tun::refuse_existing(&c.tun, c.adopt_tun)?;
     let (shared, log) = build(&f, threads)?;
     let queues: Vec<Arc<SyncDevice>> = tun::open(&c.tun, threads, c.mtu, c.offload)?
         .into_iter()
@@ -81,6 +83,7 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
     }
     routes.remove();
     drop(queues);
+    drop(claim);
     log.finish(&shared.log);
     tracing::info!("stopped");
     Ok(())

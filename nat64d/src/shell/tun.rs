@@ -24,6 +24,60 @@ impl Egress for Queue<'_> {
     }
 }
 
+/// The claim of one nat64d on its TUN device name in this network namespace:
+/// an abstract Unix socket named after the device (abstract names belong to
+/// the network namespace and vanish with the process, even after SIGKILL).
+/// A second nat64d for the same device finds the name taken and refuses to
+/// start, instead of attaching queues to the first one's device.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    _socket: std::os::unix::net::UnixListener,
+}
+
+impl Claim {
+    /// Claims `tun`, or says who holds it.
+    pub(crate) fn take(tun: &str) -> anyhow::Result<Claim> {
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("nat64d-tun-{tun}");
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+            .context("cannot name the TUN claim")?;
+        match std::os::unix::net::UnixListener::bind_addr(&addr) {
+            Ok(s) => Ok(Claim { _socket: s }),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
+                "nat64.tun: another nat64d in this network namespace already runs on TUN \
+                 device {tun} (it holds the abstract socket @{name}); stop it, or give this \
+                 one another nat64.tun"
+            ),
+            Err(e) => Err(e).context("cannot claim the TUN device name"),
+        }
+    }
+}
+
+/// Refuses a TUN device that exists already unless `adopt`: nat64d would
+/// attach its queues to a device something else made. A device whose owner
+/// just died (a restart after SIGKILL) is given a second to go away.
+pub(crate) fn refuse_existing(name: &str, adopt: bool) -> anyhow::Result<()> {
+    let exists = || std::path::Path::new("/sys/class/net").join(name).exists();
+    if adopt {
+        if exists() {
+            tracing::info!("TUN device {name} exists; using it (nat64.adopt_tun)");
+        }
+        return Ok(());
+    }
+    for _ in 0..20 {
+        if !exists() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    bail!(
+        "nat64.tun: a network device named {name} exists already and no nat64d holds it \
+         (a persistent TUN device, or another program's); nat64d makes its own device: remove \
+         it (`ip link del {name}`), pick another nat64.tun, or set nat64.adopt_tun = true to \
+         use it"
+    )
+}
+
 /// Opens the TUN device `name` with `queues` queues (IFF_MULTI_QUEUE) and
 /// brings it up with `mtu` and a queue length of [`TUN_QUEUE_LEN`]. With
 /// `offload`, asks for the virtio-net header and TCP/UDP segmentation
@@ -119,7 +173,9 @@ pub(crate) struct Routes {
 
 impl Routes {
     /// With `nat64.routes`: every prefix (IPv6) and pool prefix (IPv4) into
-    /// the TUN.
+    /// the TUN. A route that exists already (the operator's) is left as it
+    /// is, said in the log, and not removed at stop: nat64d removes only
+    /// what it added.
     pub(crate) fn install(c: &Nat64Config, prefix: &PrefixConfig) -> anyhow::Result<Routes> {
         let mut r = Routes::default();
         if !c.routes {
@@ -131,13 +187,23 @@ impl Routes {
             .map(|p| ("-6", p.to_string()))
             .chain(c.pool4.iter().map(|p| ("-4", p.to_string())));
         for (family, dst) in wanted {
-            ip(&[family, "route", "replace", &dst, "dev", &c.tun])?;
-            r.installed.push((family, dst, c.tun.clone()));
+            match ip(&[family, "route", "add", &dst, "dev", &c.tun]) {
+                Ok(()) => r.installed.push((family, dst, c.tun.clone())),
+                Err(e) if e.to_string().contains("File exists") => tracing::warn!(
+                    "nat64.routes: a route to {dst} exists already; left as it is (and not \
+                     removed at stop): check that it leads into {}",
+                    c.tun
+                ),
+                Err(e) => {
+                    r.remove();
+                    return Err(e);
+                }
+            }
         }
         Ok(r)
     }
 
-    /// Removes what [`Routes::install`] installed, last first.
+    /// Removes what [`Routes::install`] added, last first.
     pub(crate) fn remove(self) {
         for (family, dst, dev) in self.installed.iter().rev() {
             if let Err(e) = ip(&[family, "route", "del", dst, "dev", dev]) {
