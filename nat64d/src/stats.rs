@@ -105,6 +105,12 @@ pub enum DropReason {
     SourceSessionLimit,
     /// The IPv6 source opens new sessions faster than allowed (req O4).
     SourceRateLimit,
+    /// A new session the IPv4 side would open on a binding that holds its
+    /// share of unanswered inbound sessions already (`inbound_sessions_per_binding`),
+    /// or the table's (a quarter of `max_sessions`): RFC 6146 §3.5.1 lets
+    /// any IPv4 host use a binding (endpoint-independent filtering); this
+    /// bounds what a spray at one binding may hold.
+    InboundSessionLimit,
     /// An unsolicited IPv4 SYN, held for simultaneous open (req S4); not
     /// lost: answered after the hold with Port Unreachable, or superseded
     /// by the IPv6 side's SYN.
@@ -168,6 +174,7 @@ impl DropReason {
         DropReason::SessionLimit,
         DropReason::SourceSessionLimit,
         DropReason::SourceRateLimit,
+        DropReason::InboundSessionLimit,
         DropReason::SynHeld,
         DropReason::SynHoldFull,
         DropReason::FragmentHeld,
@@ -217,6 +224,7 @@ impl DropReason {
             DropReason::SessionLimit => "session_limit",
             DropReason::SourceSessionLimit => "source_session_limit",
             DropReason::SourceRateLimit => "source_rate_limit",
+            DropReason::InboundSessionLimit => "inbound_session_limit",
             DropReason::SynHeld => "syn_held",
             DropReason::SynHoldFull => "syn_hold_full",
             DropReason::FragmentHeld => "fragment_held",

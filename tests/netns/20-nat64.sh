@@ -378,3 +378,34 @@ t_nat64d_second_instance_and_foreign_tun_refused() {
   t_nat64_http_through_the_prefix || rc=1
   return $rc
 }
+
+# req O4 against the IPv4 side: endpoint-independent filtering lets any IPv4
+# host use a binding (RFC 6146 §3.5.1), so a spray from 2 000 source ports at
+# one binding could fill the table or the host's budget. A binding holds at
+# most `limits.inbound_sessions_per_binding` (64) sessions the IPv6 host has
+# not answered, for `timeouts.unanswered_inbound` (6 s); the rest are counted
+# as refused; the victim and other clients are still served.
+t_nat64_inbound_spray_bounded_per_binding() {
+  need_nat64d || return 1
+  local port=40011 line v4 p before after held rc=0
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_bind_via_echo.py" "$(v6_of 203.0.113.10)" "$port" || return 1
+  lab_wait 20 grep -q " created udp $LAB_V6CLIENT#$port " "$LAB_DIR/mappings.log" || { echo "no binding logged"; return 1; }
+  line=$(grep " created udp $LAB_V6CLIENT#$port " "$LAB_DIR/mappings.log" | tail -1)
+  v4=$(awk '{print $5}' <<<"$line")
+  p=${v4#*#}
+  v4=${v4%#*}
+  before=$(metric 'nat64d_drops_total{reason="inbound_session_limit"}')
+  lab_exec v4server "$LAB_PYTHON" "$NETNS_PY/udp_spray.py" "$v4" "$p" 2000 || return 1
+  after=$(metric 'nat64d_drops_total{reason="inbound_session_limit"}')
+  held=$(metric nat64d_unanswered_inbound_sessions)
+  echo "spray at $v4#$p: refused ${before:-0} -> ${after:-0}; unanswered inbound sessions $held"
+  [ $((${after:-0} - ${before:-0})) -ge 1900 ] || rc=1
+  [ "${held:-0}" -le 64 ] || rc=1
+  # The victim opens new flows, another client is served.
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_exchange.py" "$(v6_of 203.0.113.10)" || { echo "the victim lost service"; rc=1; }
+  lab_exec v6client2 "${CURL[@]}" -o /dev/null "http://[$(v6_of 203.0.113.10)]/" || { echo "another client lost service"; rc=1; }
+  # The unanswered sessions go after their short lifetime.
+  lab_wait 100 metric_is nat64d_unanswered_inbound_sessions 0 ||
+    { echo "unanswered inbound sessions after 10 s: $(metric nat64d_unanswered_inbound_sessions)"; rc=1; }
+  return $rc
+}

@@ -62,6 +62,9 @@ metric() {
   lab_exec gw "${CURL[@]}" "http://$NAT64_METRICS/metrics" | awk -v k="$1" '$1 == k {print $2}'
 }
 
+# metric_is NAME VALUE: nat64d's /metrics says NAME is VALUE.
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+
 nat64_pid() { pgrep -f -- "$NAT64D --config $LAB_DIR/gateway.toml" | head -1; }
 dns64_pid() { pgrep -f -- "$DNS64D --config $LAB_DIR/gateway.toml" | head -1; }
 

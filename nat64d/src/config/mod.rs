@@ -157,6 +157,10 @@ pub struct TimeoutsConfig {
     /// ICMP query, default 60.
     #[serde(default = "t_icmp")]
     pub icmp: u32,
+    /// A session the IPv4 side opened, until the IPv6 host answers it;
+    /// default 6 (RFC 6146 §3.5.2.2's V4 INIT).
+    #[serde(default = "t_unanswered")]
+    pub unanswered_inbound: u32,
 }
 fn t_udp() -> u32 {
     300
@@ -170,6 +174,9 @@ fn t_trans() -> u32 {
 fn t_icmp() -> u32 {
     60
 }
+fn t_unanswered() -> u32 {
+    6
+}
 impl Default for TimeoutsConfig {
     fn default() -> Self {
         TimeoutsConfig {
@@ -177,12 +184,13 @@ impl Default for TimeoutsConfig {
             tcp_established: t_est(),
             tcp_transitory: t_trans(),
             icmp: t_icmp(),
+            unanswered_inbound: t_unanswered(),
         }
     }
 }
 
 /// `[nat64.limits]`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Most sessions per IPv6 source address; 0: no limit (default).
@@ -191,6 +199,24 @@ pub struct LimitsConfig {
     /// Most new sessions per second per IPv6 source; 0: no limit (default).
     #[serde(default)]
     pub new_sessions_per_second: u32,
+    /// Most sessions the IPv4 side may open on one binding that the IPv6
+    /// host has not answered yet; 0: no limit. Default 64.
+    #[serde(default = "inbound_per_binding")]
+    pub inbound_sessions_per_binding: u32,
+}
+
+fn inbound_per_binding() -> u32 {
+    64
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            sessions_per_source: 0,
+            new_sessions_per_second: 0,
+            inbound_sessions_per_binding: inbound_per_binding(),
+        }
+    }
 }
 
 /// `[nat64.ports]`: ranges written `"FIRST-LAST"`.
@@ -410,6 +436,10 @@ impl Nat64Config {
             ("timeouts.tcp_established", self.timeouts.tcp_established),
             ("timeouts.tcp_transitory", self.timeouts.tcp_transitory),
             ("timeouts.icmp", self.timeouts.icmp),
+            (
+                "timeouts.unanswered_inbound",
+                self.timeouts.unanswered_inbound,
+            ),
         ] {
             if v == 0 {
                 return Err(err(k, "must be at least 1 second".into()));
@@ -459,6 +489,7 @@ impl Nat64Config {
                 tcp_est: self.timeouts.tcp_established,
                 tcp_trans: self.timeouts.tcp_transitory,
                 icmp: self.timeouts.icmp,
+                unanswered_inbound: self.timeouts.unanswered_inbound,
                 ..Timeouts::default()
             },
             filtering: match self.filtering {
@@ -468,6 +499,7 @@ impl Nat64Config {
             max_sessions: self.max_sessions,
             per_source_sessions: self.limits.sessions_per_source,
             per_source_rate: self.limits.new_sessions_per_second,
+            inbound_per_binding: self.limits.inbound_sessions_per_binding,
             ..StateConfig::default()
         }
     }

@@ -76,6 +76,7 @@ pub(crate) struct Metrics {
     pool_ports: IntGaugeVec,
     statics: IntGaugeVec,
     held_syns: IntGaugeVec,
+    unanswered: IntGaugeVec,
     frag_flows: IntGaugeVec,
     frag_bytes: IntGaugeVec,
 }
@@ -131,6 +132,11 @@ impl Metrics {
             held_syns: g(
                 "nat64d_held_syns",
                 "IPv4 SYNs held for simultaneous open.",
+                &[],
+            ),
+            unanswered: g(
+                "nat64d_unanswered_inbound_sessions",
+                "Sessions the IPv4 side opened that the IPv6 host has not answered yet.",
                 &[],
             ),
             frag_flows: g(
@@ -205,6 +211,7 @@ impl Metrics {
         }
         set_gauge(&self.statics, &[], census.static_bibs as u64);
         set_gauge(&self.held_syns, &[], census.held_syns as u64);
+        set_gauge(&self.unanswered, &[], census.unanswered_inbound as u64);
         let (flows, held) = s.gateway.fragment_census();
         set_gauge(&self.frag_flows, &[], flows as u64);
         set_gauge(&self.frag_bytes, &[], held as u64);

@@ -15,6 +15,8 @@ pub struct Census {
     pub static_bibs: usize,
     /// IPv4 SYNs held for simultaneous open.
     pub held_syns: usize,
+    /// Sessions the IPv4 side opened that the IPv6 host has not answered.
+    pub unanswered_inbound: usize,
 }
 
 /// One row of a binding listing.
@@ -41,6 +43,7 @@ impl Table {
             for (k, v) in s.sessions.iter() {
                 let p = s.bibs[k.bib as usize].proto;
                 c.sessions[p.index()] += 1;
+                c.unanswered_inbound += usize::from(v.unanswered);
                 if p == Proto::Tcp {
                     let i = TcpState::ALL.iter().position(|x| *x == v.tcp).unwrap_or(0);
                     c.tcp_states[i] += 1;

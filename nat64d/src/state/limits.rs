@@ -1,5 +1,6 @@
-//! Limits on what a source may hold (req O4): the table's total, and per
-//! IPv6 source its sessions and new sessions per second (a token bucket).
+//! Limits on what a source may hold (req O4): the table's total, per IPv6
+//! source its sessions and new sessions per second (a token bucket), and
+//! what the IPv4 side may open on a binding.
 
 use super::*;
 
@@ -39,6 +40,30 @@ impl Table {
             e.tokens -= 1;
         }
         e.sessions += 1;
+        Ok(())
+    }
+
+    /// Counts a new session the IPv4 side opens on a binding that holds
+    /// `unanswered` such sessions already: at most `inbound_per_binding` of
+    /// them per binding and a quarter of `max_sessions` in the table, so
+    /// that no spray from the IPv4 side fills the table or a binding's
+    /// host's budget; then against `max_sessions`. On success the session
+    /// is counted in the total (never against the host's source limits).
+    pub(super) fn admit_inbound(
+        &self,
+        cfg: &StateConfig,
+        unanswered: u32,
+    ) -> Result<(), DropReason> {
+        if cfg.inbound_per_binding != 0 && unanswered >= cfg.inbound_per_binding {
+            return Err(DropReason::InboundSessionLimit);
+        }
+        if self.inbound_total.load(Ordering::Relaxed) >= (cfg.max_sessions / 4).max(1) {
+            return Err(DropReason::InboundSessionLimit);
+        }
+        if self.total.fetch_add(1, Ordering::Relaxed) >= cfg.max_sessions {
+            self.total.fetch_sub(1, Ordering::Relaxed);
+            return Err(DropReason::SessionLimit);
+        }
         Ok(())
     }
 

@@ -56,6 +56,9 @@ pub struct Timeouts {
     pub icmp: Secs,
     /// TCP_INCOMING_SYN: how long an unsolicited IPv4 SYN is held, 6 s.
     pub syn_hold: Secs,
+    /// How long a session the IPv4 side opened lives until the IPv6 host
+    /// answers it, 6 s (as RFC 6146 §3.5.2.2 gives a V4 INIT session).
+    pub unanswered_inbound: Secs,
 }
 
 impl Default for Timeouts {
@@ -66,6 +69,7 @@ impl Default for Timeouts {
             tcp_trans: 240,
             icmp: 60,
             syn_hold: 6,
+            unanswered_inbound: 6,
         }
     }
 }
@@ -97,6 +101,10 @@ pub struct StateConfig {
     pub per_source_rate: u32,
     /// Most unsolicited IPv4 SYNs held at once (req S4).
     pub max_held_syns: usize,
+    /// Most sessions one binding may hold that the IPv4 side opened and the
+    /// IPv6 host has not answered yet (0: no limit). The table as a whole
+    /// holds at most a quarter of `max_sessions` of them.
+    pub inbound_per_binding: u32,
 }
 
 impl Default for StateConfig {
@@ -108,6 +116,7 @@ impl Default for StateConfig {
             per_source_sessions: 0,
             per_source_rate: 0,
             max_held_syns: 1024,
+            inbound_per_binding: 64,
         }
     }
 }
@@ -165,6 +174,8 @@ struct Bib {
     v6: TransportAddr6,
     v4: TransportAddr4,
     sessions: u32,
+    /// Unanswered inbound sessions (see [`Session::unanswered`]).
+    unanswered: u32,
     prefix: u8,
     is_static: bool,
     live: bool,
@@ -180,6 +191,13 @@ struct SessionKey {
 struct Session {
     deadline: Secs,
     tcp: TcpState,
+    /// Opened by the IPv4 side: not counted against the IPv6 host's
+    /// per-source limits.
+    inbound: bool,
+    /// Opened by the IPv4 side and not answered by the IPv6 host yet:
+    /// counted against the binding's and the table's inbound limits, with
+    /// the short `unanswered_inbound` lifetime.
+    unanswered: bool,
 }
 
 #[derive(Debug)]
@@ -230,6 +248,8 @@ pub struct Table {
     sources: Box<[Mutex<Map<Ipv6Addr, Source>>]>,
     total: AtomicUsize,
     held_total: AtomicUsize,
+    /// Unanswered inbound sessions in the whole table.
+    inbound_total: AtomicUsize,
 }
 
 impl Table {
@@ -265,6 +285,7 @@ impl Table {
             sources,
             total: AtomicUsize::new(0),
             held_total: AtomicUsize::new(0),
+            inbound_total: AtomicUsize::new(0),
         }
     }
 

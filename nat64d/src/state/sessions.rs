@@ -200,11 +200,17 @@ impl Table {
         if proto == Proto::Tcp && !syn {
             return Err(DropReason::TcpNotSyn);
         }
-        self.admit(&s.cfg, now, bib.v6.addr)?;
+        // Not the IPv6 host's own budget (its per-source limits): the
+        // binding's and the table's inbound limits.
+        self.admit_inbound(&s.cfg, bib.unanswered)?;
         self.create_session(s, now, id, remote, Dir::V4, ask);
         Ok(answer)
     }
 
+    /// A packet of a live session: the TCP state machine, the timer. The
+    /// IPv6 host's first packet answers a session the IPv4 side opened
+    /// (its short lifetime ends); until then the IPv4 side's packets do not
+    /// extend it.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn refresh(
         &self,
@@ -216,15 +222,23 @@ impl Table {
         tcp_flags: u8,
         now: Secs,
     ) {
+        if sess.unanswered && dir == Dir::V6 {
+            sess.unanswered = false;
+            let bib = &mut s.bibs[key.bib as usize];
+            bib.unanswered = bib.unanswered.saturating_sub(1);
+            self.inbound_total.fetch_sub(1, Ordering::Relaxed);
+            sess.deadline = now + lifetime(&s.cfg, proto, sess.tcp);
+        }
         if proto == Proto::Tcp {
             let (next, life) = tcp::next(sess.tcp, dir, tcp_flags);
             sess.tcp = next;
             match life {
+                _ if sess.unanswered => {}
                 Lifetime::Established => sess.deadline = now + s.cfg.timeouts.tcp_est,
                 Lifetime::Transitory => sess.deadline = now + s.cfg.timeouts.tcp_trans,
                 Lifetime::Unchanged => {}
             }
-        } else if dir == Dir::V6 || proto == Proto::Udp {
+        } else if !sess.unanswered && (dir == Dir::V6 || proto == Proto::Udp) {
             // UDP: refreshed by either side (RFC 6146 §3.5.1); ICMP query
             // sessions by the IPv6 side's requests.
             sess.deadline = now + lifetime(&s.cfg, proto, sess.tcp);
@@ -233,7 +247,8 @@ impl Table {
     }
 
     /// Starts an expired session over as if it were new (same binding,
-    /// same counts).
+    /// same counts, same origin; an unanswered inbound one gets its short
+    /// lifetime again).
     pub(super) fn restart(
         &self,
         s: &mut Shard,
@@ -243,15 +258,32 @@ impl Table {
         dir: Dir,
         tcp_flags: u8,
     ) {
+        let Some(old) = s.sessions.get(&key).copied() else {
+            return;
+        };
         let tcp = if proto == Proto::Tcp {
             tcp::next(TcpState::Closed, dir, tcp_flags).0
         } else {
             TcpState::Closed
         };
-        let deadline = now + lifetime(&s.cfg, proto, tcp);
-        s.sessions.insert(key, Session { deadline, tcp });
+        let deadline = if old.unanswered {
+            now + s.cfg.timeouts.unanswered_inbound
+        } else {
+            now + lifetime(&s.cfg, proto, tcp)
+        };
+        s.sessions.insert(
+            key,
+            Session {
+                deadline,
+                tcp,
+                ..old
+            },
+        );
     }
 
+    /// A new session on binding `id`; `dir`: who opened it. One the IPv4
+    /// side opened (`Dir::V4`) is unanswered until the IPv6 host sends on
+    /// it (see [`Self::refresh`]); the caller has admitted it.
     pub(super) fn create_session(
         &self,
         s: &mut Shard,
@@ -261,8 +293,13 @@ impl Table {
         dir: Dir,
         ask: Ask,
     ) {
+        let inbound = dir == Dir::V4;
         let bib = &mut s.bibs[id as usize];
         bib.sessions += 1;
+        if inbound {
+            bib.unanswered += 1;
+            self.inbound_total.fetch_add(1, Ordering::Relaxed);
+        }
         let proto = bib.proto;
         let tcp = match ask {
             Ask::Data { tcp_flags } if proto == Proto::Tcp => {
@@ -270,9 +307,18 @@ impl Table {
             }
             _ => TcpState::Closed,
         };
-        let deadline = now + lifetime(&s.cfg, proto, tcp);
-        s.sessions
-            .insert(SessionKey { bib: id, remote }, Session { deadline, tcp });
+        let deadline = if inbound {
+            now + s.cfg.timeouts.unanswered_inbound
+        } else {
+            now + lifetime(&s.cfg, proto, tcp)
+        };
+        let sess = Session {
+            deadline,
+            tcp,
+            inbound,
+            unanswered: inbound,
+        };
+        s.sessions.insert(SessionKey { bib: id, remote }, sess);
         if s.cfg.filtering == Filtering::AddressDependent {
             *s.adf.entry((id, remote.addr)).or_insert(0) += 1;
         }
@@ -285,9 +331,9 @@ impl Table {
         now: Secs,
         events: &mut Vec<Event>,
     ) {
-        if s.sessions.remove(&key).is_none() {
+        let Some(sess) = s.sessions.remove(&key) else {
             return;
-        }
+        };
         if let Some(n) = s.adf.get_mut(&(key.bib, key.remote.addr)) {
             *n -= 1;
             if *n == 0 {
@@ -296,8 +342,16 @@ impl Table {
         }
         let bib = &mut s.bibs[key.bib as usize];
         bib.sessions -= 1;
+        if sess.unanswered {
+            bib.unanswered = bib.unanswered.saturating_sub(1);
+            self.inbound_total.fetch_sub(1, Ordering::Relaxed);
+        }
         let bib = *bib;
-        self.release_source(now, bib.v6.addr);
+        if sess.inbound {
+            self.total.fetch_sub(1, Ordering::Relaxed);
+        } else {
+            self.release_source(now, bib.v6.addr);
+        }
         if bib.sessions == 0 && !bib.is_static {
             s.unindex(key.bib);
             events.push(Event {

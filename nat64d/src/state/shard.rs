@@ -89,6 +89,7 @@ pub(super) fn insert_bib(
         v6,
         v4,
         sessions: 0,
+        unanswered: 0,
         prefix,
         is_static,
         live: true,

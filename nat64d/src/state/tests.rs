@@ -619,3 +619,93 @@ fn s5_sweep_in_batches_removes_every_expired_session() {
     assert_eq!(l.sweep(400).0, 10);
     assert_eq!(l.table.census().bibs, [0, 0, 0]);
 }
+
+/// A spray from the IPv4 side at one binding (endpoint-independent
+/// filtering lets any remote in, RFC 6146 §3.5.1) holds at most
+/// `inbound_per_binding` unanswered sessions, each counted as refused
+/// beyond; the victim's own budget (its per-source cap) is untouched, so it
+/// still opens new flows; the unanswered sessions go after their short
+/// lifetime, answered ones stay.
+#[test]
+fn o4_inbound_spray_is_bounded_per_binding_and_spares_the_hosts_budget() {
+    let cfg = StateConfig {
+        per_source_sessions: 10,
+        inbound_per_binding: 8,
+        ..StateConfig::default()
+    };
+    let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
+    let b = l
+        .out(0, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+        .unwrap();
+    let (mut ok, mut refused) = (0, 0);
+    for port in 0..1000u16 {
+        match l.inn(1, Proto::Udp, b, t4(OTHER, 10_000 + port), 0) {
+            Ok(v6) => {
+                assert_eq!(v6, t6(H1, 5000));
+                ok += 1;
+            }
+            Err(DropReason::InboundSessionLimit) => refused += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((ok, refused), (8, 992));
+    // The host answers one of them: it is no longer unanswered, so one
+    // more inbound session fits.
+    l.out(2, Proto::Udp, t6(H1, 5000), t4(OTHER, 10_000), 0)
+        .unwrap();
+    assert!(l.inn(2, Proto::Udp, b, t4(OTHER, 20_000), 0).is_ok());
+    assert_eq!(
+        l.inn(2, Proto::Udp, b, t4(OTHER, 20_001), 0),
+        Err(DropReason::InboundSessionLimit)
+    );
+    // The host's own budget: 10 sessions of its own, whatever the spray.
+    for port in 1..10 {
+        l.out(3, Proto::Udp, t6(H1, 6000 + port), t4(SERVER, 53), 0)
+            .unwrap_or_else(|e| panic!("own flow {port}: {e:?}"));
+    }
+    // After the short lifetime (6 s) the unanswered ones are gone; the
+    // answered one and the host's own flows stay.
+    l.sweep(2 + 6);
+    let census = l.table.census();
+    // The first flow, the answered inbound session, the 9 own flows.
+    assert_eq!(census.sessions[Proto::Udp.index()], 1 + 1 + 9, "{census:?}");
+    assert_eq!(census.unanswered_inbound, 0);
+    // And the binding takes 8 new unanswered ones again.
+    for port in 0..8 {
+        assert!(l.inn(9, Proto::Udp, b, t4(OTHER, 30_000 + port), 0).is_ok());
+    }
+}
+
+/// The table holds at most a quarter of `max_sessions` unanswered inbound
+/// sessions, whatever the number of bindings sprayed.
+#[test]
+fn o4_unanswered_inbound_sessions_are_bounded_in_the_table() {
+    let cfg = StateConfig {
+        max_sessions: 40,
+        inbound_per_binding: 0,
+        ..StateConfig::default()
+    };
+    let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
+    let bindings: Vec<_> = (0..4)
+        .map(|i| {
+            l.out(0, Proto::Udp, t6(H1, 5000 + i), t4(SERVER, 53), 0)
+                .unwrap()
+        })
+        .collect();
+    let mut ok = 0;
+    for (i, b) in bindings.iter().enumerate() {
+        for port in 0..20u16 {
+            if l.inn(1, Proto::Udp, *b, t4(OTHER, 1000 * i as u16 + port), 0)
+                .is_ok()
+            {
+                ok += 1;
+            }
+        }
+    }
+    assert_eq!(ok, 10);
+    // The IPv6 hosts still open their own flows.
+    assert!(
+        l.out(1, Proto::Udp, t6(H2, 7000), t4(SERVER, 53), 0)
+            .is_ok()
+    );
+}
