@@ -211,6 +211,10 @@ chain        IN CNAME chain2
 chain2       IN CNAME twitter
 nodata-chain IN CNAME noaddr
 broken-chain IN CNAME missing
+; A records no NAT64 may carry under any prefix (req A3): loopback and
+; link-local (cloud metadata); neither daemon may lead a client there
+loopback     IN A   127.0.0.1
+metadata     IN A   169.254.169.254
 ; no address records at all
 noaddr       IN TXT "this name has no address records"
 noaddr       IN MX  10 twitter.test.

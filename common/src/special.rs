@@ -358,19 +358,50 @@ pub enum Embeddable {
     /// Refused: a non-global address under the Well-Known Prefix
     /// (RFC 6052 §3.1). Carries the registry entry, for logs and counters.
     NonGlobalUnderWkp(&'static SpecialRange4),
+    /// Refused under every prefix, whatever the configuration: not the
+    /// unicast address of a host elsewhere ([`NEVER_TRANSLATED_V4`]).
+    Never(&'static SpecialRange4),
 }
 
-/// req A3: may `addr` be carried under `prefix`? The Well-Known Prefix must
-/// not carry non-global addresses unless `allow_non_global` (a lab switch) is
-/// set; `192.0.0.170/171` are always allowed; the RFC 8215 local-use prefix and
-/// network-specific prefixes are not bound by the rule.
+/// req A3, the one rule both daemons apply (dns64d before synthesising,
+/// nat64d before translating), so that they never disagree: may `addr` be
+/// carried under `prefix`?
+/// - never an address of [`NEVER_TRANSLATED_V4`] (this network, loopback,
+///   link-local, multicast, reserved and broadcast), under any prefix;
+/// - under the Well-Known Prefix, no other non-global address either (RFC
+///   6052 §3.1) unless `allow_non_global`, the explicit override labs and
+///   private deployments use; `192.0.0.170/171` (ipv4only.arpa) always;
+/// - a network-specific prefix, or the RFC 8215 local-use one, the operator
+///   chose for their own addresses: any other address.
 pub fn embeddable(prefix: &Nat64Prefix, addr: Ipv4Addr, allow_non_global: bool) -> Embeddable {
+    if let Some(r) = never_translated_v4(Ipv4Net::from(addr)) {
+        return Embeddable::Never(r);
+    }
     if allow_non_global || prefix.kind() != PrefixKind::WellKnown || IPV4ONLY_ARPA.contains(&addr) {
         return Embeddable::Yes;
     }
     match special_v4(addr) {
         Some(range) if !range.global => Embeddable::NonGlobalUnderWkp(range),
         _ => Embeddable::Yes,
+    }
+}
+
+/// IPv6 sources no host may send from, whatever `allow_from` says (so an
+/// open `["::/0"]` does not admit them): the unspecified and loopback
+/// addresses (RFC 4291 §2.5.2, §2.5.3), multicast (§2.7), and any address
+/// inside `prefixes`, which only the translator itself uses (RFC 6146
+/// §3.5). The name of the class, or `None` for an ordinary source.
+pub fn invalid_source_v6(src: Ipv6Addr, prefixes: &[Nat64Prefix]) -> Option<&'static str> {
+    if src.is_unspecified() {
+        Some("unspecified")
+    } else if src.is_loopback() {
+        Some("loopback")
+    } else if src.is_multicast() {
+        Some("multicast")
+    } else if prefixes.iter().any(|p| p.contains(src)) {
+        Some("inside a NAT64 prefix")
+    } else {
+        None
     }
 }
 
@@ -464,7 +495,7 @@ mod tests {
             assert!(
                 matches!(
                     embeddable(&WELL_KNOWN_PREFIX, a4(addr), false),
-                    Embeddable::NonGlobalUnderWkp(_)
+                    Embeddable::NonGlobalUnderWkp(_) | Embeddable::Never(_)
                 ),
                 "{addr}"
             );
@@ -492,6 +523,52 @@ mod tests {
             embeddable(&WELL_KNOWN_PREFIX, a4("192.0.0.172"), false),
             Embeddable::NonGlobalUnderWkp(_)
         ));
+    }
+
+    /// The never-translated blocks are refused under every prefix, the lab
+    /// switch notwithstanding; the rest of the non-global space is the
+    /// operator's under a network-specific prefix.
+    #[test]
+    fn a3_never_translated_under_any_prefix() {
+        for prefix in ["64:ff9b::/96", "64:ff9b:1::/48", "2001:db8:64::/96"] {
+            let prefix: Nat64Prefix = prefix.parse().unwrap();
+            for addr in [
+                "0.0.0.0",
+                "127.0.0.1",
+                "169.254.169.254",
+                "224.0.0.1",
+                "240.0.0.1",
+                "255.255.255.255",
+            ] {
+                for lab in [false, true] {
+                    assert!(
+                        matches!(embeddable(&prefix, a4(addr), lab), Embeddable::Never(_)),
+                        "{addr} under {prefix}, allow_non_global {lab}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn o4_invalid_ipv6_sources() {
+        let p = [WELL_KNOWN_PREFIX];
+        for (src, what) in [
+            ("::", "unspecified"),
+            ("::1", "loopback"),
+            ("ff02::1", "multicast"),
+            ("64:ff9b::c000:201", "inside a NAT64 prefix"),
+        ] {
+            assert_eq!(
+                invalid_source_v6(src.parse().unwrap(), &p),
+                Some(what),
+                "{src}"
+            );
+        }
+        assert_eq!(
+            invalid_source_v6("2001:db8:1::2".parse().unwrap(), &p),
+            None
+        );
     }
 
     #[test]

@@ -8,9 +8,10 @@ use std::sync::Mutex;
 
 use common::sync::lock;
 
+use common::Nat64Prefix;
 use common::PrefixConfig;
 use common::prefix::embed;
-use common::special::special_v4;
+use common::special::{Embeddable, embeddable, invalid_source_v6};
 use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::flow::{Proto, TransportAddr4, TransportAddr6};
@@ -21,6 +22,7 @@ use crate::stats::DropReason;
 use crate::translate::{self, Flow4, Flow6, Kind, Map4, Map6};
 use crate::verdict::Verdict;
 use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::transport::icmp6;
 
 mod frags;
 pub use frags::{FRAG_TIMEOUT, FragTable, MAX_FRAG_FLOWS, MAX_HELD_BYTES, MAX_HELD_PER_FLOW};
@@ -30,8 +32,8 @@ pub use frags::{FRAG_TIMEOUT, FragTable, MAX_FRAG_FLOWS, MAX_HELD_BYTES, MAX_HEL
 pub struct Policy {
     /// IPv6 sources allowed to use the translator.
     pub allow_from: Vec<Ipv6Net>,
-    /// IPv4 destinations never reachable (on top of the non-global ranges,
-    /// unless `allow_non_global`).
+    /// IPv4 destinations never reachable, on top of what req A3 refuses
+    /// ([`common::special::embeddable`]).
     pub deny_to: Vec<Ipv4Net>,
     /// Let packets reach non-global IPv4 destinations (the `[prefix]`
     /// `allow_non_global` key; labs only).
@@ -44,12 +46,11 @@ impl Policy {
         self.allow_from.iter().any(|n| n.contains(&src))
     }
 
-    /// Whether `dst` is out of bounds.
-    pub fn denies(&self, dst: Ipv4Addr) -> bool {
-        if self.deny_to.iter().any(|n| n.contains(&dst)) {
-            return true;
-        }
-        !self.allow_non_global && special_v4(dst).is_some_and(|r| !r.global)
+    /// Whether `dst`, reached through `prefix`, is out of bounds: in
+    /// `deny_to`, or refused by the rule dns64d applies too (req A3).
+    pub fn denies(&self, prefix: &Nat64Prefix, dst: Ipv4Addr) -> bool {
+        self.deny_to.iter().any(|n| n.contains(&dst))
+            || embeddable(prefix, dst, self.allow_non_global) != Embeddable::Yes
     }
 }
 
@@ -207,6 +208,9 @@ impl Gateway {
             Err(r) => return Verdict::Drop(r),
         };
         flow.offload = off;
+        if invalid_source_v6(flow.src, self.prefix.prefixes.as_slice()).is_some() {
+            return Verdict::Drop(DropReason::InvalidSource);
+        }
         if !policy.allows(flow.src) {
             return Verdict::Drop(DropReason::SourceNotAllowed);
         }
@@ -219,8 +223,16 @@ impl Gateway {
             .iter()
             .position(|p| p == prefix)
             .unwrap_or(0) as u8;
-        if !self.pool.contains(dst4) && policy.denies(dst4) {
-            return Verdict::Drop(DropReason::DestinationDenied);
+        if !self.pool.contains(dst4) && policy.denies(prefix, dst4) {
+            // Administratively prohibited, rate-limited (req N13); not for
+            // an ICMP error (no error about an error) nor a fragment after
+            // the first (its first was answered).
+            if flow.kind == Kind::Error || !flow.has_transport_header() {
+                return Verdict::Drop(DropReason::DestinationDenied);
+            }
+            let code = icmp6::unreachable::ADMIN_PROHIBITED;
+            let e = translate::unreachable6(buf, start, len, self.xlat.own_v6, code);
+            return refuse(DropReason::DestinationDenied, e);
         }
         if !flow.has_transport_header() {
             // A fragment after the first: no ports; it goes where the first
@@ -277,7 +289,13 @@ impl Gateway {
             Err(DropReason::PoolExhausted) if flow.kind != Kind::Error => {
                 return refuse(
                     DropReason::PoolExhausted,
-                    translate::address_unreachable6(buf, start, len, self.xlat.own_v6),
+                    translate::unreachable6(
+                        buf,
+                        start,
+                        len,
+                        self.xlat.own_v6,
+                        icmp6::unreachable::ADDRESS,
+                    ),
                 );
             }
             Err(r) => return Verdict::Drop(r),

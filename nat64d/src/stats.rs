@@ -99,6 +99,10 @@ pub enum DropReason {
     Filtered,
     /// No free pool transport address for a new binding (req S6).
     PoolExhausted,
+    /// An IPv6 source no host may use, whatever `allow_from` says:
+    /// unspecified, loopback, multicast, or inside a NAT64 prefix (RFC 4291
+    /// §2.5.2, §2.5.3, §2.7; RFC 6146 §3.5; req O4).
+    InvalidSource,
     /// The table holds `max_sessions` sessions (req O4, memory bound).
     SessionLimit,
     /// The IPv6 source holds its maximum number of sessions (req O4).
@@ -171,6 +175,7 @@ impl DropReason {
         DropReason::TcpNotSyn,
         DropReason::Filtered,
         DropReason::PoolExhausted,
+        DropReason::InvalidSource,
         DropReason::SessionLimit,
         DropReason::SourceSessionLimit,
         DropReason::SourceRateLimit,
@@ -221,6 +226,7 @@ impl DropReason {
             DropReason::TcpNotSyn => "tcp_not_syn",
             DropReason::Filtered => "filtered",
             DropReason::PoolExhausted => "pool_exhausted",
+            DropReason::InvalidSource => "invalid_source",
             DropReason::SessionLimit => "session_limit",
             DropReason::SourceSessionLimit => "source_session_limit",
             DropReason::SourceRateLimit => "source_rate_limit",

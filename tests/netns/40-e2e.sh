@@ -151,3 +151,46 @@ t_e2e_metrics_pass_promtool_while_idle_clients_wait() {
   done
   return $rc
 }
+
+# req A3, one rule in both daemons: names whose A record is loopback or
+# link-local (cloud metadata) get no AAAA from dns64d, and nat64d refuses
+# those addresses under the prefix with ICMPv6 administratively prohibited
+# (curl fails at once instead of timing out), counted; even with
+# allow_non_global, which the lab sets. A source inside the NAT64 prefix is
+# refused even when allow_from is ::/0.
+t_e2e_never_translated_destinations_and_invalid_sources() {
+  need_gateway || return 1
+  local before after t0 t1 rc=0 name addr
+  for name in loopback.test metadata.test; do
+    expect "$name AAAA" "$(dig6 "$name" AAAA +short)" "" || rc=1
+    expect "$name status" "$(status "$name" AAAA)" "NOERROR" || rc=1
+  done
+  before=$(metric 'nat64d_drops_total{reason="destination_denied"}')
+  for addr in 127.0.0.1 169.254.169.254; do
+    t0=$(date +%s%N)
+    if lab_exec v6client curl --silent --max-time 5 "http://[$(v6_of "$addr")]/" >/dev/null; then
+      echo "reached $addr through the prefix"
+      rc=1
+    fi
+    t1=$(date +%s%N)
+    [ $(((t1 - t0) / 1000000)) -lt 3000 ] || { echo "$addr: no ICMPv6 error, curl waited $(((t1 - t0) / 1000000)) ms"; rc=1; }
+  done
+  after=$(metric 'nat64d_drops_total{reason="destination_denied"}')
+  [ "${after:-0}" -gt "${before:-0}" ] || { echo "destination_denied: $before -> $after"; rc=1; }
+  # An open translator (allow_from ::/0) still refuses a source inside the
+  # prefix.
+  nat64_config '"::/0"'
+  kill -HUP "$(nat64_pid)"
+  lab_wait 30 grep -q "reloaded: allow_from ::/0;" "$LAB_DIR/nat64d.log" || { echo "no reload"; rc=1; }
+  lab_exec v6client ip -6 addr add 64:ff9b::cb00:7163/128 dev eth0 nodad
+  before=$(metric 'nat64d_drops_total{reason="invalid_source"}')
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_from.py" 64:ff9b::cb00:7163 "$(v6_of 203.0.113.10)"
+  sleep 0.2
+  after=$(metric 'nat64d_drops_total{reason="invalid_source"}')
+  [ "${after:-0}" -ge $((${before:-0} + 3)) ] || { echo "invalid_source: $before -> $after"; rc=1; }
+  lab_exec v6client ip -6 addr del 64:ff9b::cb00:7163/128 dev eth0
+  nat64_config
+  kill -HUP "$(nat64_pid)"
+  lab_wait 30 sh -c "[ \$(grep -c 'reloaded:' '$LAB_DIR/nat64d.log') -ge 2 ]" || rc=1
+  return $rc
+}

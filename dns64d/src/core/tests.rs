@@ -475,6 +475,20 @@ fn a3_non_global_a_records_not_under_the_wkp() {
         1,
         "the lab switch"
     );
+    // Loopback and link-local (cloud metadata) never, whatever the switch:
+    // nat64d would refuse them (the same rule, common::special::embeddable).
+    for never in ["127.0.0.1", "169.254.169.254"] {
+        let au = up(
+            &aq,
+            ResponseCode::NoError,
+            vec![a("private.test.", 3600, never)],
+            vec![],
+        );
+        assert!(
+            aaaa_of(&dns64(&lab, &q, Ok(&nd), Ok(&au))).is_empty(),
+            "{never}"
+        );
+    }
 }
 
 fn ip6_arpa(a: Ipv6Addr) -> String {

@@ -128,22 +128,113 @@ fn out_and_back() {
     assert_eq!(udp_ends6(&v6), (wkp(SERVER4), 53, H1, 5000));
 }
 
+/// The reason a refusal was counted under, and the ICMPv6 error sent back
+/// (type, code), if any.
+fn refused(a: Verdict, out: &[u8]) -> (DropReason, Option<(u8, u8)>) {
+    match a {
+        Verdict::Refuse { reason, .. } => (reason, Some((out[40], out[41]))),
+        Verdict::Drop(r) => (r, None),
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
 #[test]
 fn o4_policy() {
     let g = gateway(false, vec![]);
     let (a, _, _) = run(&g, &udp6(OUTSIDER, wkp(SERVER4), 5000, 53), 0);
     assert_eq!(a, Verdict::Drop(DropReason::SourceNotAllowed));
-    let (a, _, _) = run(&g, &udp6(H1, wkp(SERVER4), 5000, 53), 0);
+    // A non-global destination under the Well-Known Prefix (req A3):
+    // Destination Unreachable, administratively prohibited (1, 1).
+    let (a, _, out, _) = run_fx(&g, &udp6(H1, wkp(SERVER4), 5000, 53), 0);
     assert_eq!(
-        a,
-        Verdict::Drop(DropReason::DestinationDenied),
+        refused(a, &out),
+        (DropReason::DestinationDenied, Some((1, 1))),
         "non-global by default"
     );
     let g = gateway(true, vec!["203.0.113.0/28".parse().unwrap()]);
-    let (a, _, _) = run(&g, &udp6(H1, wkp(SERVER4), 5000, 53), 0);
-    assert_eq!(a, Verdict::Drop(DropReason::DestinationDenied), "deny_to");
+    let (a, _, out, _) = run_fx(&g, &udp6(H1, wkp(SERVER4), 5000, 53), 0);
+    assert_eq!(
+        refused(a, &out),
+        (DropReason::DestinationDenied, Some((1, 1))),
+        "deny_to"
+    );
     let (a, _, _) = run(&g, &udp4(SERVER4, Ipv4Addr::new(198, 51, 100, 9), 53, 1), 0);
     assert_eq!(a, Verdict::Drop(DropReason::NotInPool));
+}
+
+/// req A3, the rule dns64d applies too: the never-translated blocks are
+/// refused under every prefix even with `allow_non_global`; a
+/// network-specific prefix carries other non-global addresses.
+#[test]
+fn a3_never_translated_destinations_under_any_prefix() {
+    let g = gateway(true, vec![]);
+    for dst in [
+        Ipv4Addr::new(127, 0, 0, 1),
+        Ipv4Addr::new(169, 254, 169, 254),
+        Ipv4Addr::new(224, 0, 0, 1),
+        Ipv4Addr::new(255, 255, 255, 255),
+        Ipv4Addr::new(0, 0, 0, 0),
+        Ipv4Addr::new(240, 0, 0, 1),
+    ] {
+        let (a, _, out, _) = run_fx(&g, &udp6(H1, wkp(dst), 5000, 53), 0);
+        assert_eq!(
+            refused(a, &out),
+            (DropReason::DestinationDenied, Some((1, 1))),
+            "{dst}"
+        );
+    }
+    // Under a network-specific prefix: 10.0.0.1 goes (the operator chose
+    // the prefix), 127.0.0.1 never.
+    let nsp: common::Nat64Prefix = "2001:db8:64::/96".parse().unwrap();
+    let prefix = PrefixConfig {
+        prefixes: common::config::PrefixList::new(vec![nsp]).unwrap(),
+        allow_non_global: false,
+    };
+    let g = (
+        Gateway::new(
+            prefix,
+            Pool::new(vec![POOL1], DEFAULT_RANGES, 4).unwrap(),
+            Table::new(4, StateConfig::default(), 1),
+            translate::Config::default(),
+        ),
+        Policy {
+            allow_non_global: false,
+            ..g.1
+        },
+    );
+    let (a, _, _) = run(
+        &g,
+        &udp6(H1, embed(&nsp, Ipv4Addr::new(10, 0, 0, 1)), 5000, 53),
+        0,
+    );
+    assert!(matches!(a, Verdict::Forward { .. }), "{a:?}");
+    let (a, _, out, _) = run_fx(
+        &g,
+        &udp6(H1, embed(&nsp, Ipv4Addr::new(127, 0, 0, 1)), 5000, 53),
+        0,
+    );
+    assert_eq!(refused(a, &out).0, DropReason::DestinationDenied);
+}
+
+/// Sources no host may use are refused even when `allow_from` is `::/0`.
+#[test]
+fn o4_invalid_sources_refused_whatever_allow_from() {
+    let (gw, mut policy) = gateway(true, vec![]);
+    policy.allow_from = vec!["::/0".parse().unwrap()];
+    let g = (gw, policy);
+    for src in [
+        Ipv6Addr::LOCALHOST,
+        "ff02::1".parse().unwrap(),
+        wkp(Ipv4Addr::new(203, 0, 113, 99)),
+    ] {
+        let (a, _, _) = run(&g, &udp6(src, wkp(SERVER4), 5000, 53), 0);
+        assert_eq!(a, Verdict::Drop(DropReason::InvalidSource), "{src}");
+    }
+    let (a, _, _) = run(&g, &udp6(OUTSIDER, wkp(SERVER4), 5000, 53), 0);
+    assert!(
+        matches!(a, Verdict::Forward { .. }),
+        "an ordinary source: {a:?}"
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::flow::Proto;
 use crate::verdict::Verdict;
 use crate::wire::transport::{
-    IcmpMessage, PortRewrite, TCP_HEADER_LEN, TcpPacket, UDP_HEADER_LEN, UdpPacket, icmp4, icmp6,
+    IcmpMessage, PortRewrite, TCP_HEADER_LEN, TcpPacket, UDP_HEADER_LEN, UdpPacket, icmp4,
 };
 
 pub use fragment::Fragments;
@@ -158,26 +158,23 @@ pub fn port_unreachable4(
     )
 }
 
-/// ICMPv6 Destination Unreachable, Address Unreachable (type 1, code 3)
+/// ICMPv6 Destination Unreachable with `code`
+/// ([`crate::wire::transport::icmp6::unreachable`])
 /// from `from`, quoting the IPv6 packet at `buf[start..start + len]`
-/// (already validated), built in front of it: the answer to a new flow the
-/// pool has no room for (req S6).
-pub fn address_unreachable6(
+/// (already validated), built in front of it: Address Unreachable (3) for
+/// a new flow the pool has no room for (req S6), Administratively
+/// Prohibited (1) for a destination the translator refuses (req A3, O4).
+pub fn unreachable6(
     buf: &mut [u8],
     start: usize,
     len: usize,
     from: Ipv6Addr,
+    code: u8,
 ) -> Result<Verdict, crate::stats::DropReason> {
     if len < crate::wire::ipv6::HEADER_LEN || buf.get(start).is_none_or(|b| b >> 4 != 6) {
         return Err(crate::stats::DropReason::TruncatedHeader);
     }
-    own_errors::icmp6_error(
-        buf,
-        start,
-        len,
-        from,
-        IcmpMessage::unreachable6(icmp6::unreachable::ADDRESS),
-    )
+    own_errors::icmp6_error(buf, start, len, from, IcmpMessage::unreachable6(code))
 }
 
 #[cfg(test)]
