@@ -15,6 +15,7 @@
 # Usage: sudo scripts/netns-test.sh [--list] [FILTER...]
 #   e.g. sudo scripts/netns-test.sh dns64_       (the DNS64 cases)
 #        sudo scripts/netns-test.sh '^nat64_udp'  NAT64_OFFLOAD=false ...
+#   NETNS_VERBOSE=1 shows every case's output, passed ones too (figures).
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -95,6 +96,10 @@ check() {
   if "$@" >"$CHECK_OUT" 2>&1; then
     PASSED=$((PASSED + 1))
     printf 'PASS %s\n' "$name"
+    if [ -n "${NETNS_VERBOSE:-}" ]; then
+      out=$(cat "$CHECK_OUT")
+      [ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/    /'
+    fi
   else
     FAILED=$((FAILED + 1))
     FAILED_NAMES+=("$name")

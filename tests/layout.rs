@@ -210,6 +210,7 @@ fn shell_functions_are_short_and_files_are_small() {
         "dns64d/src/main.rs",
         "dns64d/src/metrics.rs",
         "dns64d/src/server.rs",
+        "dns64d/src/listen.rs",
         "common/src/metrics.rs",
         "common/src/logging.rs",
     ];

@@ -128,8 +128,12 @@ fn docs_name_only_drop_reasons_that_exist() {
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
         for line in text.lines() {
-            // `reason="x"` anywhere, and backquoted words on a line about
-            // the drop counter.
+            // `reason="x"` anywhere but on a line about dns64d's own
+            // counters, and backquoted words on a line about the drop
+            // counter.
+            if line.contains("dns64d_") && !line.contains("nat64d_drops_total") {
+                continue;
+            }
             let mut named: Vec<&str> = line
                 .split("reason=\"")
                 .skip(1)

@@ -45,9 +45,29 @@ pub struct Dns64Config {
     /// `[{ prefix = "2001:db8:64::/96", ipv4 = ["198.51.100.0/24"] }]`.
     #[serde(default)]
     pub prefix_ipv4: Vec<PrefixIpv4>,
+    /// Queries being answered at once through the full path; beyond it a
+    /// UDP query is dropped unanswered (counted). Default 1024.
+    #[serde(default = "default_max_inflight")]
+    pub max_inflight: usize,
+    /// TCP connections open at once. Default 256.
+    #[serde(default = "default_max_tcp")]
+    pub max_tcp_connections: usize,
+    /// TCP connections one client address may hold. Default 16.
+    #[serde(default = "default_max_tcp_per_client")]
+    pub max_tcp_per_client: u32,
     /// Metrics endpoint.
     #[serde(default)]
     pub metrics: Metrics,
+}
+
+fn default_max_inflight() -> usize {
+    1024
+}
+fn default_max_tcp() -> usize {
+    256
+}
+fn default_max_tcp_per_client() -> u32 {
+    16
 }
 
 /// One `prefix_ipv4` entry.
@@ -106,6 +126,9 @@ impl Default for Dns64Config {
             cache_size: default_cache_size(),
             timeout_ms: default_timeout_ms(),
             prefix_ipv4: Vec::new(),
+            max_inflight: default_max_inflight(),
+            max_tcp_connections: default_max_tcp(),
+            max_tcp_per_client: default_max_tcp_per_client(),
             metrics: Metrics::default(),
         }
     }
@@ -115,6 +138,15 @@ impl Default for Dns64Config {
 pub const MAX_CACHE_SIZE: usize = 10_000_000;
 
 impl Dns64Config {
+    /// The listeners' bounds.
+    pub fn limits(&self) -> crate::listen::Limits {
+        crate::listen::Limits {
+            max_inflight: self.max_inflight,
+            max_tcp_connections: self.max_tcp_connections,
+            max_tcp_per_client: self.max_tcp_per_client,
+        }
+    }
+
     /// The checks that span keys. `file` names the file in the error.
     pub fn validate(&self, file: &str, prefix: &PrefixConfig) -> Result<(), Invalid> {
         let err = |key: &str, problem: String| Invalid {
@@ -123,6 +155,19 @@ impl Dns64Config {
             key: Some(format!("dns64.{key}")),
             problem,
         };
+        for (key, v, max) in [
+            ("max_inflight", self.max_inflight, 1_000_000),
+            ("max_tcp_connections", self.max_tcp_connections, 100_000),
+            (
+                "max_tcp_per_client",
+                self.max_tcp_per_client as usize,
+                100_000,
+            ),
+        ] {
+            if v == 0 || v > max {
+                return Err(err(key, format!("{v} is outside 1..={max}")));
+            }
+        }
         if self.listen.is_empty() {
             return Err(err(
                 "listen",
@@ -225,7 +270,7 @@ impl Dns64Config {
 
 /// The keys that take effect only when dns64d starts, and so the one place
 /// that says which keys a reload cannot change: the listeners and the
-/// metrics endpoint. On SIGHUP, `new` gets the running value of each back;
+/// metrics endpoint, the listeners' bounds. On SIGHUP, `new` gets the running value of each back;
 /// the names of those the file changed are returned, for the log. Every
 /// other key is applied by the reload (a change of `upstreams`,
 /// `timeout_ms` or `cache_size` starts a new, empty cache).
@@ -238,6 +283,12 @@ pub fn keep_restart_only(running: &File, new: &mut File) -> Vec<&'static str> {
     if new.dns64.metrics != running.dns64.metrics {
         changed.push("dns64.metrics");
         new.dns64.metrics.clone_from(&running.dns64.metrics);
+    }
+    if new.dns64.limits() != running.dns64.limits() {
+        changed.push("dns64.max_inflight/max_tcp_connections/max_tcp_per_client");
+        new.dns64.max_inflight = running.dns64.max_inflight;
+        new.dns64.max_tcp_connections = running.dns64.max_tcp_connections;
+        new.dns64.max_tcp_per_client = running.dns64.max_tcp_per_client;
     }
     changed
 }

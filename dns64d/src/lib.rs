@@ -7,5 +7,6 @@ pub mod cache;
 pub mod config;
 pub mod core;
 pub mod fast;
+pub mod listen;
 pub mod server;
 pub mod upstream;

@@ -17,7 +17,8 @@ use anyhow::Context;
 use clap::Parser;
 use common::logging::{self, LogFormat};
 use dns64d::config::{Dns64Config, File};
-use dns64d::server::{Server, Settings, serve_tcp, serve_udp};
+use dns64d::listen::{Admission, serve_tcp, serve_udp};
+use dns64d::server::{Server, Settings};
 use dns64d::upstream::{Cached, Client};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -155,6 +156,7 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
         resolver(&f.dns64),
         f.dns64.cache_size,
     ));
+    let admission = Arc::new(Admission::new(f.dns64.limits()));
     let mut tasks = Vec::new();
     for addr in &f.dns64.listen {
         let tcp = TcpListener::bind(addr)
@@ -170,17 +172,22 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
                     .with_context(|| format!("cannot listen on UDP {addr} (`dns64.listen`)"))?,
             );
             let (server, rt) = (server.clone(), tokio::runtime::Handle::current());
+            let admission = admission.clone();
             std::thread::Builder::new()
                 .name("dns64d-udp".into())
-                .spawn(move || serve_udp(server, udp, rt))
+                .spawn(move || serve_udp(server, admission, udp, rt))
                 .context("cannot start a UDP reader thread")?;
         }
-        tasks.push(tokio::spawn(serve_tcp(server.clone(), tcp)));
+        tasks.push(tokio::spawn(serve_tcp(
+            server.clone(),
+            admission.clone(),
+            tcp,
+        )));
     }
     if let Some(addr) = f.dns64.metrics.listen {
         let l = common::metrics::bind(addr)
             .with_context(|| format!("cannot listen on {addr} (`dns64.metrics.listen`)"))?;
-        tasks.push(metrics::start(l, server.clone()));
+        tasks.push(metrics::start(l, server.clone(), admission.clone()));
     }
     tracing::info!("serving; {}", summary(&f));
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;

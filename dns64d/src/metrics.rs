@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use common::metrics::{Families, IntCounterVec, IntGaugeVec, set_counter, set_gauge};
+use dns64d::listen::Admission;
 use dns64d::server::{OUTCOMES, TYPES};
 
 use crate::Srv;
@@ -23,6 +24,10 @@ pub(crate) struct Metrics {
     upstream: IntCounterVec,
     cache_entries: IntGaugeVec,
     answers_kept: IntGaugeVec,
+    shed: IntCounterVec,
+    tcp_refused: IntCounterVec,
+    inflight: IntGaugeVec,
+    tcp_connections: IntGaugeVec,
 }
 
 impl Metrics {
@@ -75,13 +80,47 @@ impl Metrics {
                 "Final answers kept for the fast path.",
                 &[],
             ),
+            shed: c(
+                "dns64d_shed_total",
+                "Queries dropped unanswered: max_inflight queries were in flight.",
+                &[],
+            ),
+            tcp_refused: c(
+                "dns64d_tcp_connections_closed_total",
+                "TCP connections closed by dns64d, by reason.",
+                &["reason"],
+            ),
+            inflight: f.gauge(
+                "dns64d_inflight_queries",
+                "Queries being answered now.",
+                &[],
+            ),
+            tcp_connections: f.gauge("dns64d_tcp_connections", "TCP connections open now.", &[]),
             families: f,
         }
     }
 
-    /// The exposition text, from `server` as it is now.
-    pub(crate) fn render(&self, server: &Srv) -> String {
-        self.families.render(|| self.refresh(server))
+    /// The exposition text, from `server` and `admission` as they are now.
+    pub(crate) fn render(&self, server: &Srv, admission: &Admission) -> String {
+        self.families.render(|| {
+            self.refresh(server);
+            self.refresh_admission(admission);
+        })
+    }
+
+    fn refresh_admission(&self, a: &Admission) {
+        let get = |x: &std::sync::atomic::AtomicU64| x.load(Ordering::Relaxed);
+        set_counter(&self.shed, &[], get(&a.stats.shed));
+        for (reason, v) in [
+            ("full", &a.stats.tcp_full),
+            ("client_full", &a.stats.tcp_client_full),
+            ("not_allowed", &a.stats.tcp_not_allowed),
+            ("timeout", &a.stats.tcp_timed_out),
+        ] {
+            set_counter(&self.tcp_refused, &[reason], get(v));
+        }
+        set_gauge(&self.inflight, &[], a.inflight() as u64);
+        set_gauge(&self.tcp_connections, &[], a.tcp_connections() as u64);
     }
 
     fn refresh(&self, server: &Srv) {
@@ -119,10 +158,11 @@ impl Metrics {
 pub(crate) fn start(
     listener: std::net::TcpListener,
     server: Arc<Srv>,
+    admission: Arc<Admission>,
 ) -> tokio::task::JoinHandle<()> {
     let metrics = Metrics::new();
     tokio::spawn(common::metrics::serve(
         listener,
-        Arc::new(move || metrics.render(&server)),
+        Arc::new(move || metrics.render(&server, &admission)),
     ))
 }

@@ -1,19 +1,18 @@
-//! The server shell (req D12, D14): UDP and TCP listeners, the access
-//! check, EDNS(0), truncation to the client's UDP size, and the glue that
-//! runs the core's plan against the resolver. Counters for `/metrics`.
+//! The server (req D12, D14): the access check, EDNS(0), truncation to the
+//! client's UDP size, the fast path of kept answers, and the glue that runs
+//! the core's plan against the resolver. Counters for `/metrics`. The
+//! sockets are [`crate::listen`]'s.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use common::sync::lock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
 use ipnet::IpNet;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::cache::{Store, lifetime};
 use crate::core::{AfterAaaa, Core, Plan, relay, response_to, servfail};
@@ -182,6 +181,14 @@ impl<R: Resolve> Server<R> {
                 .fetch_add(u64::from(n), Ordering::Relaxed);
         }
         Some(out)
+    }
+
+    /// Whether `client` is served (req D14).
+    pub fn allows(&self, client: IpAddr) -> bool {
+        self.settings()
+            .allow_from
+            .iter()
+            .any(|n| n.contains(&client))
     }
 
     /// The current settings.
@@ -411,90 +418,3 @@ impl<R: Resolve> Server<R> {
         }
     }
 }
-
-/// Serves UDP on `sock` from a plain thread (start one per core on the same
-/// socket): answers from the fast path are sent at once; everything else
-/// becomes a task on `rt`. Runs until the process ends.
-pub fn serve_udp<R: Resolve>(
-    server: Arc<Server<R>>,
-    sock: Arc<std::net::UdpSocket>,
-    rt: tokio::runtime::Handle,
-) {
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let (n, peer) = match sock.recv_from(&mut buf) {
-            Ok(x) => x,
-            Err(e) => {
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    tracing::error!("UDP receive failed: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                continue;
-            }
-        };
-        if let Some(out) = server.answer_fast(&buf[..n], peer.ip(), true) {
-            let _ = sock.send_to(&out, peer);
-            continue;
-        }
-        let wire = buf[..n].to_vec();
-        let (server, sock) = (server.clone(), sock.clone());
-        rt.spawn(async move {
-            if let Some(out) = server.answer_wire(&wire, peer.ip(), true).await {
-                let _ = sock.send_to(&out, peer);
-            }
-        });
-    }
-}
-
-/// Most time a TCP client may stay idle between queries.
-pub const TCP_IDLE: Duration = Duration::from_secs(10);
-
-/// Serves TCP on `l` until the task is dropped: one task per connection,
-/// its queries answered in order (RFC 7766).
-pub async fn serve_tcp<R: Resolve>(server: Arc<Server<R>>, l: TcpListener) {
-    loop {
-        let (s, peer) = match l.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::error!("TCP accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let server = server.clone();
-        tokio::spawn(async move {
-            let _ = tcp_connection(server, s, peer).await;
-        });
-    }
-}
-
-async fn tcp_connection<R: Resolve>(
-    server: Arc<Server<R>>,
-    mut s: TcpStream,
-    peer: SocketAddr,
-) -> std::io::Result<()> {
-    loop {
-        let mut l = [0u8; 2];
-        match tokio::time::timeout(TCP_IDLE, s.read_exact(&mut l)).await {
-            Ok(Ok(_)) => {}
-            _ => return Ok(()),
-        }
-        let mut wire = vec![0u8; usize::from(u16::from_be_bytes(l))];
-        tokio::time::timeout(TCP_IDLE, s.read_exact(&mut wire))
-            .await
-            .map_err(|_| std::io::ErrorKind::TimedOut)??;
-        let Some(out) = server.answer_wire(&wire, peer.ip(), false).await else {
-            return Ok(());
-        };
-        let Ok(len) = u16::try_from(out.len()) else {
-            return Ok(());
-        };
-        let mut framed = Vec::with_capacity(out.len() + 2);
-        framed.extend_from_slice(&len.to_be_bytes());
-        framed.extend_from_slice(&out);
-        s.write_all(&framed).await?;
-    }
-}
-
-#[cfg(test)]
-mod tests;

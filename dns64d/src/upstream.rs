@@ -15,6 +15,8 @@ use hickory_proto::rr::{DNSClass, Name, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
+use common::logging::Throttle;
+
 use crate::cache::{Cache, Key};
 use crate::core::Failure;
 
@@ -65,6 +67,9 @@ pub struct Client {
     pub stats: Vec<ServerStats>,
     ids: RandomState,
     counter: AtomicU64,
+    /// What a dead or failing upstream makes us log: a few lines a minute
+    /// and a count of the rest, never a line per question.
+    log: Throttle,
 }
 
 impl Client {
@@ -77,6 +82,7 @@ impl Client {
             stats,
             ids: RandomState::new(),
             counter: AtomicU64::new(0),
+            log: Throttle::new(Duration::from_secs(60), 10),
         }
     }
 
@@ -178,6 +184,17 @@ enum AskError {
     Unusable,
 }
 
+/// The tail of a throttled log line: how many like it were held back.
+fn held_back(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({n} more upstream failures since the last line; counted in dns64d_upstream_total)"
+        )
+    }
+}
+
 impl Resolve for Client {
     async fn resolve(&self, q: &Question) -> Result<Message, Failure> {
         let mut failure = Failure::Unreachable;
@@ -193,11 +210,14 @@ impl Resolve for Client {
                         Ok(r) => r,
                         Err(_) => {
                             stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(
-                                "upstream {server} timed out over TCP for {} {}; trying the next",
-                                q.name,
-                                q.qtype
-                            );
+                            if let Some(held) = self.log.allow() {
+                                tracing::warn!(
+                                    "upstream {server} timed out over TCP for {} {}; trying the next{}",
+                                    q.name,
+                                    q.qtype,
+                                    held_back(held)
+                                );
+                            }
                             failure = Failure::Timeout;
                             continue;
                         }
@@ -206,12 +226,15 @@ impl Resolve for Client {
                 Ok(r) => r,
                 Err(_) => {
                     stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(
-                        "upstream {server} did not answer {} {} within {} ms; trying the next",
-                        q.name,
-                        q.qtype,
-                        self.timeout.as_millis()
-                    );
+                    if let Some(held) = self.log.allow() {
+                        tracing::warn!(
+                            "upstream {server} did not answer {} {} within {} ms; trying the next{}",
+                            q.name,
+                            q.qtype,
+                            self.timeout.as_millis(),
+                            held_back(held)
+                        );
+                    }
                     failure = Failure::Timeout;
                     continue;
                 }
@@ -220,16 +243,19 @@ impl Resolve for Client {
                 Ok(m) => return Ok(m),
                 Err(e) => {
                     stats.errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(
-                        "upstream {server} failed for {} {}: {}; trying the next",
-                        q.name,
-                        q.qtype,
-                        match e {
-                            AskError::Io(e) => e.to_string(),
-                            AskError::Truncated => "truncated over TCP".into(),
-                            AskError::Unusable => "unusable answer".into(),
-                        }
-                    );
+                    if let Some(held) = self.log.allow() {
+                        tracing::warn!(
+                            "upstream {server} failed for {} {}: {}; trying the next{}",
+                            q.name,
+                            q.qtype,
+                            match e {
+                                AskError::Io(e) => e.to_string(),
+                                AskError::Truncated => "truncated over TCP".into(),
+                                AskError::Unusable => "unusable answer".into(),
+                            },
+                            held_back(held)
+                        );
+                    }
                 }
             }
         }

@@ -146,3 +146,74 @@ t_dns64d_sighup_and_stop() {
   grep -qE " INFO dns64d: stopped$" "$LAB_DIR/dns64d.log"
 }
 
+
+# pid_of_conf DAEMON CONF: the pid of DAEMON started with --config CONF.
+pid_of_conf() { pgrep -f -- "$1 --config $2" | head -1; }
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# req D13 under attack: 20 000 unique names in a few seconds with the first
+# upstream dead. At most `max_inflight` queries are in flight (the rest are
+# dropped unanswered and counted), so tasks, sockets and memory stay
+# bounded; the dead upstream's timeouts are logged a few lines a minute, not
+# one per question; a client is still answered through the live upstream.
+t_dns64_flood_with_a_dead_upstream_is_bounded() {
+  need_dns64d || return 1
+  local conf=$LAB_DIR/flood.toml pid rss0 rss1 fds=0 n out shed lines rc=0
+  sed -e 's/^upstreams = .*/upstreams = ["192.0.2.99:53", "192.0.2.53:53"]/' \
+    -e 's/^listen = \["\[2001.*/listen = ["[2001:db8:1::1]:5354"]/' \
+    -e 's/^timeout_ms = .*/timeout_ms = 500\nmax_inflight = 200/' \
+    -e 's/^listen = "127.0.0.1:9465"/listen = "127.0.0.1:9466"/' "$LAB_DIR/gateway.toml" >"$conf"
+  lab_bg gw dns64d-flood "$DNS64D" --config "$conf"
+  lab_wait 30 dig6 -p 5354 +short ipv4only.arpa A >/dev/null || { cat "$LAB_DIR/dns64d-flood.log"; return 1; }
+  pid=$(pid_of_conf "$DNS64D" "$conf")
+  rss0=$(rss_kb "$pid")
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/dns_flood.py" "$LAB_GW6" 5354 20000 >"$LAB_DIR/flood.out" &
+  local flood=$!
+  while kill -0 "$flood" 2>/dev/null; do
+    n=$(fd_count "$pid")
+    [ "$n" -gt "$fds" ] && fds=$n
+    sleep 0.2
+  done
+  wait "$flood"
+  rss1=$(rss_kb "$pid")
+  out=$(lab_exec gw "${CURL[@]}" "http://127.0.0.1:9466/metrics")
+  shed=$(awk '$1 == "dns64d_shed_total" {print $2}' <<<"$out")
+  lines=$(wc -l <"$LAB_DIR/dns64d-flood.log")
+  echo "$(cat "$LAB_DIR/flood.out"); shed $shed; most descriptors $fds; RSS ${rss0} -> ${rss1} kB; log lines $lines"
+  [ "${shed:-0}" -gt 0 ] || { echo "nothing shed"; rc=1; }
+  [ "$fds" -le 500 ] || { echo "descriptors: $fds"; rc=1; }
+  [ $((rss1 - rss0)) -lt 100000 ] || { echo "memory grew by $((rss1 - rss0)) kB"; rc=1; }
+  [ "$lines" -lt 40 ] || { echo "the log grew by $lines lines"; rc=1; }
+  expect "answered through the live upstream" "$(dig6 -p 5354 +time=4 twitter.test AAAA +short)" "64:ff9b::cb00:710a" || rc=1
+  stop_pid "$pid"
+  return $rc
+}
+
+idle_holder_gone() { ! pgrep -f -- "$NETNS_PY/idle_clients.py $LAB_GW6 53 40" >/dev/null; }
+
+# TCP bounds: one client's connections beyond `max_tcp_per_client` (16) are
+# closed at once; a client outside allow_from is closed at accept; one that
+# pipelines queries and never reads its answers is let go; UDP is served
+# throughout.
+t_dns64_tcp_connections_are_bounded() {
+  need_dns64d || return 1
+  local closed out rc=0
+  lab_bg v6client tcp-idle "$LAB_PYTHON" "$NETNS_PY/idle_clients.py" "$LAB_GW6" 53 40 3
+  lab_wait 50 grep -q "^closed by the server" "$LAB_DIR/tcp-idle.log" || { cat "$LAB_DIR/tcp-idle.log"; return 1; }
+  closed=$(awk '/^closed by the server/ {print $5}' "$LAB_DIR/tcp-idle.log")
+  expect "connections of one client closed beyond 16" "$closed" 24 || rc=1
+  expect "UDP meanwhile" "$(dig6 twitter.test AAAA +short)" "64:ff9b::cb00:710a" || rc=1
+  out=$(lab_exec v6client2 "$LAB_PYTHON" "$NETNS_PY/idle_clients.py" "$LAB_GW6_2" 53 1 1 | tail -1)
+  expect "a client outside allow_from" "$out" "closed by the server 1" || rc=1
+  # The idle connections are gone when their holder exits (after 3 s).
+  lab_wait 50 idle_holder_gone || rc=1
+  out=$(lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/tcp_pipeline_noread.py" "$LAB_GW6" 53 many.test 3000 30)
+  echo "pipelining client: $out"
+  case $out in "closed after "[5-9]" s" | "closed after "[1-2][0-9]" s") ;; *) rc=1 ;; esac
+  out=$(lab_exec gw "${CURL[@]}" "http://$DNS64_METRICS/metrics" | grep '^dns64d_tcp_connections_closed_total')
+  echo "$out"
+  grep -q 'reason="client_full"} [1-9]' <<<"$out" && grep -q 'reason="not_allowed"} [1-9]' <<<"$out" &&
+    grep -q 'reason="timeout"} [1-9]' <<<"$out" || rc=1
+  return $rc
+}

@@ -1,0 +1,270 @@
+//! The listeners (req D12, D14) and what bounds them: queries in flight
+//! (`max_inflight`: beyond it a UDP query is dropped unanswered, counted,
+//! so that a flood, with a dead upstream say, cannot grow tasks, sockets
+//! and memory without end; a client retries), TCP connections in all and
+//! per client (`max_tcp_connections`, `max_tcp_per_client`: beyond them a
+//! connection is closed at accept), clients outside `allow_from` closed at
+//! accept before any work, an idle and a write timeout per connection, and
+//! a backing-off accept loop whose errors are logged a few times a minute.
+//! UDP is served by its own threads and reserve of in-flight slots: nothing
+//! done over TCP holds a UDP reader.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::logging::Throttle;
+use common::sync::lock;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::server::Server;
+use crate::upstream::Resolve;
+
+/// Most time a TCP client may stay idle between queries, and may take to
+/// read an answer.
+pub const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// The bounds, from the `[dns64]` keys of the same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Queries being answered at once (full path: upstream questions).
+    pub max_inflight: usize,
+    /// TCP connections open at once.
+    pub max_tcp_connections: usize,
+    /// TCP connections one client address may hold.
+    pub max_tcp_per_client: u32,
+}
+
+/// Counters of what the bounds turned away.
+#[derive(Debug, Default)]
+pub struct AdmissionStats {
+    /// Queries dropped unanswered: `max_inflight` queries in flight.
+    pub shed: AtomicU64,
+    /// TCP connections closed at accept: the total cap.
+    pub tcp_full: AtomicU64,
+    /// TCP connections closed at accept: the client's cap.
+    pub tcp_client_full: AtomicU64,
+    /// TCP connections closed at accept: a client outside `allow_from`.
+    pub tcp_not_allowed: AtomicU64,
+    /// TCP connections closed: idle, or not reading its answers.
+    pub tcp_timed_out: AtomicU64,
+}
+
+/// The shared bounds of the listeners.
+#[derive(Debug)]
+pub struct Admission {
+    limits: Limits,
+    inflight: Arc<Semaphore>,
+    tcp: Arc<Semaphore>,
+    per_client: Mutex<HashMap<IpAddr, u32>>,
+    /// Counters.
+    pub stats: AdmissionStats,
+    accept_log: Throttle,
+}
+
+impl Admission {
+    /// Bounds as `limits` says.
+    pub fn new(limits: Limits) -> Self {
+        Admission {
+            limits,
+            inflight: Arc::new(Semaphore::new(limits.max_inflight)),
+            tcp: Arc::new(Semaphore::new(limits.max_tcp_connections)),
+            per_client: Mutex::new(HashMap::new()),
+            stats: AdmissionStats::default(),
+            accept_log: Throttle::new(Duration::from_secs(60), 5),
+        }
+    }
+
+    /// Queries in flight now.
+    pub fn inflight(&self) -> usize {
+        self.limits.max_inflight - self.inflight.available_permits()
+    }
+
+    /// TCP connections open now.
+    pub fn tcp_connections(&self) -> usize {
+        self.limits.max_tcp_connections - self.tcp.available_permits()
+    }
+
+    /// A slot for one query in flight, or `None` (counted as shed).
+    fn query_slot(&self) -> Option<OwnedSemaphorePermit> {
+        let slot = self.inflight.clone().try_acquire_owned().ok();
+        if slot.is_none() {
+            self.stats.shed.fetch_add(1, Ordering::Relaxed);
+        }
+        slot
+    }
+
+    /// Admits a TCP connection from `client`, or says why not (counted).
+    fn tcp_slot(self: &Arc<Self>, client: IpAddr) -> Option<TcpSlot> {
+        let Ok(permit) = self.tcp.clone().try_acquire_owned() else {
+            self.stats.tcp_full.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        let mut m = lock(&self.per_client);
+        let n = m.entry(client).or_insert(0);
+        if *n >= self.limits.max_tcp_per_client {
+            self.stats.tcp_client_full.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        *n += 1;
+        Some(TcpSlot {
+            admission: self.clone(),
+            client,
+            _permit: permit,
+        })
+    }
+}
+
+/// One admitted TCP connection; gives its place back when dropped.
+#[derive(Debug)]
+struct TcpSlot {
+    admission: Arc<Admission>,
+    client: IpAddr,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for TcpSlot {
+    fn drop(&mut self) {
+        let mut m = lock(&self.admission.per_client);
+        if let Some(n) = m.get_mut(&self.client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// Serves UDP on `sock` from a plain thread (start one per core on the same
+/// socket): answers from the fast path are sent at once; everything else
+/// becomes a task on `rt`, within `max_inflight`. Runs until the process
+/// ends.
+pub fn serve_udp<R: Resolve>(
+    server: Arc<Server<R>>,
+    admission: Arc<Admission>,
+    sock: Arc<std::net::UdpSocket>,
+    rt: tokio::runtime::Handle,
+) {
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let (n, peer) = match sock.recv_from(&mut buf) {
+            Ok(x) => x,
+            Err(e) => {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    tracing::error!("UDP receive failed: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                continue;
+            }
+        };
+        if let Some(out) = server.answer_fast(&buf[..n], peer.ip(), true) {
+            let _ = sock.send_to(&out, peer);
+            continue;
+        }
+        let Some(slot) = admission.query_slot() else {
+            continue;
+        };
+        let wire = buf[..n].to_vec();
+        let (server, sock) = (server.clone(), sock.clone());
+        rt.spawn(async move {
+            if let Some(out) = server.answer_wire(&wire, peer.ip(), true).await {
+                let _ = sock.send_to(&out, peer);
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Serves TCP on `l` until the task is dropped: one task per admitted
+/// connection, its queries answered in order (RFC 7766).
+pub async fn serve_tcp<R: Resolve>(
+    server: Arc<Server<R>>,
+    admission: Arc<Admission>,
+    l: TcpListener,
+) {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let (s, peer) = match l.accept().await {
+            Ok(x) => {
+                backoff = Duration::from_millis(10);
+                x
+            }
+            Err(e) => {
+                // Out of descriptors, say: wait before trying again, longer
+                // each time, and log a few times a minute.
+                if let Some(held) = admission.accept_log.allow() {
+                    tracing::error!("TCP accept failed: {e} ({held} more since the last line)");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        if !server.allows(peer.ip()) {
+            admission
+                .stats
+                .tcp_not_allowed
+                .fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let Some(slot) = admission.tcp_slot(peer.ip()) else {
+            continue;
+        };
+        let (server, admission) = (server.clone(), admission.clone());
+        tokio::spawn(async move {
+            let _ = tcp_connection(&server, &admission, s, peer).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn tcp_connection<R: Resolve>(
+    server: &Server<R>,
+    admission: &Admission,
+    mut s: TcpStream,
+    peer: SocketAddr,
+) -> std::io::Result<()> {
+    let timed_out = || {
+        admission
+            .stats
+            .tcp_timed_out
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    };
+    loop {
+        let mut l = [0u8; 2];
+        match tokio::time::timeout(TCP_IDLE, s.read_exact(&mut l)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return Ok(()),
+            Err(_) => return timed_out(),
+        }
+        let mut wire = vec![0u8; usize::from(u16::from_be_bytes(l))];
+        match tokio::time::timeout(TCP_IDLE, s.read_exact(&mut wire)).await {
+            Ok(r) => r?,
+            Err(_) => return timed_out(),
+        };
+        let Some(slot) = admission.query_slot() else {
+            return Ok(());
+        };
+        let out = server.answer_wire(&wire, peer.ip(), false).await;
+        drop(slot);
+        let Some(out) = out else {
+            return Ok(());
+        };
+        let Ok(len) = u16::try_from(out.len()) else {
+            return Ok(());
+        };
+        let mut framed = Vec::with_capacity(out.len() + 2);
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(&out);
+        // A client that sends and never reads is let go.
+        match tokio::time::timeout(TCP_IDLE, s.write_all(&framed)).await {
+            Ok(r) => r?,
+            Err(_) => return timed_out(),
+        }
+    }
+}
