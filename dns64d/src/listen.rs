@@ -54,6 +54,41 @@ pub struct AdmissionStats {
     pub tcp_timed_out: AtomicU64,
 }
 
+impl Limits {
+    /// Descriptors the bounds may use at once: two upstream sockets per
+    /// query in flight, one per TCP connection, and room for the listeners,
+    /// the metrics endpoint and the runtime.
+    pub fn descriptors(&self) -> u64 {
+        (2 * self.max_inflight + self.max_tcp_connections + 128) as u64
+    }
+}
+
+/// Raises the open-files limit to what `limits` need (within the hard
+/// limit), so that the bounds, not the descriptor limit, decide what is
+/// refused: with too few descriptors a flood of TCP connections would
+/// starve the upstream sockets of UDP queries.
+///
+/// # Errors
+/// When the hard limit is below the need: lower `max_inflight` or
+/// `max_tcp_connections`, or raise the limit (`LimitNOFILE=`).
+pub fn raise_descriptor_limit(limits: &Limits) -> Result<u64, String> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let need = limits.descriptors();
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| e.to_string())?;
+    if soft >= need {
+        return Ok(soft);
+    }
+    if hard < need {
+        return Err(format!(
+            "dns64.max_inflight ({}) and dns64.max_tcp_connections ({}) need {need} open files, \
+             but the hard limit is {hard}: lower them, or raise the limit (systemd: LimitNOFILE=)",
+            limits.max_inflight, limits.max_tcp_connections
+        ));
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, need, hard).map_err(|e| e.to_string())?;
+    Ok(need)
+}
+
 /// The shared bounds of the listeners.
 #[derive(Debug)]
 pub struct Admission {

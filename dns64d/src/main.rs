@@ -17,7 +17,7 @@ use anyhow::Context;
 use clap::Parser;
 use common::logging::{self, LogFormat};
 use dns64d::config::{Dns64Config, File};
-use dns64d::listen::{Admission, serve_tcp, serve_udp};
+use dns64d::listen::{Admission, raise_descriptor_limit, serve_tcp, serve_udp};
 use dns64d::server::{Server, Settings};
 use dns64d::upstream::{Cached, Client};
 use tokio::net::TcpListener;
@@ -156,6 +156,8 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
         resolver(&f.dns64),
         f.dns64.cache_size,
     ));
+    let files = raise_descriptor_limit(&f.dns64.limits()).map_err(anyhow::Error::msg)?;
+    tracing::debug!("open files limit {files}");
     let admission = Arc::new(Admission::new(f.dns64.limits()));
     let mut tasks = Vec::new();
     for addr in &f.dns64.listen {

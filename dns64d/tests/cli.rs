@@ -26,3 +26,22 @@ fn check_config_names_a_bad_dns64_key() {
     assert_eq!(code, 1);
     assert!(err.contains("key `dns64.upstreams`: is empty"), "{err}");
 }
+
+/// A descriptor limit below what the bounds need is refused at start,
+/// naming the keys, instead of letting TCP connections starve the upstream
+/// sockets of UDP queries later.
+#[test]
+fn a_descriptor_limit_below_the_bounds_is_refused_at_start() {
+    let path = write_config(
+        "nofile.toml",
+        "[dns64]\nlisten = [\"127.0.0.1:5399\"]\nupstreams = [\"192.0.2.53:53\"]\n",
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n 256 && exec {BIN} --config {}", path.display()))
+        .output()
+        .expect("sh runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("dns64.max_inflight") && err.contains("hard limit is 256"), "{err}");
+}
