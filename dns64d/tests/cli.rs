@@ -38,10 +38,16 @@ fn a_descriptor_limit_below_the_bounds_is_refused_at_start() {
     );
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("ulimit -n 256 && exec {BIN} --config {}", path.display()))
+        .arg(format!(
+            "ulimit -n 256 && exec {BIN} --config {}",
+            path.display()
+        ))
         .output()
         .expect("sh runs");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("dns64.max_inflight") && err.contains("hard limit is 256"), "{err}");
+    assert!(
+        err.contains("dns64.max_inflight") && err.contains("hard limit is 256"),
+        "{err}"
+    );
 }

@@ -153,17 +153,27 @@ impl Driver {
     /// Handles the `n` bytes read at `buf[self.read_at()..]`, then every
     /// packet it released or was cut into.
     pub fn received(&mut self, cx: &Context<'_>, buf: &mut [u8], n: usize, out: &mut impl Egress) {
+        let c = cx.counters;
+        let data = if self.vnet {
+            n.checked_sub(VNET_HDR_LEN)
+        } else {
+            Some(n)
+        };
+        let family = usize::from(data.is_some_and(|l| l > 0) && buf[START] >> 4 == 4);
+        c.read[family].fetch_add(1, Ordering::Relaxed);
         let mut current = if self.vnet {
-            let Some(n) = n.checked_sub(VNET_HDR_LEN) else {
-                cx.counters.drop(DropReason::BadOffload);
+            let Some(n) = data else {
+                c.drop(DropReason::BadOffload);
                 return;
             };
             let hdr = VnetHdr::read(&buf[START - VNET_HDR_LEN..START]);
+            if hdr.gso_size > 0 {
+                c.superpackets_read.fetch_add(1, Ordering::Relaxed);
+            }
             match offload::accept(&hdr, &mut buf[START..START + n]) {
                 Ok(Accept::Ready(off)) => Some((n, off)),
                 Ok(Accept::Segment) => {
-                    cx.counters.gso_cut.fetch_add(1, Ordering::Relaxed);
-                    self.cut_into(START, n, hdr.gso_size, buf, cx.counters);
+                    self.cut_into(START, n, hdr.gso_size, buf, c);
                     None
                 }
                 Err(r) => {
@@ -197,6 +207,8 @@ impl Driver {
             self.carry_out(cx, verdict, &read, buf, out);
             // Fragments that waited for the first one just translated
             // (req S9) go through now, in the order they arrived.
+            c.released
+                .fetch_add(self.fx.released.len() as u64, Ordering::Relaxed);
             self.pending.extend(self.fx.released.drain(..).rev());
         }
     }
@@ -223,6 +235,7 @@ impl Driver {
                     1
                 };
                 count(counters, way, packets, n);
+                counters.forwarded[way.index()].fetch_add(1, Ordering::Relaxed);
                 let pkt = &buf[start..start + len];
                 let taken = match self.coalescer.as_mut().map(|c| c.offer(pkt, off)) {
                     Some(Offer::Taken) => true,
@@ -237,23 +250,30 @@ impl Driver {
                     send(self.vnet, buf, start, len, hdr, counters, out);
                 }
             }
-            Verdict::Reply { start, len } => self.reply(cx, buf, start, len, out),
+            Verdict::Reply { start, len } => {
+                counters.answered.fetch_add(1, Ordering::Relaxed);
+                self.reply(cx, buf, start, len, out);
+            }
             Verdict::Refuse { reason, start, len } => {
                 counters.drop(reason);
                 self.reply(cx, buf, start, len, out);
             }
             Verdict::Fragment { start, len, mtu } => {
-                count(counters, way, 1, n);
                 self.flush(counters, out);
                 if off.partial {
                     // Fragments carry a finished checksum.
                     offload::complete(&mut buf[start..start + len]);
                 }
-                self.fragment(&buf[start..start + len], mtu, counters, out);
+                if self.fragment(&buf[start..start + len], mtu, counters, out) {
+                    count(counters, way, 1, n);
+                    counters.forwarded[way.index()].fetch_add(1, Ordering::Relaxed);
+                }
             }
             Verdict::Segment { start, len } => {
-                counters.gso_cut.fetch_add(1, Ordering::Relaxed);
                 self.cut_into(start, len, off.gso_size, buf, counters);
+            }
+            Verdict::Held => {
+                counters.held.fetch_add(1, Ordering::Relaxed);
             }
             Verdict::Drop(r) => counters.drop(r),
         }
@@ -276,8 +296,15 @@ impl Driver {
         }
     }
 
-    /// Writes the fragments of `pkt` cut to `mtu`.
-    fn fragment(&mut self, pkt: &[u8], mtu: u16, counters: &Counters, out: &mut impl Egress) {
+    /// Writes the fragments of `pkt` cut to `mtu`; false when it cannot be
+    /// cut (counted as a drop).
+    fn fragment(
+        &mut self,
+        pkt: &[u8],
+        mtu: u16,
+        counters: &Counters,
+        out: &mut impl Egress,
+    ) -> bool {
         match Fragments::new(pkt, mtu) {
             Ok(mut pieces) => {
                 while let Some(f) = pieces.next_into(&mut self.frag[VNET_HDR_LEN..]) {
@@ -294,8 +321,12 @@ impl Driver {
                     );
                 }
             }
-            Err(r) => counters.drop(r),
+            Err(r) => {
+                counters.drop(r);
+                return false;
+            }
         }
+        true
     }
 
     /// Cuts the super-packet at `buf[start..start + len]` into segments of
@@ -309,7 +340,13 @@ impl Driver {
         counters: &Counters,
     ) {
         match offload::segment(&buf[start..start + len], gso_size, &mut self.cut) {
-            Ok(()) => self.pending.extend(self.cut.drain(..).rev()),
+            Ok(()) => {
+                counters.gso_cut.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .segments
+                    .fetch_add(self.cut.len() as u64, Ordering::Relaxed);
+                self.pending.extend(self.cut.drain(..).rev());
+            }
             Err(r) => {
                 self.cut.clear();
                 counters.drop(r);

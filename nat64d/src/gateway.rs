@@ -240,10 +240,10 @@ impl Gateway {
             let key = frag6_key(&flow);
             let mut frags = lock(&self.frags6);
             let Some(pool4) = frags.known(&key, now) else {
-                return Verdict::Drop(match frags.hold(key, &buf[start..start + len], now) {
-                    Ok(()) => DropReason::FragmentHeld,
-                    Err(_) => DropReason::FragmentHoldFull,
-                });
+                return match frags.hold(key, &buf[start..start + len], now) {
+                    Ok(()) => Verdict::Held,
+                    Err(_) => Verdict::Drop(DropReason::FragmentHoldFull),
+                };
             };
             drop(frags);
             let map = Map4 {
@@ -383,10 +383,10 @@ impl Gateway {
             match frags.known(&key, now) {
                 Some(x) => x,
                 None => {
-                    return Verdict::Drop(match frags.hold(key, &buf[start..start + len], now) {
-                        Ok(()) => DropReason::FragmentHeld,
-                        Err(_) => DropReason::FragmentHoldFull,
-                    });
+                    return match frags.hold(key, &buf[start..start + len], now) {
+                        Ok(()) => Verdict::Held,
+                        Err(_) => Verdict::Drop(DropReason::FragmentHoldFull),
+                    };
                 }
             }
         };
@@ -423,6 +423,11 @@ impl Gateway {
         let a = lock(&self.frags4);
         let b = lock(&self.frags6);
         (a.len() + b.len(), a.held_bytes() + b.held_bytes())
+    }
+
+    /// Fragments held now, both directions.
+    pub fn fragments_held(&self) -> usize {
+        lock(&self.frags4).held_packets() + lock(&self.frags6).held_packets()
     }
 }
 

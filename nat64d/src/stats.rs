@@ -121,10 +121,6 @@ pub enum DropReason {
     SynHeld,
     /// An unsolicited IPv4 SYN with the hold queue full (req S4).
     SynHoldFull,
-    /// A non-first fragment that arrived before its first fragment, held
-    /// (req S9); not lost: translated when the first arrives, or counted
-    /// as `FragmentTimeout`.
-    FragmentHeld,
     /// A held fragment whose first fragment did not arrive in time
     /// (req S9).
     FragmentTimeout,
@@ -182,7 +178,6 @@ impl DropReason {
         DropReason::InboundSessionLimit,
         DropReason::SynHeld,
         DropReason::SynHoldFull,
-        DropReason::FragmentHeld,
         DropReason::FragmentTimeout,
         DropReason::FragmentHoldFull,
         DropReason::BadOffload,
@@ -233,7 +228,6 @@ impl DropReason {
             DropReason::InboundSessionLimit => "inbound_session_limit",
             DropReason::SynHeld => "syn_held",
             DropReason::SynHoldFull => "syn_hold_full",
-            DropReason::FragmentHeld => "fragment_held",
             DropReason::FragmentTimeout => "fragment_timeout",
             DropReason::FragmentHoldFull => "fragment_hold_full",
             DropReason::BadOffload => "bad_offload",
@@ -277,6 +271,23 @@ pub struct Counters {
     /// Super-packets cut into segments in software first (their segments
     /// did not fit the egress MTU, or their headers are unusual).
     pub gso_cut: std::sync::atomic::AtomicU64,
+    /// Packets read from the TUN, IPv6 and IPv4 (a super-packet is one).
+    pub read: [std::sync::atomic::AtomicU64; 2],
+    /// Reads that were super-packets (TUN offload).
+    pub superpackets_read: std::sync::atomic::AtomicU64,
+    /// Packets processed that were translated and sent (whole or in
+    /// fragments; a super-packet translated whole is one), by way.
+    pub forwarded: [std::sync::atomic::AtomicU64; 3],
+    /// Packets processed that were answered with one of the translator's
+    /// own ICMP errors instead of being translated (Packet Too Big, Time
+    /// Exceeded, Parameter Problem...), sent or rate-limited.
+    pub answered: std::sync::atomic::AtomicU64,
+    /// Segments made by cutting super-packets in software.
+    pub segments: std::sync::atomic::AtomicU64,
+    /// Fragments held for their first fragment (req S9).
+    pub held: std::sync::atomic::AtomicU64,
+    /// Held fragments released by their first and processed again.
+    pub released: std::sync::atomic::AtomicU64,
     /// UDP super-packets written from coalesced datagrams (two or more).
     pub coalesced_writes: std::sync::atomic::AtomicU64,
     /// Datagrams written inside those super-packets.
@@ -295,6 +306,13 @@ impl Default for Counters {
             write_errors: Default::default(),
             gso_whole: Default::default(),
             gso_cut: Default::default(),
+            read: Default::default(),
+            superpackets_read: Default::default(),
+            forwarded: Default::default(),
+            answered: Default::default(),
+            segments: Default::default(),
+            held: Default::default(),
+            released: Default::default(),
             coalesced_writes: Default::default(),
             coalesced: Default::default(),
         }

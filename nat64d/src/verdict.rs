@@ -63,6 +63,10 @@ pub enum Verdict {
         /// Length of the error.
         len: usize,
     },
+    /// A fragment after the first that came before its first, held (req
+    /// S9): processed again when the first arrives, or counted as
+    /// `fragment_timeout` when it does not.
+    Held,
     /// Nothing to send.
     Drop(DropReason),
 }

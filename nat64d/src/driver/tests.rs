@@ -207,3 +207,103 @@ fn s4_an_unanswered_held_syn_gets_port_unreachable() {
     assert_eq!((w[0][20], w[0][21]), (3, 3));
     assert_eq!(c.own_errors.load(Ordering::Relaxed), 1);
 }
+
+/// The counters add up: every packet read (and every segment cut from a
+/// super-packet) ends as forwarded, answered, dropped (by reason), cut, or
+/// is a fragment held now: `read + segments = forwarded + answered +
+/// dropped + cut + held now`. Held fragments are not drops: when their
+/// first comes they are processed again; when it does not they are counted
+/// as `fragment_timeout`.
+#[test]
+fn the_counters_add_up() {
+    let g = gateway(true, vec![]);
+    let c = Counters::default();
+    let mut d = Driver::new(0, false, false);
+    let port = bind(&mut d, &g, &c);
+    let sum = |a: &[std::sync::atomic::AtomicU64]| -> u64 {
+        a.iter().map(|x| x.load(Ordering::Relaxed)).sum()
+    };
+    let check = |what: &str| {
+        let read = sum(&c.read);
+        let segments = c.segments.load(Ordering::Relaxed);
+        let out = sum(&c.forwarded)
+            + c.answered.load(Ordering::Relaxed)
+            + sum(&c.drops)
+            + c.gso_cut.load(Ordering::Relaxed)
+            + g.0.fragments_held() as u64;
+        assert_eq!(read + segments, out, "after {what}");
+    };
+    check("a binding");
+    // Garbage, a packet outside the prefix, one to a refused destination,
+    // one with hop limit 1 (answered with Time Exceeded).
+    feed(&mut d, &g, &c, 10, 1, &[0x60, 1, 2]);
+    feed(&mut d, &g, &c, 10, 1, &[0x45; 40]);
+    feed(
+        &mut d,
+        &g,
+        &c,
+        10,
+        1,
+        &udp6(H1, "2001:db8:9::1".parse().unwrap(), 1, 2),
+    );
+    feed(
+        &mut d,
+        &g,
+        &c,
+        10,
+        1,
+        &udp6(H1, wkp("127.0.0.1".parse().unwrap()), 1, 2),
+    );
+    let mut ttl1 = Vec::new();
+    PacketBuilder::ipv6(H1.octets(), wkp(SERVER4).octets(), 1)
+        .udp(5000, 53)
+        .write(&mut ttl1, b"x")
+        .unwrap();
+    feed(&mut d, &g, &c, 10, 1, &ttl1);
+    check("garbage, refusals, an answered packet");
+    assert_eq!(c.answered.load(Ordering::Relaxed), 1);
+    // An IPv4 datagram in two fragments, the second first: held, then
+    // released by the first and translated.
+    let mut big = Vec::new();
+    PacketBuilder::ipv4(SERVER4.octets(), POOL1.octets(), 64)
+        .udp(53, port)
+        .write(&mut big, &[9u8; 1000])
+        .unwrap();
+    let total = big.len();
+    let fix = |p: &mut Vec<u8>, more: bool, off: u16| {
+        let len = p.len() as u16;
+        p[2..4].copy_from_slice(&len.to_be_bytes());
+        p[6..8].copy_from_slice(&((u16::from(more) << 13) | off).to_be_bytes());
+        p[10..12].fill(0);
+        let s: u32 = p[..20]
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum();
+        let s = (s & 0xffff) + (s >> 16);
+        p[10..12].copy_from_slice(&(!((s & 0xffff) + (s >> 16)) as u16).to_be_bytes());
+    };
+    let (first, second) = {
+        let mut f1 = big[..20 + 512].to_vec();
+        let mut f2 = [&big[..20], &big[20 + 512..]].concat();
+        fix(&mut f1, true, 0);
+        fix(&mut f2, false, 512 / 8);
+        (f1, f2)
+    };
+    assert!(total > 532);
+    feed(&mut d, &g, &c, 10, 2, &second);
+    assert_eq!(g.0.fragments_held(), 1);
+    check("a held fragment");
+    feed(&mut d, &g, &c, 10, 2, &first);
+    assert_eq!(g.0.fragments_held(), 0);
+    assert_eq!(c.released.load(Ordering::Relaxed), 1);
+    check("its release");
+    // A fragment whose first never comes: expired, counted as a drop.
+    let mut orphan = [&second[..4], &[0x12, 0x34], &second[6..]].concat();
+    fix(&mut orphan, false, 512 / 8);
+    feed(&mut d, &g, &c, 10, 3, &orphan);
+    assert_eq!(g.0.fragments_held(), 1);
+    let lost = g.0.expire_fragments(3 + crate::gateway::FRAG_TIMEOUT + 1);
+    assert_eq!(lost, 1);
+    c.drop_n(DropReason::FragmentTimeout, lost as u64);
+    check("an expired fragment");
+}

@@ -36,6 +36,7 @@ enum Entry<V> {
 pub struct FragTable<K, V> {
     map: HashMap<K, (Entry<V>, Secs), foldhash::fast::RandomState>,
     held_bytes: usize,
+    held_packets: usize,
 }
 
 impl<K, V> Default for FragTable<K, V> {
@@ -43,6 +44,7 @@ impl<K, V> Default for FragTable<K, V> {
         FragTable {
             map: HashMap::default(),
             held_bytes: 0,
+            held_packets: 0,
         }
     }
 }
@@ -73,6 +75,7 @@ impl<K: Hash + Eq + Copy, V: Copy> FragTable<K, V> {
             *u = until;
             if let Entry::Waiting(held) = old {
                 self.held_bytes -= held.iter().map(|p| p.len()).sum::<usize>();
+                self.held_packets -= held.len();
                 return held;
             }
             return Vec::new();
@@ -117,6 +120,7 @@ impl<K: Hash + Eq + Copy, V: Copy> FragTable<K, V> {
             }
         }
         self.held_bytes += pkt.len();
+        self.held_packets += 1;
         Ok(())
     }
 
@@ -136,6 +140,7 @@ impl<K: Hash + Eq + Copy, V: Copy> FragTable<K, V> {
             false
         });
         self.held_bytes -= bytes;
+        self.held_packets -= dropped;
         dropped
     }
 
@@ -152,6 +157,11 @@ impl<K: Hash + Eq + Copy, V: Copy> FragTable<K, V> {
     /// Bytes of held fragments.
     pub fn held_bytes(&self) -> usize {
         self.held_bytes
+    }
+
+    /// Fragments held, waiting for their first.
+    pub fn held_packets(&self) -> usize {
+        self.held_packets
     }
 }
 

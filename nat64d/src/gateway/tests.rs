@@ -307,7 +307,7 @@ fn s9_ipv4_fragments_follow_the_first() {
     let (a, _, _) = run(&g, &second, 2 + FRAG_TIMEOUT);
     assert_eq!(
         a,
-        Verdict::Drop(DropReason::FragmentHeld),
+        Verdict::Held,
         "forgotten after the timeout: waits for a first fragment again"
     );
     assert_eq!(g.0.expire_fragments(3 + FRAG_TIMEOUT), 0);
@@ -320,7 +320,7 @@ fn s9_ipv4_fragments_out_of_order() {
     let g = gateway(true, vec![]);
     let (first, second) = udp4_reply_in_two(&g);
     let (a, _, _) = run(&g, &second, 1);
-    assert_eq!(a, Verdict::Drop(DropReason::FragmentHeld));
+    assert_eq!(a, Verdict::Held);
     assert_eq!(g.0.fragment_census(), (1, second.len()));
     let (a, _, f1, released) = run_fx(&g, &first, 2);
     assert!(
@@ -347,7 +347,7 @@ fn s9_held_fragment_without_first_times_out_counted() {
     let g = gateway(true, vec![]);
     let (_, second) = udp4_reply_in_two(&g);
     let (a, _, _) = run(&g, &second, 1);
-    assert_eq!(a, Verdict::Drop(DropReason::FragmentHeld));
+    assert_eq!(a, Verdict::Held);
     assert_eq!(g.0.expire_fragments(1 + FRAG_TIMEOUT), 0, "2 s at least");
     assert_eq!(g.0.expire_fragments(2 + FRAG_TIMEOUT), 1);
     assert_eq!(g.0.fragment_census(), (0, 0));
@@ -414,7 +414,7 @@ fn s9_ipv6_fragments_in_either_order() {
     // Out of order, another datagram of the same flow.
     let (first, second) = udp6_in_two(48, 0x0102_0305);
     let (a, _, _) = run(&g, &second, 1);
-    assert_eq!(a, Verdict::Drop(DropReason::FragmentHeld));
+    assert_eq!(a, Verdict::Held);
     let (a, _, g1, released) = run_fx(&g, &first, 1);
     assert!(
         matches!(a, Verdict::Forward { .. } | Verdict::Reply { .. }),

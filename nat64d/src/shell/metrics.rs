@@ -17,7 +17,32 @@ use super::shared::Shared;
 type Get = fn(&Counters) -> &AtomicU64;
 
 /// The single-number counters of every worker: name, help, which field.
-const TOTALS: [(&str, &str, Get); 8] = [
+const TOTALS: [(&str, &str, Get); 13] = [
+    (
+        "nat64d_superpackets_read_total",
+        "Reads from the TUN that were super-packets (offload).",
+        |c| &c.superpackets_read,
+    ),
+    (
+        "nat64d_answered_total",
+        "Packets answered with nat64d's own ICMP error instead of translated.",
+        |c| &c.answered,
+    ),
+    (
+        "nat64d_segments_total",
+        "Segments made by cutting super-packets in software.",
+        |c| &c.segments,
+    ),
+    (
+        "nat64d_fragments_held_total",
+        "Fragments held for their first fragment (req S9).",
+        |c| &c.held,
+    ),
+    (
+        "nat64d_fragments_released_total",
+        "Held fragments released by their first and processed again.",
+        |c| &c.released,
+    ),
     (
         "nat64d_own_icmp_errors_total",
         "ICMP errors nat64d generated and sent.",
@@ -60,12 +85,33 @@ const TOTALS: [(&str, &str, Get); 8] = [
     ),
 ];
 
+/// The unlabelled gauges, in the order [`Metrics::refresh`] sets them.
+const GAUGES: [(&str, &str); 6] = [
+    ("nat64d_static_bib_entries", "Static bindings."),
+    ("nat64d_held_syns", "IPv4 SYNs held for simultaneous open."),
+    (
+        "nat64d_unanswered_inbound_sessions",
+        "Sessions the IPv4 side opened that the IPv6 host has not answered yet.",
+    ),
+    (
+        "nat64d_fragment_flows",
+        "Fragmented datagrams being matched (req S9).",
+    ),
+    (
+        "nat64d_fragment_held_bytes",
+        "Bytes of fragments waiting for their first fragment.",
+    ),
+    ("nat64d_fragments_held", "Fragments held now."),
+];
+
 /// nat64d's families.
 #[derive(Debug)]
 pub(crate) struct Metrics {
     families: Families,
     packets: IntCounterVec,
     bytes: IntCounterVec,
+    read: IntCounterVec,
+    forwarded: IntCounterVec,
     drops: IntCounterVec,
     totals: Vec<(IntCounterVec, Get)>,
     log_dropped: IntCounterVec,
@@ -74,11 +120,7 @@ pub(crate) struct Metrics {
     tcp_sessions: IntGaugeVec,
     bibs: IntGaugeVec,
     pool_ports: IntGaugeVec,
-    statics: IntGaugeVec,
-    held_syns: IntGaugeVec,
-    unanswered: IntGaugeVec,
-    frag_flows: IntGaugeVec,
-    frag_bytes: IntGaugeVec,
+    gauges: Vec<IntGaugeVec>,
 }
 
 impl Metrics {
@@ -99,6 +141,16 @@ impl Metrics {
             "nat64d_drops_total",
             "Packets dropped, by reason.",
             &["reason"],
+        );
+        let read = c(
+            "nat64d_packets_read_total",
+            "Packets read from the TUN, by family (a super-packet is one).",
+            &["family"],
+        );
+        let forwarded = c(
+            "nat64d_forwarded_total",
+            "Packets read that were translated and sent (a super-packet is one), by direction.",
+            &["way"],
         );
         let totals = TOTALS
             .iter()
@@ -128,30 +180,12 @@ impl Metrics {
                 "Pool transport addresses, by protocol.",
                 &["proto", "use"],
             ),
-            statics: g("nat64d_static_bib_entries", "Static bindings.", &[]),
-            held_syns: g(
-                "nat64d_held_syns",
-                "IPv4 SYNs held for simultaneous open.",
-                &[],
-            ),
-            unanswered: g(
-                "nat64d_unanswered_inbound_sessions",
-                "Sessions the IPv4 side opened that the IPv6 host has not answered yet.",
-                &[],
-            ),
-            frag_flows: g(
-                "nat64d_fragment_flows",
-                "Fragmented datagrams being matched (req S9).",
-                &[],
-            ),
-            frag_bytes: g(
-                "nat64d_fragment_held_bytes",
-                "Bytes of fragments waiting for their first fragment.",
-                &[],
-            ),
+            gauges: GAUGES.iter().map(|(n, h)| g(n, h, &[])).collect(),
             families: f,
             packets,
             bytes,
+            read,
+            forwarded,
             drops,
             totals,
             log_dropped,
@@ -169,7 +203,12 @@ impl Metrics {
             let i = w.index();
             set_counter(&self.packets, &[w.name()], s.sum(|c| &c.packets[i]));
             set_counter(&self.bytes, &[w.name()], s.sum(|c| &c.bytes[i]));
+            set_counter(&self.forwarded, &[w.name()], s.sum(|c| &c.forwarded[i]));
         }
+        for (i, family) in ["ipv6", "ipv4"].iter().enumerate() {
+            set_counter(&self.read, &[family], s.sum(|c| &c.read[i]));
+        }
+
         for (i, r) in DropReason::ALL.iter().enumerate() {
             set_counter(&self.drops, &[r.name()], s.sum(|c| &c.drops[i]));
         }
@@ -209,12 +248,19 @@ impl Metrics {
                 census.tcp_states[i] as u64,
             );
         }
-        set_gauge(&self.statics, &[], census.static_bibs as u64);
-        set_gauge(&self.held_syns, &[], census.held_syns as u64);
-        set_gauge(&self.unanswered, &[], census.unanswered_inbound as u64);
+
         let (flows, held) = s.gateway.fragment_census();
-        set_gauge(&self.frag_flows, &[], flows as u64);
-        set_gauge(&self.frag_bytes, &[], held as u64);
+        let values = [
+            census.static_bibs,
+            census.held_syns,
+            census.unanswered_inbound,
+            flows,
+            held,
+            s.gateway.fragments_held(),
+        ];
+        for (gauge, v) in self.gauges.iter().zip(values) {
+            set_gauge(gauge, &[], v as u64);
+        }
     }
 }
 

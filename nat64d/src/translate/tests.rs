@@ -200,6 +200,7 @@ fn span(out: Verdict) -> (usize, usize) {
         | Verdict::Segment { start, len }
         | Verdict::Refuse { start, len, .. } => (start, len),
         Verdict::Drop(r) => panic!("no output: {r:?}"),
+        Verdict::Held => panic!("no output: held"),
     }
 }
 
@@ -1234,7 +1235,9 @@ proptest! {
                 let skip = if to_v4 { 20 } else { 40 };
                 prop_assert_eq!(&buf[start + skip..start + len], &whole_out[..]);
             }
-            Verdict::Reply { .. } | Verdict::Refuse { .. } | Verdict::Drop(_) => prop_assert!(false, "no error expected"),
+            Verdict::Reply { .. } | Verdict::Refuse { .. } | Verdict::Drop(_) | Verdict::Held => {
+                prop_assert!(false, "no error expected")
+            }
             Verdict::Segment { .. } => prop_assert!(false, "not a super-packet"),
         }
     }
