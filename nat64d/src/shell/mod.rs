@@ -10,5 +10,6 @@ mod metrics;
 mod reload;
 mod shared;
 pub(crate) mod start;
+mod trim;
 mod tun;
 mod worker;

@@ -158,6 +158,7 @@ fn control(
     let shards = shared.gateway.table.shard_count();
     let mut next_shard = 0;
     let (mut events, mut unanswered) = (Vec::new(), Vec::new());
+    let mut trimmer = super::trim::Trimmer::default();
     loop {
         std::thread::sleep(TICK);
         let now = u32::try_from(t0.elapsed().as_secs()).unwrap_or(u32::MAX);
@@ -168,6 +169,7 @@ fn control(
             next_shard = (next_shard + 1) % shards;
         }
         shared.log.send(&mut events);
+        trimmer.after_sweep(shared.gateway.table.sessions());
         let lost = shared.gateway.expire_fragments(now);
         if lost > 0 {
             shared.counters[0].drop_n(DropReason::FragmentTimeout, lost as u64);

@@ -67,6 +67,16 @@ impl Table {
         Ok(())
     }
 
+    /// Shrinks a per-source map that has emptied out (see
+    /// [`Shard::compact`]); the sweep of shard `shard` calls it.
+    pub(super) fn compact_sources(&self, shard: usize) {
+        let mut m = lock(&self.sources[shard % self.sources.len()]);
+        if m.capacity() > 1024 && m.len() * 4 <= m.capacity() {
+            let len = m.len();
+            m.shrink_to(len * 2);
+        }
+    }
+
     /// Undoes [`Self::admit`] for a session that was not created.
     pub(super) fn release_source(&self, _now: Secs, src: Ipv6Addr) {
         self.total.fetch_sub(1, Ordering::Relaxed);

@@ -405,6 +405,9 @@ impl Table {
                 unanswered.push(h.packet);
             }
         }
+        s.compact();
+        drop(s);
+        self.compact_sources(shard);
         removed
     }
 }

@@ -65,6 +65,46 @@ impl Shard {
     }
 }
 
+/// Tables smaller than this are left as they are.
+const SHRINK_FLOOR: usize = 1024;
+
+impl Shard {
+    /// Hands memory back once the shard has emptied out (after a flood,
+    /// say): each map shrinks when it is at most a quarter full, and a
+    /// shard without a live binding lets go of its binding slots.
+    pub(super) fn compact(&mut self) {
+        if self.bibs.len() > SHRINK_FLOOR && self.bibs.len() == self.free.len() {
+            self.bibs = Vec::new();
+            self.free = Vec::new();
+            self.bib6 = HashTable::new();
+            self.bib4 = HashTable::new();
+        }
+        let shrink = |len: usize, cap: usize| cap > SHRINK_FLOOR && len * 4 <= cap;
+        if shrink(self.sessions.len(), self.sessions.capacity()) {
+            self.sessions.shrink_to(self.sessions.len() * 2);
+        }
+        if shrink(self.adf.len(), self.adf.capacity()) {
+            self.adf.shrink_to(self.adf.len() * 2);
+        }
+        let (bibs, hasher) = (&self.bibs, &self.bib_hasher);
+        if shrink(self.bib6.len(), self.bib6.capacity()) {
+            self.bib6.shrink_to(self.bib6.len() * 2, |&i| {
+                let b = &bibs[i as usize];
+                hasher.hash_one((b.proto, &b.v6))
+            });
+        }
+        if shrink(self.bib4.len(), self.bib4.capacity()) {
+            self.bib4.shrink_to(self.bib4.len() * 2, |&i| {
+                let b = &bibs[i as usize];
+                hasher.hash_one((b.proto, &b.v4))
+            });
+        }
+        if shrink(self.held.len(), self.held.capacity()) {
+            self.held.shrink_to_fit();
+        }
+    }
+}
+
 pub(super) fn lifetime(cfg: &StateConfig, proto: Proto, tcp: TcpState) -> Secs {
     match proto {
         Proto::Udp => cfg.timeouts.udp,

@@ -709,3 +709,44 @@ fn o4_unanswered_inbound_sessions_are_bounded_in_the_table() {
             .is_ok()
     );
 }
+
+/// After a flood of sessions expires, the sweep hands the tables' memory
+/// back: the maps shrink, the emptied shards let go of their binding slots.
+#[test]
+fn s5_the_sweep_hands_memory_back_after_a_flood() {
+    let mut l = lab();
+    for i in 0..20_000u32 {
+        let src = t6(
+            Ipv6Addr::from(u128::from(H1) + u128::from(i / 1000)),
+            2000 + (i % 1000) as u16,
+        );
+        l.out(0, Proto::Icmp, src, t4(SERVER, 0), 0).unwrap();
+    }
+    let big: usize = l
+        .table
+        .shards
+        .iter()
+        .map(|s| lock(s).sessions.capacity())
+        .sum();
+    assert!(big >= 20_000, "{big}");
+    l.sweep(1000);
+    assert_eq!(l.table.sessions(), 0);
+    for s in l.table.shards.iter() {
+        let s = lock(s);
+        assert!(
+            s.sessions.capacity() <= 1024 * 2,
+            "sessions capacity {}",
+            s.sessions.capacity()
+        );
+        assert!(
+            s.bibs.is_empty() && s.bib6.capacity() <= 2048,
+            "bibs {}",
+            s.bibs.len()
+        );
+    }
+    // The table works as before.
+    assert!(
+        l.out(1001, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+            .is_ok()
+    );
+}
