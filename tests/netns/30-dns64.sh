@@ -217,3 +217,21 @@ t_dns64_tcp_connections_are_bounded() {
     grep -q 'reason="timeout"} [1-9]' <<<"$out" || rc=1
   return $rc
 }
+
+# 20 000 mutated DNS datagrams (seeded): dns64d stays up, each is answered
+# or counted (FORMERR, REFUSED, dropped), memory stays bounded, and a real
+# client is answered afterwards, over UDP and TCP.
+t_dns64_fuzzed_datagrams_survived() {
+  need_dns64d || return 1
+  local pid rss0 rss1 out rc=0
+  pid=$(dns64_pid)
+  rss0=$(rss_kb "$pid")
+  out=$(lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/dns_fuzz.py" "$LAB_GW6" 53 20000) || rc=1
+  rss1=$(rss_kb "$pid")
+  echo "$out; RSS $rss0 -> $rss1 kB"
+  [ "$(dns64_pid)" = "$pid" ] || { echo "dns64d died or restarted"; return 1; }
+  [ $((rss1 - rss0)) -lt 100000 ] || { echo "memory grew by $((rss1 - rss0)) kB"; rc=1; }
+  dig_both "AAAA 64:ff9b::cb00:710a" twitter.test AAAA || rc=1
+  lab_exec gw "${CURL[@]}" "http://$DNS64_METRICS/metrics" | grep -E '^dns64d_(dropped_total|shed_total|queries_total\{outcome="formerr")' || true
+  return $rc
+}
