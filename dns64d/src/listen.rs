@@ -55,9 +55,11 @@ pub struct AdmissionStats {
 }
 
 impl Limits {
-    /// Descriptors the bounds may use at once: two upstream sockets per
-    /// query in flight, one per TCP connection, and room for the listeners,
-    /// the metrics endpoint and the runtime.
+    /// Descriptors the bounds may use at once: up to two upstream TCP
+    /// connections per query in flight (answers retried over TCP; UDP goes
+    /// over a fixed set of sockets), one per client TCP connection, and
+    /// room for the listeners, the upstream sockets, the metrics endpoint
+    /// and the runtime.
     pub fn descriptors(&self) -> u64 {
         (2 * self.max_inflight + self.max_tcp_connections + 128) as u64
     }

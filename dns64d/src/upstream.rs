@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 
 use common::logging::Throttle;
+
+mod sockets;
+use sockets::Sockets;
 
 use crate::cache::{Cache, Key};
 use crate::core::Failure;
@@ -70,13 +73,20 @@ pub struct Client {
     /// What a dead or failing upstream makes us log: a few lines a minute
     /// and a count of the rest, never a line per question.
     log: Throttle,
+    /// Each server's UDP sockets, opened on first use.
+    sockets: Vec<tokio::sync::OnceCell<Sockets>>,
 }
 
 impl Client {
     /// A client for `servers`.
     pub fn new(servers: Vec<SocketAddr>, timeout: Duration) -> Client {
         let stats = servers.iter().map(|_| ServerStats::default()).collect();
+        let sockets = servers
+            .iter()
+            .map(|_| tokio::sync::OnceCell::new())
+            .collect();
         Client {
+            sockets,
             servers,
             timeout,
             stats,
@@ -113,23 +123,28 @@ impl Client {
         m
     }
 
-    async fn ask(&self, server: SocketAddr, q: &Question) -> Result<Message, AskError> {
-        let query = self.message(q);
-        let wire = query.to_vec().map_err(|_| AskError::Unusable)?;
-        let bind: SocketAddr = if server.is_ipv4() {
-            "0.0.0.0:0".parse().unwrap_or(server)
-        } else {
-            "[::]:0".parse().unwrap_or(server)
+    /// Asks server `i` over UDP through its socket set (opened on first
+    /// use, on the runtime the question runs on).
+    async fn ask(&self, i: usize, q: &Question) -> Result<Message, AskError> {
+        let socks = self.sockets[i]
+            .get_or_try_init(|| Sockets::open(self.servers[i]))
+            .await
+            .map_err(AskError::Io)?;
+        let mut query = self.message(q);
+        let ids = || {
+            self.ids
+                .hash_one(self.counter.fetch_add(1, Ordering::Relaxed))
         };
-        let sock = UdpSocket::bind(bind).await.map_err(AskError::Io)?;
-        sock.connect(server).await.map_err(AskError::Io)?;
+        let Some((sock, id, mut pending)) = socks.register(ids) else {
+            return Err(AskError::Io(std::io::Error::other("no free query ID")));
+        };
+        query.metadata.id = id;
+        let wire = query.to_vec().map_err(|_| AskError::Unusable)?;
         sock.send(&wire).await.map_err(AskError::Io)?;
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = sock.recv(&mut buf).await.map_err(AskError::Io)?;
-            // Anything that is not the answer to this very question (ID and
-            // question) is ignored: spoofing attempts, late answers.
-            let Ok(m) = Message::from_vec(&buf[..n]) else {
+        // Anything that is not the answer to this very question (ID and
+        // question) is ignored: spoofing attempts, late answers.
+        while let Some(bytes) = pending.answers.recv().await {
+            let Ok(m) = Message::from_vec(&bytes) else {
                 continue;
             };
             if !answers(&query, &m) {
@@ -140,6 +155,9 @@ impl Client {
             }
             return Ok(m);
         }
+        Err(AskError::Io(std::io::Error::other(
+            "the upstream reader stopped",
+        )))
     }
 
     async fn ask_tcp(&self, server: SocketAddr, q: &Question) -> Result<Message, AskError> {
@@ -202,7 +220,7 @@ impl Resolve for Client {
             let stats = &self.stats[i];
             stats.queries.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
-            let got = match tokio::time::timeout(self.timeout, self.ask(server, q)).await {
+            let got = match tokio::time::timeout(self.timeout, self.ask(i, q)).await {
                 Ok(Err(AskError::Truncated)) => {
                     stats.tcp_retries.fetch_add(1, Ordering::Relaxed);
                     let left = self.timeout.saturating_sub(started.elapsed()) + self.timeout;
@@ -322,5 +340,81 @@ impl<R: Resolve> Resolve for Cached<R> {
             .unwrap_or_else(|e| e.into_inner())
             .put(key, &m, self.now());
         Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+    use std::sync::Arc;
+
+    use tokio::net::UdpSocket;
+
+    /// A fake upstream on loopback: for every question, first a spoofed
+    /// answer (right ID, another name), then the real one (an A record).
+    async fn fake_upstream() -> SocketAddr {
+        let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = s.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let Ok((n, peer)) = s.recv_from(&mut buf).await else {
+                    return;
+                };
+                let Ok(q) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let mut spoof = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+                spoof.add_query(Query::query(
+                    Name::from_str("evil.test.").unwrap(),
+                    RecordType::A,
+                ));
+                let _ = s.send_to(&spoof.to_vec().unwrap(), peer).await;
+                let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+                r.add_query(q.queries[0].clone());
+                let _ = s.send_to(&r.to_vec().unwrap(), peer).await;
+            }
+        });
+        addr
+    }
+
+    /// 100 questions at once share the server's fixed set of sockets; each
+    /// gets its own answer (the spoofed one is ignored), and none is left
+    /// waiting.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn questions_share_a_fixed_set_of_sockets() {
+        let server = fake_upstream().await;
+        let client = Arc::new(Client::new(vec![server], Duration::from_secs(2)));
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let client = client.clone();
+            tasks.push(tokio::spawn(async move {
+                let q = Question {
+                    name: Name::from_str(&format!("n{i}.test.")).unwrap(),
+                    qtype: RecordType::A,
+                    qclass: DNSClass::IN,
+                    cd: false,
+                    dnssec_ok: false,
+                };
+                let t0 = std::time::Instant::now();
+                let m = match client.resolve(&q).await {
+                    Ok(m) => m,
+                    Err(e) => panic!("{}: {e:?} after {:?}", q.name, t0.elapsed()),
+                };
+                assert_eq!(
+                    m.queries[0].name(),
+                    &q.name,
+                    "its own answer, not the spoof"
+                );
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let socks = client.sockets[0].get().expect("opened");
+        assert_eq!(socks.waiting(), 0);
+        assert_eq!(client.stats[0].queries.load(Ordering::Relaxed), 100);
+        assert_eq!(client.stats[0].timeouts.load(Ordering::Relaxed), 0);
     }
 }

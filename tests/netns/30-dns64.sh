@@ -182,7 +182,7 @@ t_dns64_flood_with_a_dead_upstream_is_bounded() {
   lines=$(wc -l <"$LAB_DIR/dns64d-flood.log")
   echo "$(cat "$LAB_DIR/flood.out"); shed $shed; most descriptors $fds; RSS ${rss0} -> ${rss1} kB; log lines $lines"
   [ "${shed:-0}" -gt 0 ] || { echo "nothing shed"; rc=1; }
-  [ "$fds" -le 500 ] || { echo "descriptors: $fds"; rc=1; }
+  [ "$fds" -le 100 ] || { echo "descriptors: $fds"; rc=1; }
   [ $((rss1 - rss0)) -lt 100000 ] || { echo "memory grew by $((rss1 - rss0)) kB"; rc=1; }
   [ "$lines" -lt 40 ] || { echo "the log grew by $lines lines"; rc=1; }
   expect "answered through the live upstream" "$(dig6 -p 5354 +time=4 twitter.test AAAA +short)" "64:ff9b::cb00:710a" || rc=1
