@@ -286,6 +286,22 @@ impl Gateway {
             &mut fx.events,
         ) {
             Ok(o) => o,
+            // A customer over its limits or a port the policy refuses
+            // (req O4): administratively prohibited, so that the host's
+            // connect fails at once instead of retrying into the limit;
+            // rate-limited like every error of ours (req N13).
+            Err(
+                r @ (DropReason::SourceSessionLimit
+                | DropReason::SourceRateLimit
+                | DropReason::PortDenied
+                | DropReason::PortRateLimit),
+            ) if flow.kind != Kind::Error => {
+                let code = icmp6::unreachable::ADMIN_PROHIBITED;
+                return refuse(
+                    r,
+                    translate::unreachable6(buf, start, len, self.xlat.own_v6, code),
+                );
+            }
             Err(DropReason::PoolExhausted) if flow.kind != Kind::Error => {
                 return refuse(
                     DropReason::PoolExhausted,

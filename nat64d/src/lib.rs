@@ -11,6 +11,7 @@ pub mod config;
 pub mod driver;
 pub mod flow;
 pub mod gateway;
+pub mod limits;
 pub mod offload;
 pub mod pool;
 pub mod state;

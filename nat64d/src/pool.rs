@@ -141,7 +141,11 @@ impl Pool {
     /// source port `src_port` (class and parity kept where possible) in
     /// `shard`, in probe order, starting from the keyed hash `key` of the
     /// IPv6 transport address (and `host_key`, the hash of its address, for
-    /// the address choice). At most `limit` candidates.
+    /// the address choice: `host_key` modulo the number of addresses).
+    /// With `spill`, the other addresses follow the chosen one; without,
+    /// only the chosen one is offered (strict pairing). At most `limit`
+    /// candidates.
+    #[allow(clippy::too_many_arguments)]
     pub fn candidates(
         &self,
         proto: Proto,
@@ -149,11 +153,12 @@ impl Pool {
         shard: usize,
         key: u64,
         host_key: u64,
+        spill: bool,
         limit: usize,
     ) -> impl Iterator<Item = TransportAddr4> + '_ {
         let range = self.range(proto);
-        let n = self.addrs.len();
-        let first_addr = (host_key % n as u64) as usize;
+        let n = if spill { self.addrs.len() } else { 1 };
+        let first_addr = (host_key % self.addrs.len() as u64) as usize;
         // Preferred ranges: the class of the source port (RFC 6146
         // §3.5.1.1), with its parity, then the other parity, then the whole
         // range; ICMP identifiers have neither class nor parity.
@@ -197,7 +202,7 @@ impl Pool {
             .into_iter()
             .flat_map(move |(r, par)| {
                 (0..n).flat_map(move |i| {
-                    let addr = self.addrs[(first_addr + i) % n];
+                    let addr = self.addrs[(first_addr + i) % self.addrs.len()];
                     ShardPorts::new(r, shard, shards, par, key)
                         .map(move |port| TransportAddr4 { addr, port })
                 })
@@ -320,7 +325,7 @@ mod tests {
         let p = pool(64);
         for shard in [0, 5, 63] {
             let c: Vec<_> = p
-                .candidates(Proto::Udp, 40001, shard, 12345, 7, 10_000)
+                .candidates(Proto::Udp, 40001, shard, 12345, 7, true, 10_000)
                 .collect();
             assert!(!c.is_empty());
             for t in &c[..400] {
@@ -344,11 +349,17 @@ mod tests {
             4,
         )
         .unwrap();
-        let first = p.candidates(Proto::Tcp, 80, 1, 99, 0, 1).next().unwrap();
+        let first = p
+            .candidates(Proto::Tcp, 80, 1, 99, 0, true, 1)
+            .next()
+            .unwrap();
         assert!(first.port < 1024 && first.port & 1 == 0);
         // A range without privileged ports still gives a port.
         let p = pool(4);
-        let first = p.candidates(Proto::Tcp, 80, 1, 99, 0, 1).next().unwrap();
+        let first = p
+            .candidates(Proto::Tcp, 80, 1, 99, 0, true, 1)
+            .next()
+            .unwrap();
         assert!(first.port >= 1024);
     }
 
@@ -363,8 +374,12 @@ mod tests {
             2,
         )
         .unwrap();
-        let a: Vec<_> = p.candidates(Proto::Udp, 5000, 0, 1, 0, 1000).collect();
-        let b: Vec<_> = p.candidates(Proto::Udp, 5000, 0, 2, 0, 1000).collect();
+        let a: Vec<_> = p
+            .candidates(Proto::Udp, 5000, 0, 1, 0, true, 1000)
+            .collect();
+        let b: Vec<_> = p
+            .candidates(Proto::Udp, 5000, 0, 2, 0, true, 1000)
+            .collect();
         assert_ne!(a[0], b[0], "different keys start elsewhere");
         let all: HashSet<u16> = a.iter().map(|t| t.port).collect();
         let expected: HashSet<u16> = (2000..=2099).filter(|p| (p >> 1) & 1 == 0).collect();
@@ -374,9 +389,12 @@ mod tests {
     #[test]
     fn s6_paired_address_per_host() {
         let p = pool(8);
-        let a = p.candidates(Proto::Udp, 5000, 3, 1, 42, 1).next().unwrap();
+        let a = p
+            .candidates(Proto::Udp, 5000, 3, 1, 42, true, 1)
+            .next()
+            .unwrap();
         let b = p
-            .candidates(Proto::Udp, 6000, 3, 999, 42, 1)
+            .candidates(Proto::Udp, 6000, 3, 999, 42, true, 1)
             .next()
             .unwrap();
         assert_eq!(a.addr, b.addr, "same host key, same address first");

@@ -105,10 +105,21 @@ pub enum DropReason {
     InvalidSource,
     /// The table holds `max_sessions` sessions (req O4, memory bound).
     SessionLimit,
-    /// The IPv6 source holds its maximum number of sessions (req O4).
+    /// The customer prefix of the IPv6 source (`limits.source_prefix_len`
+    /// or an override) holds its most sessions (`sessions_per_source`,
+    /// req O4); answered with ICMPv6 administratively prohibited.
     SourceSessionLimit,
-    /// The IPv6 source opens new sessions faster than allowed (req O4).
+    /// The customer prefix of the IPv6 source opens new sessions faster
+    /// than `new_sessions_per_second` allows (req O4); answered with
+    /// ICMPv6 administratively prohibited.
     SourceRateLimit,
+    /// A new flow to a destination port a `port_policy` entry denies
+    /// (req O4); answered with ICMPv6 administratively prohibited.
+    PortDenied,
+    /// A new flow to a destination port a `port_policy` entry limits, from
+    /// a customer prefix over that limit (req O4); answered with ICMPv6
+    /// administratively prohibited.
+    PortRateLimit,
     /// A new session the IPv4 side would open on a binding that holds its
     /// share of unanswered inbound sessions already (`inbound_sessions_per_binding`),
     /// or the table's (a quarter of `max_sessions`): RFC 6146 §3.5.1 lets
@@ -175,6 +186,8 @@ impl DropReason {
         DropReason::SessionLimit,
         DropReason::SourceSessionLimit,
         DropReason::SourceRateLimit,
+        DropReason::PortDenied,
+        DropReason::PortRateLimit,
         DropReason::InboundSessionLimit,
         DropReason::SynHeld,
         DropReason::SynHoldFull,
@@ -225,6 +238,8 @@ impl DropReason {
             DropReason::SessionLimit => "session_limit",
             DropReason::SourceSessionLimit => "source_session_limit",
             DropReason::SourceRateLimit => "source_rate_limit",
+            DropReason::PortDenied => "port_denied",
+            DropReason::PortRateLimit => "port_rate_limit",
             DropReason::InboundSessionLimit => "inbound_session_limit",
             DropReason::SynHeld => "syn_held",
             DropReason::SynHoldFull => "syn_hold_full",

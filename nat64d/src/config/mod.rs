@@ -15,7 +15,12 @@ use crate::pool::{DEFAULT_RANGES, PortRange};
 use crate::state::{Filtering, StateConfig, Timeouts, UDP_MIN, check_statics};
 
 mod derive;
+mod limits;
 pub use derive::keep_restart_only;
+pub use limits::{
+    ActionName, LimitOverride, LimitsConfig, MAX_OVERRIDES, MAX_PORT_RULES, MAX_RATE, PairingName,
+    PortPolicyEntry, PortSpec,
+};
 
 /// The gateway file as nat64d reads it.
 pub type File = GatewayFile<Nat64Config, toml::Table>;
@@ -90,9 +95,16 @@ pub struct Nat64Config {
     /// Session lifetimes.
     #[serde(default)]
     pub timeouts: TimeoutsConfig,
-    /// Per-source limits.
+    /// Limits per customer prefix (req O4).
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Destination ports refused, limited or allowed, first match wins.
+    #[serde(default)]
+    pub port_policy: Vec<PortPolicyEntry>,
+    /// `"prefix"` (default): one pool address per customer prefix;
+    /// `"address"`: per IPv6 address.
+    #[serde(default)]
+    pub pairing: PairingName,
     /// Port ranges per protocol.
     #[serde(default)]
     pub ports: PortsConfig,
@@ -185,36 +197,6 @@ impl Default for TimeoutsConfig {
             tcp_transitory: t_trans(),
             icmp: t_icmp(),
             unanswered_inbound: t_unanswered(),
-        }
-    }
-}
-
-/// `[nat64.limits]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitsConfig {
-    /// Most sessions per IPv6 source address; 0: no limit (default).
-    #[serde(default)]
-    pub sessions_per_source: u32,
-    /// Most new sessions per second per IPv6 source; 0: no limit (default).
-    #[serde(default)]
-    pub new_sessions_per_second: u32,
-    /// Most sessions the IPv4 side may open on one binding that the IPv6
-    /// host has not answered yet; 0: no limit. Default 64.
-    #[serde(default = "inbound_per_binding")]
-    pub inbound_sessions_per_binding: u32,
-}
-
-fn inbound_per_binding() -> u32 {
-    64
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig {
-            sessions_per_source: 0,
-            new_sessions_per_second: 0,
-            inbound_sessions_per_binding: inbound_per_binding(),
         }
     }
 }
@@ -465,6 +447,9 @@ impl Nat64Config {
         if let Err((i, e)) = check_statics(&self.statics()) {
             return Err(err(&format!("static[{i}]"), e));
         }
+        if let Err((k, problem)) = self.check_limits() {
+            return Err(err(&k, problem));
+        }
         if let Some(own) = self.own_ipv6
             && prefix.extract(own).is_none()
         {
@@ -497,8 +482,8 @@ impl Nat64Config {
                 FilteringName::AddressDependent => Filtering::AddressDependent,
             },
             max_sessions: self.max_sessions,
-            per_source_sessions: self.limits.sessions_per_source,
-            per_source_rate: self.limits.new_sessions_per_second,
+            limits: self.limit_policy(),
+            pairing: self.pairing(),
             inbound_per_binding: self.limits.inbound_sessions_per_binding,
             ..StateConfig::default()
         }

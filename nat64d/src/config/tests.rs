@@ -182,3 +182,121 @@ fn configs_that_can_never_work_are_refused_naming_the_key() {
     )
     .is_ok());
 }
+
+#[test]
+fn o4_safe_limits_by_default_per_64() {
+    let c = parse(MIN).unwrap().nat64;
+    let p = c.limit_policy();
+    let (k, l) = p.source("2001:db8:1::1234".parse().unwrap());
+    assert_eq!(k.to_string(), "2001:db8:1::/64");
+    assert_eq!(l.sessions, 10_000);
+    assert_eq!((l.rate.per_minute, l.rate.burst), (6_000, 1_000));
+    assert!(p.rules().is_empty());
+    assert_eq!(c.pairing(), crate::state::Pairing::Prefix);
+}
+
+#[test]
+fn o4_overrides_and_port_policy_parse() {
+    let f = parse(&format!(
+        "{MIN}pairing = \"address\"\n\
+         [nat64.limits]\nsessions_per_source = 50\n\
+         [[nat64.limits.override]]\nprefix = \"2001:db8:5::/48\"\nnew_sessions_per_second = 0\n\
+         [[nat64.limits.override]]\nprefix = \"2001:db8:6::/48\"\nsource_prefix_len = 56\nsessions_per_source = 7\n\
+         [[nat64.port_policy]]\nproto = \"tcp\"\nports = [25]\naction = \"allow\"\nfrom = [\"2001:db8:5::/48\"]\n\
+         [[nat64.port_policy]]\nproto = \"tcp\"\nports = [25, \"465\", \"587-588\"]\naction = \"limit\"\nnew_sessions_per_minute = 10\n"
+    ))
+    .unwrap();
+    let c = &f.nat64;
+    assert_eq!(c.pairing(), crate::state::Pairing::Address);
+    let p = c.limit_policy();
+    let (k, l) = p.source("2001:db8:5:1::1".parse().unwrap());
+    assert_eq!(
+        k.to_string(),
+        "2001:db8:5::/48",
+        "the whole range is one customer"
+    );
+    assert_eq!(
+        (l.sessions, l.rate.per_minute),
+        (50, 0),
+        "left-out keys inherit"
+    );
+    let (k, l) = p.source("2001:db8:6:1::1".parse().unwrap());
+    assert_eq!((k.to_string().as_str(), l.sessions), ("2001:db8:6::/56", 7));
+    use crate::limits::{PortAction, Rate};
+    let src = "2001:db8:1::1".parse().unwrap();
+    assert_eq!(
+        p.port_rule(Proto::Tcp, 588, src),
+        Some((
+            1,
+            PortAction::Limit(Rate {
+                per_minute: 10,
+                burst: 10
+            })
+        )),
+        "burst defaults to the rate per minute"
+    );
+    let src5 = "2001:db8:5::1".parse().unwrap();
+    assert_eq!(
+        p.port_rule(Proto::Tcp, 25, src5),
+        Some((0, PortAction::Allow))
+    );
+}
+
+#[test]
+fn o4_bad_limits_and_policies_name_the_key() {
+    let cases = [
+        (
+            "[nat64.limits]\nsource_prefix_len = 129\n",
+            "nat64.limits.source_prefix_len`: 129",
+        ),
+        (
+            "[nat64.limits]\nnew_sessions_burst = 0\n",
+            "nat64.limits.new_sessions_burst`: must be at least 1",
+        ),
+        (
+            "[[nat64.limits.override]]\nprefix = \"2001:db8:5::1/48\"\n",
+            "nat64.limits.override[0].prefix`: `2001:db8:5::1/48` has bits set",
+        ),
+        (
+            "[[nat64.limits.override]]\nprefix = \"2001:db8:5::/48\"\nsource_prefix_len = 32\n",
+            "nat64.limits.override[0].source_prefix_len`: 32 is outside 48..=128",
+        ),
+        (
+            "[[nat64.limits.override]]\nprefix = \"2001:db8:5::/48\"\n[[nat64.limits.override]]\nprefix = \"2001:db8:5::/48\"\n",
+            "nat64.limits.override[1].prefix`: `2001:db8:5::/48` is also limits.override[0]",
+        ),
+        (
+            "[[nat64.port_policy]]\nproto = \"icmp\"\nports = [1]\naction = \"deny\"\n",
+            "nat64.port_policy[0].proto`: ICMP has no ports",
+        ),
+        (
+            "[[nat64.port_policy]]\nproto = \"tcp\"\nports = []\naction = \"deny\"\n",
+            "nat64.port_policy[0].ports`: is empty",
+        ),
+        (
+            "[[nat64.port_policy]]\nproto = \"tcp\"\nports = [\"0-25\"]\naction = \"deny\"\n",
+            "nat64.port_policy[0].ports[0]`: `0-25` includes port 0",
+        ),
+        (
+            "[[nat64.port_policy]]\nproto = \"tcp\"\nports = [25]\naction = \"limit\"\n",
+            "nat64.port_policy[0].new_sessions_per_minute`: must be at least 1",
+        ),
+        (
+            "[[nat64.port_policy]]\nproto = \"tcp\"\nports = [25]\naction = \"deny\"\nburst = 3\n",
+            "nat64.port_policy[0].action`: new_sessions_per_minute and burst go only with",
+        ),
+        (
+            "[[nat64.port_policy]]\nproto = \"tcp\"\nports = [70000]\naction = \"deny\"\n",
+            "70000 is not a port",
+        ),
+        (
+            "[[nat64.port_policy]]\nproto = \"tcp\"\nports = [25]\naction = \"drop\"\n",
+            "nat64.port_policy",
+        ),
+        ("pairing = \"random\"\n", "nat64.pairing"),
+    ];
+    for (text, want) in cases {
+        let e = parse(&format!("{MIN}{text}")).unwrap_err();
+        assert!(e.contains(want), "{text}: {e}");
+    }
+}

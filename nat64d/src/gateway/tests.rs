@@ -547,3 +547,47 @@ fn s3_udp_without_binding_answers_port_unreachable() {
     let (a, _, _) = run(&g, &tcp, 0);
     assert!(matches!(a, Verdict::Drop(_)), "{a:?}");
 }
+
+/// A new flow the port policy denies, or a customer over its limit, is
+/// answered with ICMPv6 Destination Unreachable, administratively
+/// prohibited (type 1, code 1) and counted under its own reason; an ICMP
+/// error from the host never is (no error about an error).
+#[test]
+fn o4_refused_new_flows_get_admin_prohibited() {
+    use crate::limits::{LimitPolicy, Limits, PortAction, PortRule, Rate};
+    let (mut g, policy) = gateway(true, vec![]);
+    let deny25 = PortRule {
+        proto: Proto::Udp,
+        ports: vec![crate::pool::PortRange {
+            first: 25,
+            last: 25,
+        }],
+        from: Vec::new(),
+        action: PortAction::Deny,
+    };
+    let base = Limits {
+        sessions: 2,
+        rate: Rate::NONE,
+    };
+    g.table = Table::new(
+        4,
+        StateConfig {
+            limits: std::sync::Arc::new(LimitPolicy::new(64, base, Vec::new(), vec![deny25])),
+            ..StateConfig::default()
+        },
+        1,
+    );
+    let g = (g, policy);
+    let (a, _, out) = run(&g, &udp6(H1, wkp(SERVER4), 5000, 25), 0);
+    assert_eq!(refused(a, &out), (DropReason::PortDenied, Some((1, 1))));
+    for p in 0..2 {
+        let (a, _, _) = run(&g, &udp6(H1, wkp(SERVER4), 6000 + p, 53), 0);
+        assert!(matches!(a, Verdict::Forward { .. }), "{a:?}");
+    }
+    let (a, _, out) = run(&g, &udp6(H2, wkp(SERVER4), 7000, 53), 0);
+    assert_eq!(
+        refused(a, &out),
+        (DropReason::SourceSessionLimit, Some((1, 1))),
+        "H2 shares H1's /64"
+    );
+}

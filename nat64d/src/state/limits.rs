@@ -1,46 +1,211 @@
-//! Limits on what a source may hold (req O4): the table's total, per IPv6
-//! source its sessions and new sessions per second (a token bucket), and
-//! what the IPv4 side may open on a binding.
+//! Limits on what a customer may hold and open (req O4): the table's
+//! total; per customer prefix ([`crate::limits`]) its sessions, its new
+//! sessions (a token bucket) and the port policy; what the IPv4 side may
+//! open on a binding. Each prefix's refusals are noted for the operator
+//! ([`Table::offenders`]) and its use can be listed ([`Table::top_sources`]).
+
+use std::sync::MutexGuard;
+
+use crate::limits::{Limits, PortAction, Rate};
 
 use super::*;
 
+/// The refusals counted per customer prefix, in [`Offender::refused`]
+/// order.
+pub const REFUSALS: [DropReason; 4] = [
+    DropReason::SourceSessionLimit,
+    DropReason::SourceRateLimit,
+    DropReason::PortDenied,
+    DropReason::PortRateLimit,
+];
+
+/// Most prefixes one source shard notes as offending between two reports
+/// ([`Table::offenders`]); more are only counted.
+const OFFENDERS_PER_SHARD: usize = 256;
+
+/// New-session rates are measured over windows of this many seconds.
+const WINDOW: Secs = 10;
+
+/// The customer prefixes of one source shard.
+#[derive(Debug)]
+pub(super) struct Sources {
+    map: Map<SourceKey, Source>,
+    /// Prefixes refused since the last report, each once.
+    offenders: Vec<SourceKey>,
+    /// Prefixes refused that did not fit in `offenders`.
+    unlisted: u32,
+}
+
+impl Sources {
+    pub(super) fn new(hasher: SeedableRandomState) -> Self {
+        Sources {
+            map: Map::with_hasher(hasher),
+            offenders: Vec::new(),
+            unlisted: 0,
+        }
+    }
+
+    /// Notes a refusal of kind `i` ([`REFUSALS`]) for `key`. A prefix not
+    /// in the map yet (refused by a deny rule before it ever opened a
+    /// session) gets an entry only while the offender list has room.
+    fn refuse(&mut self, key: SourceKey, lim: Limits, now: Secs, i: usize) {
+        let room = self.offenders.len() < OFFENDERS_PER_SHARD;
+        let e = match self.map.get_mut(&key) {
+            Some(e) => e,
+            None if room => self.map.entry(key).or_insert(Source::new(lim, now)),
+            None => {
+                self.unlisted = self.unlisted.saturating_add(1);
+                return;
+            }
+        };
+        e.refused[i] = e.refused[i].saturating_add(1);
+        if !e.flagged {
+            if room {
+                e.flagged = true;
+                self.offenders.push(key);
+            } else {
+                self.unlisted = self.unlisted.saturating_add(1);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Source {
+    sessions: u32,
+    bucket: Bucket,
+    /// Buckets of the port policy's limit entries this prefix used.
+    ports: Vec<(u16, Bucket)>,
+    /// The window `opened[0]` counts (now / [`WINDOW`]).
+    window: Secs,
+    /// New sessions in this window and the one before.
+    opened: [u32; 2],
+    /// Refusals since the last report, in [`REFUSALS`] order.
+    refused: [u32; 4],
+    /// In the shard's offender list.
+    flagged: bool,
+}
+
+impl Source {
+    fn new(lim: Limits, now: Secs) -> Self {
+        Source {
+            sessions: 0,
+            bucket: Bucket::full(lim.rate, now),
+            ports: Vec::new(),
+            window: now / WINDOW,
+            opened: [0; 2],
+            refused: [0; 4],
+            flagged: false,
+        }
+    }
+
+    fn roll(&mut self, now: Secs) {
+        let w = now / WINDOW;
+        if w != self.window {
+            self.opened = if w == self.window + 1 {
+                [0, self.opened[0]]
+            } else {
+                [0, 0]
+            };
+            self.window = w;
+        }
+    }
+
+    /// Whether forgetting it loses nothing: no session, nothing to
+    /// report, every bucket full again.
+    fn idle(&self, pol: &LimitPolicy, lim: Limits, now: Secs) -> bool {
+        self.sessions == 0
+            && !self.flagged
+            && self.bucket.is_full(lim.rate, now)
+            && self
+                .ports
+                .iter()
+                .all(|(i, b)| b.is_full(pol.rule_rate(*i), now))
+    }
+}
+
+/// A customer prefix that was refused since the last report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offender {
+    /// The prefix.
+    pub key: SourceKey,
+    /// Its sessions now.
+    pub sessions: u32,
+    /// Its session limit (0: none).
+    pub limit: u32,
+    /// Refusals since the last report, in [`REFUSALS`] order.
+    pub refused: [u32; 4],
+}
+
+/// One customer prefix's use of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceRow {
+    /// The prefix.
+    pub key: SourceKey,
+    /// Its sessions now.
+    pub sessions: u32,
+    /// New sessions it opened in the last whole window of 10 s.
+    pub opened_10s: u32,
+}
+
 impl Table {
-    /// Counts a new session against the global and per-source limits
-    /// (req O4); on success the session is counted.
+    fn source_shard(&self, key: SourceKey) -> usize {
+        (keyed(&self.hasher, &key) as usize) & self.mask
+    }
+
+    /// Counts a new session from `src` to destination `port` of `proto`
+    /// against the table's total, its customer prefix's limits and the
+    /// port policy (req O4). On success the session is counted and the
+    /// prefix returned.
     pub(super) fn admit(
         &self,
         cfg: &StateConfig,
         now: Secs,
         src: Ipv6Addr,
-    ) -> Result<(), DropReason> {
+        proto: Proto,
+        port: u16,
+    ) -> Result<SourceKey, DropReason> {
+        let pol = &cfg.limits;
+        let (key, lim) = pol.source(src);
+        let rule = pol.port_rule(proto, port, src);
+        let mut m = lock(&self.sources[self.source_shard(key)]);
+        if let Some((_, PortAction::Deny)) = rule {
+            m.refuse(key, lim, now, 2);
+            return Err(DropReason::PortDenied);
+        }
         if self.total.fetch_add(1, Ordering::Relaxed) >= cfg.max_sessions {
             self.total.fetch_sub(1, Ordering::Relaxed);
             return Err(DropReason::SessionLimit);
         }
-        let shard = (keyed(&self.hasher, &src) as usize) & self.mask;
-        let mut m = lock(&self.sources[shard]);
-        let rate = cfg.per_source_rate;
-        let e = m.entry(src).or_insert(Source {
-            sessions: 0,
-            tokens: rate,
-            last: now,
-        });
-        if cfg.per_source_sessions != 0 && e.sessions >= cfg.per_source_sessions {
+        let e = m.map.entry(key).or_insert_with(|| Source::new(lim, now));
+        let port_rate = match rule {
+            Some((i, PortAction::Limit(r))) => Some((i, r)),
+            _ => None,
+        };
+        let refusal = if lim.sessions != 0 && e.sessions >= lim.sessions {
+            Some(0)
+        } else if !e.bucket.ready(lim.rate, now) {
+            Some(1)
+        } else if let Some((i, r)) = port_rate
+            && !port_bucket(&mut e.ports, i, r, now).ready(r, now)
+        {
+            Some(3)
+        } else {
+            None
+        };
+        if let Some(i) = refusal {
             self.total.fetch_sub(1, Ordering::Relaxed);
-            return Err(DropReason::SourceSessionLimit);
+            m.refuse(key, lim, now, i);
+            return Err(REFUSALS[i]);
         }
-        if rate != 0 {
-            let refill = now.saturating_sub(e.last).saturating_mul(rate);
-            e.tokens = e.tokens.saturating_add(refill).min(rate);
-            e.last = now;
-            if e.tokens == 0 {
-                self.total.fetch_sub(1, Ordering::Relaxed);
-                return Err(DropReason::SourceRateLimit);
-            }
-            e.tokens -= 1;
+        e.bucket.take(lim.rate);
+        if let Some((i, r)) = port_rate {
+            port_bucket(&mut e.ports, i, r, now).take(r);
         }
         e.sessions += 1;
-        Ok(())
+        e.roll(now);
+        e.opened[0] = e.opened[0].saturating_add(1);
+        Ok(key)
     }
 
     /// Counts a new session the IPv4 side opens on a binding that holds
@@ -67,26 +232,126 @@ impl Table {
         Ok(())
     }
 
-    /// Shrinks a per-source map that has emptied out (see
-    /// [`Shard::compact`]); the sweep of shard `shard` calls it.
-    pub(super) fn compact_sources(&self, shard: usize) {
-        let mut m = lock(&self.sources[shard % self.sources.len()]);
-        if m.capacity() > 1024 && m.len() * 4 <= m.capacity() {
-            let len = m.len();
-            m.shrink_to(len * 2);
-        }
-    }
-
-    /// Undoes [`Self::admit`] for a session that was not created.
-    pub(super) fn release_source(&self, _now: Secs, src: Ipv6Addr) {
+    /// Undoes [`Self::admit`] for a session of `src` that ended or was not
+    /// created. The prefix's entry goes when it has nothing left to count.
+    pub(super) fn release_source(&self, cfg: &StateConfig, now: Secs, src: Ipv6Addr) {
         self.total.fetch_sub(1, Ordering::Relaxed);
-        let shard = (keyed(&self.hasher, &src) as usize) & self.mask;
-        let mut m = lock(&self.sources[shard]);
-        if let Some(e) = m.get_mut(&src) {
+        let pol = &cfg.limits;
+        let (key, lim) = pol.source(src);
+        let mut m = lock(&self.sources[self.source_shard(key)]);
+        if let Some(e) = m.map.get_mut(&key) {
             e.sessions = e.sessions.saturating_sub(1);
-            if e.sessions == 0 {
-                m.remove(&src);
+            if e.idle(pol, lim, now) {
+                m.map.remove(&key);
             }
         }
     }
+
+    /// Forgets the idle prefixes of source shard `shard` (see
+    /// [`Source::idle`]) and shrinks a map that has emptied out; the sweep
+    /// of shard `shard` calls it.
+    pub(super) fn compact_sources(&self, cfg: &StateConfig, shard: usize, now: Secs) {
+        let pol = &cfg.limits;
+        let mut m = lock(&self.sources[shard % self.sources.len()]);
+        m.map
+            .retain(|k, e| !e.idle(pol, pol.source(Ipv6Addr::from(k.net)).1, now));
+        if m.map.capacity() > 1024 && m.map.len() * 4 <= m.map.capacity() {
+            let len = m.map.len();
+            m.map.shrink_to(len * 2);
+        }
+    }
+
+    /// Counts every session again under the prefixes of `cfg` (a reload
+    /// changed `source_prefix_len` or the overrides' ranges); the caller
+    /// holds every shard. Buckets start full.
+    pub(super) fn recount_sources(&self, shards: &[MutexGuard<'_, Shard>], cfg: &StateConfig) {
+        let mut all: Vec<_> = self.sources.iter().map(lock).collect();
+        for m in &mut all {
+            m.map.clear();
+            m.offenders.clear();
+        }
+        for s in shards {
+            for (k, _) in s.sessions.iter().filter(|(_, v)| !v.inbound) {
+                let (key, lim) = cfg.limits.source(s.bibs[k.bib as usize].v6.addr);
+                let m = &mut all[self.source_shard(key)];
+                m.map
+                    .entry(key)
+                    .or_insert_with(|| Source::new(lim, 0))
+                    .sessions += 1;
+            }
+        }
+    }
+
+    /// Forgets the port policy's buckets (a reload changed the policy).
+    pub(super) fn forget_port_buckets(&self) {
+        for m in self.sources.iter() {
+            for e in lock(m).map.values_mut() {
+                e.ports.clear();
+            }
+        }
+    }
+
+    /// The prefixes refused since the last call, with what refused them,
+    /// and how many more were refused than could be noted. Their counts
+    /// start again from zero.
+    pub fn offenders(&self) -> (Vec<Offender>, u32) {
+        let Some(pol) = self.shards.first().map(|s| lock(s).cfg.limits.clone()) else {
+            return (Vec::new(), 0);
+        };
+        let (mut out, mut unlisted) = (Vec::new(), 0u32);
+        for m in self.sources.iter() {
+            let mut m = lock(m);
+            unlisted = unlisted.saturating_add(std::mem::take(&mut m.unlisted));
+            let keys = std::mem::take(&mut m.offenders);
+            for key in keys {
+                if let Some(e) = m.map.get_mut(&key) {
+                    e.flagged = false;
+                    out.push(Offender {
+                        key,
+                        sessions: e.sessions,
+                        limit: pol.source(Ipv6Addr::from(key.net)).1.sessions,
+                        refused: std::mem::take(&mut e.refused),
+                    });
+                }
+            }
+        }
+        (out, unlisted)
+    }
+
+    /// The `n` prefixes with the most sessions and the `n` that opened
+    /// the most in the last whole 10 s window, at `now`; and how many
+    /// prefixes the table tracks.
+    pub fn top_sources(&self, n: usize, now: Secs) -> (Vec<SourceRow>, Vec<SourceRow>, usize) {
+        let mut rows = Vec::new();
+        for m in self.sources.iter() {
+            let mut m = lock(m);
+            for (k, e) in m.map.iter_mut() {
+                e.roll(now);
+                rows.push(SourceRow {
+                    key: *k,
+                    sessions: e.sessions,
+                    opened_10s: e.opened[1],
+                });
+            }
+        }
+        let tracked = rows.len();
+        rows.sort_unstable_by_key(|r| (std::cmp::Reverse(r.sessions), r.key));
+        let by_sessions = rows.iter().take(n).copied().collect();
+        rows.sort_unstable_by_key(|r| (std::cmp::Reverse(r.opened_10s), r.key));
+        rows.truncate(n);
+        rows.retain(|r| r.opened_10s > 0);
+        (by_sessions, rows, tracked)
+    }
+}
+
+/// The bucket of port policy entry `i` in `ports`, added full.
+fn port_bucket(ports: &mut Vec<(u16, Bucket)>, i: u16, r: Rate, now: Secs) -> &mut Bucket {
+    let at = match ports.iter().position(|(j, _)| *j == i) {
+        Some(at) => at,
+        None => {
+            ports.push((i, Bucket::full(r, now)));
+            ports.len() - 1
+        }
+    };
+    &mut ports[at].1
 }

@@ -20,13 +20,15 @@ mod statics;
 pub mod tcp;
 
 pub use census::{BibRow, Census};
+use limits::Sources;
+pub use limits::{Offender, REFUSALS, SourceRow};
 pub use statics::check_statics;
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use common::sync::lock;
 
@@ -35,6 +37,7 @@ use foldhash::fast::SeedableRandomState;
 use hashbrown::{HashMap, HashTable};
 
 use crate::flow::{Proto, TransportAddr4, TransportAddr6};
+use crate::limits::{Bucket, LimitPolicy, SourceKey};
 use crate::pool::{Pool, keyed};
 use crate::stats::DropReason;
 
@@ -86,8 +89,23 @@ pub enum Filtering {
     AddressDependent,
 }
 
+/// Which pool address a new binding gets (RFC 4787 REQ-2, RFC 6888
+/// REQ-2: "paired").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Pairing {
+    /// Every address of one customer prefix (the limits' source prefix)
+    /// uses one pool address, the same in every run; when its ports run
+    /// out, the prefix gets no other (a blocklisting of that address hurts
+    /// only the customers paired with it).
+    #[default]
+    Prefix,
+    /// Each IPv6 address prefers its own pool address and takes another
+    /// when that one's ports run out.
+    Address,
+}
+
 /// What the state layer needs from the configuration; reloadable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateConfig {
     /// Lifetimes.
     pub timeouts: Timeouts,
@@ -95,10 +113,10 @@ pub struct StateConfig {
     pub filtering: Filtering,
     /// Most sessions in the whole table (memory bound).
     pub max_sessions: usize,
-    /// Most sessions one IPv6 source address may hold (0: no limit).
-    pub per_source_sessions: u32,
-    /// Most new sessions per second one IPv6 source may open (0: no limit).
-    pub per_source_rate: u32,
+    /// Limits per customer prefix and the port policy.
+    pub limits: Arc<LimitPolicy>,
+    /// How pool addresses are chosen.
+    pub pairing: Pairing,
     /// Most unsolicited IPv4 SYNs held at once (req S4).
     pub max_held_syns: usize,
     /// Most sessions one binding may hold that the IPv4 side opened and the
@@ -113,8 +131,8 @@ impl Default for StateConfig {
             timeouts: Timeouts::default(),
             filtering: Filtering::EndpointIndependent,
             max_sessions: 1_000_000,
-            per_source_sessions: 0,
-            per_source_rate: 0,
+            limits: Arc::default(),
+            pairing: Pairing::default(),
             max_held_syns: 1024,
             inbound_per_binding: 64,
         }
@@ -227,13 +245,6 @@ struct Shard {
     held: VecDeque<HeldSyn>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Source {
-    sessions: u32,
-    tokens: u32,
-    last: Secs,
-}
-
 /// Most sessions [`Table::sweep`] removes under one acquisition of a
 /// shard's lock.
 pub const SWEEP_BATCH: usize = 256;
@@ -245,7 +256,7 @@ pub struct Table {
     mask: usize,
     hasher: SeedableRandomState,
     statics: RwLock<Map<(Proto, TransportAddr6), TransportAddr4>>,
-    sources: Box<[Mutex<Map<Ipv6Addr, Source>>]>,
+    sources: Box<[Mutex<Sources>]>,
     total: AtomicUsize,
     held_total: AtomicUsize,
     /// Unanswered inbound sessions in the whole table.
@@ -262,7 +273,7 @@ impl Table {
         let shards_v: Vec<_> = (0..shards)
             .map(|_| {
                 Mutex::new(Shard {
-                    cfg,
+                    cfg: cfg.clone(),
                     bib6: HashTable::new(),
                     bib4: HashTable::new(),
                     bib_hasher: map(1),
@@ -275,7 +286,7 @@ impl Table {
             })
             .collect();
         let sources = (0..shards)
-            .map(|_| Mutex::new(Map::with_hasher(map(5))))
+            .map(|_| Mutex::new(Sources::new(map(5))))
             .collect();
         Table {
             shards: shards_v.into_boxed_slice(),
@@ -300,14 +311,20 @@ impl Table {
     }
 
     /// Applies a new configuration to every shard (SIGHUP): sessions stay;
-    /// new lifetimes apply from each session's next packet.
+    /// new lifetimes apply from each session's next packet. All shards are
+    /// held while the configuration changes, so that no packet sees two;
+    /// the per-prefix counts are made again when the prefixes change (see
+    /// [`Table::recount_sources`]).
     pub fn reconfigure(&self, cfg: StateConfig) {
-        for s in self.shards.iter() {
-            let mut s = lock(s);
+        let mut shards: Vec<_> = self.shards.iter().map(lock).collect();
+        let Some(old) = shards.first().map(|s| s.cfg.clone()) else {
+            return;
+        };
+        for s in &mut shards {
             let rebuild = s.cfg.filtering != cfg.filtering;
-            s.cfg = cfg;
+            s.cfg = cfg.clone();
             if rebuild {
-                let Shard { adf, sessions, .. } = &mut *s;
+                let Shard { adf, sessions, .. } = &mut **s;
                 adf.clear();
                 if cfg.filtering == Filtering::AddressDependent {
                     for k in sessions.keys() {
@@ -315,6 +332,11 @@ impl Table {
                     }
                 }
             }
+        }
+        if !old.limits.same_keying(&cfg.limits) {
+            self.recount_sources(&shards, &cfg);
+        } else if old.limits.rules() != cfg.limits.rules() {
+            self.forget_port_buckets();
         }
     }
 

@@ -54,15 +54,20 @@ impl Table {
         if let Some(id) = s.find6(proto, &v6) {
             return self.outbound_in(&mut s, now, id, remote, ask, events);
         }
-        self.admit(&s.cfg, now, v6.addr)?;
+        let customer = self.admit(&s.cfg, now, v6.addr, proto, remote.port)?;
         let key = keyed(&self.hasher, &(0xb1b_u32, proto.index(), v6));
-        let host_key = keyed(&self.hasher, &(0x405_u32, v6.addr));
+        // The pool address (req S6): one per customer prefix, or preferred
+        // per IPv6 address (see `Pairing`).
+        let (host_key, spill) = match s.cfg.pairing {
+            Pairing::Prefix => (customer.stable_hash(), false),
+            Pairing::Address => (keyed(&self.hasher, &(0x405_u32, v6.addr)), true),
+        };
         let limit = pool.capacity_per_shard(proto).min(65536);
         let chosen = pool
-            .candidates(proto, v6.port, home, key, host_key, limit)
+            .candidates(proto, v6.port, home, key, host_key, spill, limit)
             .find(|t| s.find4(proto, t).is_none());
         let Some(v4) = chosen else {
-            self.release_source(now, v6.addr);
+            self.release_source(&s.cfg, now, v6.addr);
             return Err(DropReason::PoolExhausted);
         };
         let id = insert_bib(&mut s, proto, v6, v4, prefix, false);
@@ -117,7 +122,7 @@ impl Table {
         if bib.proto == Proto::Tcp && !tcp::opens(tcp_flags) {
             return Err(DropReason::TcpNotSyn);
         }
-        self.admit(&s.cfg, now, bib.v6.addr)?;
+        self.admit(&s.cfg, now, bib.v6.addr, bib.proto, remote.port)?;
         // An IPv4 SYN held for this very session is answered by this one
         // (simultaneous open, RFC 6146 §3.5.2.2): forget it.
         if let Some(i) = s
@@ -350,7 +355,7 @@ impl Table {
         if sess.inbound {
             self.total.fetch_sub(1, Ordering::Relaxed);
         } else {
-            self.release_source(now, bib.v6.addr);
+            self.release_source(&s.cfg, now, bib.v6.addr);
         }
         if bib.sessions == 0 && !bib.is_static {
             s.unindex(key.bib);
@@ -406,8 +411,9 @@ impl Table {
             }
         }
         s.compact();
+        let cfg = s.cfg.clone();
         drop(s);
-        self.compact_sources(shard);
+        self.compact_sources(&cfg, shard, now);
         removed
     }
 }

@@ -12,6 +12,29 @@ const H2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 3);
 const SERVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
 const OTHER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 11);
 const POOL1: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// A host of another customer prefix (/64) than H1 and H2.
+const OTHER_NET: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 2);
+
+/// Limits per /64: `sessions` at most, `per_second` new ones with a burst
+/// of `burst` (0: none).
+fn limited(sessions: u32, per_second: u32, burst: u32) -> StateConfig {
+    let base = crate::limits::Limits {
+        sessions,
+        rate: crate::limits::Rate {
+            per_minute: per_second * 60,
+            burst,
+        },
+    };
+    StateConfig {
+        limits: Arc::new(crate::limits::LimitPolicy::new(
+            64,
+            base,
+            Vec::new(),
+            Vec::new(),
+        )),
+        ..StateConfig::default()
+    }
+}
 
 fn t6(a: Ipv6Addr, port: u16) -> TransportAddr6 {
     TransportAddr6 { addr: a, port }
@@ -153,7 +176,7 @@ fn s3_address_dependent_filtering() {
         filtering: Filtering::AddressDependent,
         ..StateConfig::default()
     };
-    let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
+    let mut l = lab_with(cfg.clone(), DEFAULT_RANGES, 8);
     let v4 = l
         .out(0, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
         .unwrap();
@@ -524,20 +547,22 @@ fn o4_session_limits() {
         l.out(0, Proto::Udp, t6(H2, 1), t4(SERVER, 53), 0),
         Err(DropReason::SessionLimit)
     );
-    let cfg = StateConfig {
-        per_source_sessions: 2,
-        ..StateConfig::default()
-    };
-    let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
+    let mut l = lab_with(limited(2, 0, 0), DEFAULT_RANGES, 8);
     l.out(0, Proto::Udp, t6(H1, 1), t4(SERVER, 53), 0).unwrap();
     l.out(0, Proto::Udp, t6(H1, 1), t4(OTHER, 53), 0).unwrap();
     assert_eq!(
         l.out(0, Proto::Udp, t6(H1, 2), t4(SERVER, 53), 0),
         Err(DropReason::SourceSessionLimit)
     );
+    assert_eq!(
+        l.out(0, Proto::Udp, t6(H2, 2), t4(SERVER, 53), 0),
+        Err(DropReason::SourceSessionLimit),
+        "another address of the same /64 is the same customer"
+    );
     assert!(
-        l.out(0, Proto::Udp, t6(H2, 2), t4(SERVER, 53), 0).is_ok(),
-        "another source is not limited"
+        l.out(0, Proto::Udp, t6(OTHER_NET, 2), t4(SERVER, 53), 0)
+            .is_ok(),
+        "another customer prefix is not limited"
     );
     l.sweep(300);
     assert!(
@@ -548,11 +573,7 @@ fn o4_session_limits() {
 
 #[test]
 fn o4_new_session_rate_per_source() {
-    let cfg = StateConfig {
-        per_source_rate: 2,
-        ..StateConfig::default()
-    };
-    let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
+    let mut l = lab_with(limited(0, 2, 2), DEFAULT_RANGES, 8);
     assert!(l.out(0, Proto::Udp, t6(H1, 1), t4(SERVER, 53), 0).is_ok());
     assert!(l.out(0, Proto::Udp, t6(H1, 2), t4(SERVER, 53), 0).is_ok());
     assert_eq!(
@@ -629,9 +650,8 @@ fn s5_sweep_in_batches_removes_every_expired_session() {
 #[test]
 fn o4_inbound_spray_is_bounded_per_binding_and_spares_the_hosts_budget() {
     let cfg = StateConfig {
-        per_source_sessions: 10,
         inbound_per_binding: 8,
-        ..StateConfig::default()
+        ..limited(10, 0, 0)
     };
     let mut l = lab_with(cfg, DEFAULT_RANGES, 8);
     let b = l
@@ -749,4 +769,300 @@ fn s5_the_sweep_hands_memory_back_after_a_flood() {
         l.out(1001, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
             .is_ok()
     );
+}
+
+fn policy_cfg(p: crate::limits::LimitPolicy) -> StateConfig {
+    StateConfig {
+        limits: Arc::new(p),
+        ..StateConfig::default()
+    }
+}
+
+/// The address `i` of H1's /64 (a host rotating through its prefix).
+fn rotating(i: u16) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0xa, 0xb, i, 1)
+}
+
+#[test]
+fn o4_a_host_rotating_through_its_prefix_is_held_to_the_prefix_cap() {
+    let mut l = lab_with(limited(100, 0, 0), DEFAULT_RANGES, 8);
+    let ok = (0..1000u16)
+        .filter(|i| {
+            l.out(0, Proto::Tcp, t6(rotating(*i), 40000), t4(SERVER, 80), SYN)
+                .is_ok()
+        })
+        .count();
+    assert_eq!(ok, 100);
+    assert_eq!(l.table.sessions(), 100);
+    assert!(
+        l.out(0, Proto::Tcp, t6(OTHER_NET, 1), t4(SERVER, 80), SYN)
+            .is_ok(),
+        "another customer still gets in"
+    );
+    let (offenders, unlisted) = l.table.offenders();
+    assert_eq!(unlisted, 0);
+    assert_eq!(offenders.len(), 1, "one line for the whole prefix");
+    assert_eq!(offenders[0].key.to_string(), "2001:db8:1::/64");
+    assert_eq!(offenders[0].refused, [900, 0, 0, 0]);
+    assert_eq!((offenders[0].sessions, offenders[0].limit), (100, 100));
+    assert!(l.table.offenders().0.is_empty(), "counts start again");
+}
+
+#[test]
+fn o4_an_override_lifts_the_limit_for_its_range_only() {
+    use crate::limits::{LimitPolicy, Limits, Override, Rate};
+    let base = Limits {
+        sessions: 5,
+        rate: Rate::NONE,
+    };
+    let exempt = Override {
+        net: "2001:db8:2::/48".parse().unwrap(),
+        prefix_len: 48,
+        limits: Limits::NONE,
+    };
+    let mut l = lab_with(
+        policy_cfg(LimitPolicy::new(64, base, vec![exempt], Vec::new())),
+        DEFAULT_RANGES,
+        8,
+    );
+    for i in 0..50u16 {
+        let a = Ipv6Addr::new(0x2001, 0xdb8, 2, i, 0, 0, 0, 1);
+        assert!(l.out(0, Proto::Udp, t6(a, 1000), t4(SERVER, 53), 0).is_ok());
+    }
+    let n = (0..50u16)
+        .filter(|i| {
+            l.out(0, Proto::Udp, t6(rotating(*i), 1000), t4(SERVER, 53), 0)
+                .is_ok()
+        })
+        .count();
+    assert_eq!(n, 5);
+}
+
+#[test]
+fn o4_port_policy_denies_and_limits_new_flows_only() {
+    use crate::limits::{LimitPolicy, Limits, PortAction, PortRule, Rate};
+    let smtp = PortRange {
+        first: 25,
+        last: 25,
+    };
+    let rules = vec![
+        PortRule {
+            proto: Proto::Tcp,
+            ports: vec![smtp],
+            from: vec!["2001:db8:2::/48".parse().unwrap()],
+            action: PortAction::Deny,
+        },
+        PortRule {
+            proto: Proto::Tcp,
+            ports: vec![smtp],
+            from: Vec::new(),
+            action: PortAction::Limit(Rate {
+                per_minute: 6,
+                burst: 2,
+            }),
+        },
+    ];
+    let pol = LimitPolicy::new(64, Limits::NONE, Vec::new(), rules);
+    let mut l = lab_with(policy_cfg(pol), DEFAULT_RANGES, 8);
+    assert_eq!(
+        l.out(0, Proto::Tcp, t6(OTHER_NET, 1), t4(SERVER, 25), SYN),
+        Err(DropReason::PortDenied)
+    );
+    assert!(
+        l.out(0, Proto::Tcp, t6(OTHER_NET, 1), t4(SERVER, 80), SYN)
+            .is_ok()
+    );
+    assert!(l.out(0, Proto::Tcp, t6(H1, 1), t4(SERVER, 25), SYN).is_ok());
+    assert!(l.out(0, Proto::Tcp, t6(H2, 2), t4(SERVER, 25), SYN).is_ok());
+    assert_eq!(
+        l.out(0, Proto::Tcp, t6(H1, 3), t4(SERVER, 25), SYN),
+        Err(DropReason::PortRateLimit),
+        "the burst of the /64 is spent"
+    );
+    assert!(
+        l.out(0, Proto::Tcp, t6(H1, 1), t4(SERVER, 25), ACK).is_ok(),
+        "an existing flow goes on"
+    );
+    assert!(
+        l.out(0, Proto::Tcp, t6(H1, 3), t4(SERVER, 587), SYN)
+            .is_ok()
+    );
+    assert!(
+        l.out(10, Proto::Tcp, t6(H1, 3), t4(SERVER, 25), SYN)
+            .is_ok(),
+        "one in 10 s"
+    );
+    assert_eq!(
+        l.out(10, Proto::Tcp, t6(H1, 4), t4(SERVER, 25), SYN),
+        Err(DropReason::PortRateLimit)
+    );
+    let (o, _) = l.table.offenders();
+    let mut refused: Vec<_> = o.iter().map(|o| (o.key.to_string(), o.refused)).collect();
+    refused.sort();
+    assert_eq!(
+        refused,
+        [
+            ("2001:db8:1::/64".to_string(), [0, 0, 0, 2]),
+            ("2001:db8:2::/64".to_string(), [0, 0, 1, 0])
+        ]
+    );
+}
+
+#[test]
+fn s6_pairing_by_prefix_keeps_a_customer_on_one_pool_address() {
+    let addrs: Vec<Ipv4Addr> = (1..=8).map(|i| Ipv4Addr::new(198, 51, 100, i)).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for pairing in [Pairing::Prefix, Pairing::Address] {
+        let pool = Pool::new(addrs.clone(), DEFAULT_RANGES, 8).unwrap();
+        let table = Table::new(
+            8,
+            StateConfig {
+                pairing,
+                ..StateConfig::default()
+            },
+            7,
+        );
+        let mut ev = Vec::new();
+        let used: std::collections::BTreeSet<Ipv4Addr> = (0..64u16)
+            .map(|i| {
+                table
+                    .outbound(
+                        0,
+                        &pool,
+                        Proto::Udp,
+                        t6(rotating(i), 1000 + i),
+                        t4(SERVER, 53),
+                        0,
+                        Ask::Data { tcp_flags: 0 },
+                        &mut ev,
+                    )
+                    .unwrap()
+                    .v4
+                    .addr
+            })
+            .collect();
+        seen.insert((pairing == Pairing::Prefix, used.len()));
+    }
+    let by_prefix = seen.iter().find(|(p, _)| *p).unwrap().1;
+    let by_address = seen.iter().find(|(p, _)| !*p).unwrap().1;
+    assert_eq!(by_prefix, 1, "every address of the /64 on one pool address");
+    assert!(by_address > 1, "per address: spread ({by_address})");
+}
+
+#[test]
+fn s6_pairing_by_prefix_is_strict_when_the_address_is_full() {
+    // Two pool addresses, 16 ports each per shard: the customer gets no
+    // port of the other address.
+    let ranges = [
+        PortRange {
+            first: 2000,
+            last: 2015,
+        },
+        PortRange {
+            first: 2000,
+            last: 2015,
+        },
+        DEFAULT_RANGES[2],
+    ];
+    let pool = Pool::new(vec![POOL1, Ipv4Addr::new(198, 51, 100, 2)], ranges, 1).unwrap();
+    let table = Table::new(1, StateConfig::default(), 7);
+    let mut ev = Vec::new();
+    let mut addrs = std::collections::BTreeSet::new();
+    let mut exhausted = 0;
+    for p in 0..40u16 {
+        match table.outbound(
+            0,
+            &pool,
+            Proto::Udp,
+            t6(H1, 3000 + p),
+            t4(SERVER, 53),
+            0,
+            Ask::Data { tcp_flags: 0 },
+            &mut ev,
+        ) {
+            Ok(o) => {
+                addrs.insert(o.v4.addr);
+            }
+            Err(DropReason::PoolExhausted) => exhausted += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((addrs.len(), exhausted), (1, 24));
+    assert_eq!(
+        table.sessions(),
+        16,
+        "the refused ones gave their count back"
+    );
+}
+
+#[test]
+fn o4_a_reload_that_changes_the_prefix_length_counts_again() {
+    let mut l = lab_with(limited(4, 0, 0), DEFAULT_RANGES, 8);
+    for i in 0..4u16 {
+        l.out(0, Proto::Udp, t6(rotating(i), 1000), t4(SERVER, 53), 0)
+            .unwrap();
+    }
+    assert_eq!(
+        l.out(0, Proto::Udp, t6(rotating(9), 1000), t4(SERVER, 53), 0),
+        Err(DropReason::SourceSessionLimit)
+    );
+    // Per /128 now: each address holds one session of its 4.
+    let per_address = crate::limits::LimitPolicy::new(
+        128,
+        crate::limits::Limits {
+            sessions: 4,
+            rate: crate::limits::Rate::NONE,
+        },
+        Vec::new(),
+        Vec::new(),
+    );
+    l.table.reconfigure(policy_cfg(per_address));
+    assert_eq!(l.table.sessions(), 4, "sessions kept");
+    assert!(
+        l.out(1, Proto::Udp, t6(rotating(9), 1000), t4(SERVER, 53), 0)
+            .is_ok()
+    );
+    for p in 0..3 {
+        l.out(1, Proto::Udp, t6(rotating(0), 2000 + p), t4(SERVER, 53), 0)
+            .unwrap();
+    }
+    assert_eq!(
+        l.out(1, Proto::Udp, t6(rotating(0), 2009), t4(SERVER, 53), 0),
+        Err(DropReason::SourceSessionLimit),
+        "its existing session was counted again"
+    );
+    // Once reported, and every session expired, nothing is left counted.
+    assert_eq!(
+        l.table.offenders().0.len(),
+        1,
+        "the count before the reload went with its keys"
+    );
+    l.sweep(1000);
+    assert_eq!(l.table.sessions(), 0);
+    let (rows, _, tracked) = l.table.top_sources(10, 1000);
+    assert!(rows.is_empty() && tracked == 0, "{rows:?}");
+}
+
+#[test]
+fn o4_top_sources_by_sessions_and_by_rate() {
+    let mut l = lab();
+    for i in 0..30u16 {
+        l.out(5, Proto::Udp, t6(rotating(i), 1000), t4(SERVER, 53), 0)
+            .unwrap();
+    }
+    for p in 0..3 {
+        l.out(15, Proto::Udp, t6(OTHER_NET, 1000 + p), t4(SERVER, 53), 0)
+            .unwrap();
+    }
+    let (by_sessions, by_rate, tracked) = l.table.top_sources(1, 12);
+    assert_eq!(tracked, 2);
+    assert_eq!(by_sessions[0].key.to_string(), "2001:db8:1::/64");
+    assert_eq!(
+        (by_sessions[0].sessions, by_sessions[0].opened_10s),
+        (30, 30)
+    );
+    assert_eq!(by_rate.len(), 1);
+    let (_, by_rate, _) = l.table.top_sources(2, 25);
+    assert_eq!(by_rate.len(), 1, "the first went quiet; {by_rate:?}");
+    assert_eq!(by_rate[0].key.to_string(), "2001:db8:2::/64");
 }
