@@ -106,6 +106,10 @@ pub fn set_gauge(family: &IntGaugeVec, labels: &[&str], value: u64) {
 /// What a scrape calls to get the exposition text.
 pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
 
+/// Other plain-text pages a daemon serves next to `/metrics` (such as
+/// nat64d's `/sources`): given the path, the page, or `None` for 404.
+pub type Pages = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Binds the endpoint's listener now, so that a bad or busy address fails
 /// the daemon's start rather than a later thread.
 ///
@@ -118,7 +122,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 }
 
 /// Serves scrapes on `listener` (from [`bind`]) until the runtime stops.
-pub async fn serve(listener: std::net::TcpListener, render: Render) {
+pub async fn serve(listener: std::net::TcpListener, render: Render, pages: Option<Pages>) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -140,9 +144,9 @@ pub async fn serve(listener: std::net::TcpListener, render: Render) {
             tracing::debug!("metrics: {MAX_CONNECTIONS} scrapes in progress; connection closed");
             continue;
         };
-        let render = render.clone();
+        let (render, pages) = (render.clone(), pages.clone());
         tokio::spawn(async move {
-            let service = service_fn(move |req| answer(req, render.clone()));
+            let service = service_fn(move |req| answer(req, render.clone(), pages.clone()));
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
@@ -162,6 +166,7 @@ pub async fn serve(listener: std::net::TcpListener, render: Render) {
 pub fn spawn_thread(
     listener: std::net::TcpListener,
     render: Render,
+    pages: Option<Pages>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -169,31 +174,44 @@ pub fn spawn_thread(
         .build()?;
     std::thread::Builder::new()
         .name("metrics".into())
-        .spawn(move || rt.block_on(serve(listener, render)))
+        .spawn(move || rt.block_on(serve(listener, render, pages)))
 }
 
 async fn answer(
     req: Request<Incoming>,
     render: Render,
+    pages: Option<Pages>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let path = req.uri().path();
-    let (status, ctype, body) =
-        if req.method() == Method::GET && (path == "/metrics" || path == "/") {
-            (
-                StatusCode::OK,
-                prometheus::TEXT_FORMAT,
-                // Encoding takes shard locks briefly: off the I/O thread.
-                tokio::task::spawn_blocking(move || render())
-                    .await
-                    .unwrap_or_default(),
-            )
-        } else {
-            (
-                StatusCode::NOT_FOUND,
-                "text/plain; charset=utf-8",
-                "only GET /metrics is served here\n".to_string(),
-            )
-        };
+    let path = req.uri().path().to_owned();
+    let get = req.method() == Method::GET;
+    // Rendering takes shard locks briefly: off the I/O thread.
+    let page = match pages {
+        Some(p) if get && path != "/metrics" && path != "/" => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || p(&path))
+                .await
+                .ok()
+                .flatten()
+        }
+        _ => None,
+    };
+    let (status, ctype, body) = if let Some(body) = page {
+        (StatusCode::OK, "text/plain; charset=utf-8", body)
+    } else if get && (path == "/metrics" || path == "/") {
+        (
+            StatusCode::OK,
+            prometheus::TEXT_FORMAT,
+            tokio::task::spawn_blocking(move || render())
+                .await
+                .unwrap_or_default(),
+        )
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "only GET /metrics is served here\n".to_string(),
+        )
+    };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     if let Ok(v) = ctype.parse() {
@@ -232,7 +250,7 @@ mod tests {
         let l = bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = l.local_addr().unwrap();
         let render: Render = Arc::new(|| "x 1\n".to_string());
-        spawn_thread(l, render).unwrap();
+        spawn_thread(l, render, None).unwrap();
         let _silent = std::net::TcpStream::connect(addr).unwrap();
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

@@ -164,5 +164,6 @@ pub(crate) fn start(
     tokio::spawn(common::metrics::serve(
         listener,
         Arc::new(move || metrics.render(&server, &admission)),
+        None,
     ))
 }

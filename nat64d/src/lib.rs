@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod limits;
 pub mod offload;
 pub mod pool;
+pub mod report;
 pub mod state;
 pub mod stats;
 pub mod translate;

@@ -228,6 +228,29 @@ impl Nat64Config {
         ))
     }
 
+    /// The limits in one phrase, for the start and reload log lines.
+    pub fn limits_summary(&self) -> String {
+        let l = &self.limits;
+        let n = |v: u32| {
+            if v == 0 {
+                "no limit".to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        format!(
+            "per /{} source prefix: sessions {}, new sessions/s {} (burst {}); {} overrides; \
+             {} port policy entries; pairing {:?}",
+            l.source_prefix_len,
+            n(l.sessions_per_source),
+            n(l.new_sessions_per_second),
+            l.new_sessions_burst,
+            l.overrides.len(),
+            self.port_policy.len(),
+            self.pairing
+        )
+    }
+
     /// How pool addresses are paired.
     pub fn pairing(&self) -> Pairing {
         match self.pairing {

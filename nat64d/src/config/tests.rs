@@ -300,3 +300,16 @@ fn o4_bad_limits_and_policies_name_the_key() {
         assert!(e.contains(want), "{text}: {e}");
     }
 }
+
+#[test]
+fn o4_the_example_file_limits_smtp_per_64() {
+    let f = parse(include_str!("../../../examples/gateway.toml")).unwrap();
+    let p = f.nat64.limit_policy();
+    let src = "2001:db8:1::7".parse().unwrap();
+    assert!(matches!(
+        p.port_rule(Proto::Tcp, 25, src),
+        Some((_, crate::limits::PortAction::Limit(_)))
+    ));
+    assert_eq!(p.source(src).0.len, 64);
+    assert_eq!(f.nat64.pairing(), crate::state::Pairing::Prefix);
+}

@@ -86,7 +86,7 @@ const TOTALS: [(&str, &str, Get); 13] = [
 ];
 
 /// The unlabelled gauges, in the order [`Metrics::refresh`] sets them.
-const GAUGES: [(&str, &str); 6] = [
+const GAUGES: [(&str, &str); 7] = [
     ("nat64d_static_bib_entries", "Static bindings."),
     ("nat64d_held_syns", "IPv4 SYNs held for simultaneous open."),
     (
@@ -102,6 +102,10 @@ const GAUGES: [(&str, &str); 6] = [
         "Bytes of fragments waiting for their first fragment.",
     ),
     ("nat64d_fragments_held", "Fragments held now."),
+    (
+        "nat64d_source_prefixes",
+        "Customer source prefixes followed by the limits (see /sources).",
+    ),
 ];
 
 /// nat64d's families.
@@ -257,6 +261,7 @@ impl Metrics {
             flows,
             held,
             s.gateway.fragments_held(),
+            s.gateway.table.source_count(),
         ];
         for (gauge, v) in self.gauges.iter().zip(values) {
             set_gauge(gauge, &[], v as u64);
@@ -267,6 +272,15 @@ impl Metrics {
 /// Starts the endpoint on `listener` (bound at start).
 pub(crate) fn start(listener: std::net::TcpListener, shared: Arc<Shared>) -> std::io::Result<()> {
     let metrics = Metrics::new();
-    common::metrics::spawn_thread(listener, Arc::new(move || metrics.render(&shared)))?;
+    let s = shared.clone();
+    let pages: common::metrics::Pages = Arc::new(move |path| match path {
+        "/sources" => Some(super::sources::top(&s)),
+        _ => None,
+    });
+    common::metrics::spawn_thread(
+        listener,
+        Arc::new(move || metrics.render(&shared)),
+        Some(pages),
+    )?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! nat64d's I/O shell, one module per job: [`start`] (start-up, the control
 //! loop, stop), [`reload`] (SIGHUP), [`mapping_log`], [`metrics`], [`tun`]
-//! (the device and its routes), [`worker`] (the read loop around the
+//! (the device and its routes), [`sources`] (customers over their
+//! limits, the busiest prefixes), [`worker`] (the read loop around the
 //! library's packet driver). [`shared`] is what the workers and the control
 //! thread share; it imports neither side.
 
@@ -9,6 +10,7 @@ mod mapping_log;
 mod metrics;
 mod reload;
 mod shared;
+mod sources;
 pub(crate) mod start;
 mod trim;
 mod tun;

@@ -43,11 +43,12 @@ pub(crate) fn reload(
     log.reopen(c.mapping_log.clone());
     shared.log.send(&mut events);
     tracing::info!(
-        "reloaded: allow_from {}; deny_to {}; {} static bindings; filtering {:?}",
+        "reloaded: allow_from {}; deny_to {}; {} static bindings; filtering {:?}; {}",
         list(&c.allow_from),
         list(&c.deny_to),
         c.statics.len(),
-        c.filtering
+        c.filtering,
+        c.limits_summary()
     );
     *running = new;
     true

@@ -1,7 +1,9 @@
 //! Start-up, the control loop and stop: builds the translator from the
 //! file, opens the TUN and its routes, starts the workers, the mapping log
-//! and `/metrics`, then ticks the coarse clock, sweeps the table and
-//! answers signals (SIGHUP reload, SIGTERM/SIGINT stop) until told to stop.
+//! and `/metrics`, then ticks the coarse clock, sweeps the table, reports
+//! customers over their limits and answers signals (SIGHUP reload, SIGUSR1
+//! the busiest source prefixes into the log, SIGTERM/SIGINT stop) until
+//! told to stop.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,7 +17,7 @@ use nat64d::gateway::Gateway;
 use nat64d::pool::Pool;
 use nat64d::state::Table;
 use nat64d::stats::DropReason;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 use tun_rs::{InterruptEvent, SyncDevice};
 
@@ -59,7 +61,7 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         metrics::start(l, shared.clone()).context("cannot start the metrics thread")?;
     }
     tracing::info!(
-        "translating on {} ({} queues, {} shards; {}); {}; pool4 {}; allow_from {}",
+        "translating on {} ({} queues, {} shards; {}); {}; pool4 {}; allow_from {}; {}",
         c.tun,
         threads,
         shared.gateway.table.shard_count(),
@@ -70,10 +72,11 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         },
         f.prefix.summary(),
         list(&c.pool4),
-        list(&c.allow_from)
+        list(&c.allow_from),
+        c.limits_summary()
     );
-    let signals =
-        Signals::new([SIGHUP, SIGTERM, SIGINT]).context("cannot install signal handlers")?;
+    let signals = Signals::new([SIGHUP, SIGTERM, SIGINT, SIGUSR1])
+        .context("cannot install signal handlers")?;
     control(&args, f, &shared, &log, &queues[0], signals);
     tracing::info!("stopping");
     shared.stopping.store(true, Ordering::Relaxed);
@@ -145,7 +148,8 @@ fn spawn_workers(
     Ok(workers)
 }
 
-/// The control loop: the coarse clock, the sweep, held SYNs, signals.
+/// The control loop: the coarse clock, the sweep, held SYNs, customers
+/// over their limits, signals.
 fn control(
     args: &Args,
     mut running: File,
@@ -159,6 +163,8 @@ fn control(
     let mut next_shard = 0;
     let (mut events, mut unanswered) = (Vec::new(), Vec::new());
     let mut trimmer = super::trim::Trimmer::default();
+    let mut watch = super::sources::Watch::default();
+    let mut second = 0;
     loop {
         std::thread::sleep(TICK);
         let now = u32::try_from(t0.elapsed().as_secs()).unwrap_or(u32::MAX);
@@ -184,12 +190,19 @@ fn control(
                 &mut Queue(q0),
             );
         }
+        if now != second {
+            second = now;
+            watch.tick(shared, now);
+        }
         for sig in signals.pending() {
-            if sig != SIGHUP {
-                return;
+            match sig {
+                SIGHUP => {
+                    let ok = reload(args, &mut running, shared, log, now);
+                    shared.reloads[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+                }
+                SIGUSR1 => watch.dump(shared),
+                _ => return,
             }
-            let ok = reload(args, &mut running, shared, log, now);
-            shared.reloads[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -282,6 +282,12 @@ impl Table {
         }
     }
 
+    /// Customer prefixes the table follows now (with sessions, or with a
+    /// bucket not full again).
+    pub fn source_count(&self) -> usize {
+        self.sources.iter().map(|m| lock(m).map.len()).sum()
+    }
+
     /// Forgets the port policy's buckets (a reload changed the policy).
     pub(super) fn forget_port_buckets(&self) {
         for m in self.sources.iter() {
