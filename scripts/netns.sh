@@ -341,6 +341,9 @@ lab_down() {
 #   threads (2; empty: one per core)  offload (true)  max_sessions (unset)  mapping_log (-)
 #   static ()            nat64.static, TOML list items
 #   nat64_metrics (127.0.0.1:9464)
+#   limits ()            lines of [nat64.limits] (empty: the defaults)
+#   nat64_tail ()        TOML appended after the [nat64] tables (such as
+#                        [[nat64.port_policy]] entries)
 #   dns64 (yes)          write the [dns64] section
 #   dns64_listen ("[2001:db8:1::1]:53")  dns64_allow ("2001:db8:1::/64", "::1/128")
 #   cache_size (unset)   timeout_ms (unset)
@@ -351,7 +354,7 @@ lab_gateway_config() {
   local -A c=(
     [nat64]=yes [nat64_allow]='"2001:db8:1::/64"' [deny_to]='' [threads]=2
     [offload]=true [max_sessions]='' [mapping_log]=- [static]=''
-    [nat64_metrics]=127.0.0.1:9464
+    [nat64_metrics]=127.0.0.1:9464 [limits]='' [nat64_tail]=''
     [dns64]=yes [dns64_listen]="\"[$LAB_GW6]:53\"" [dns64_allow]='"2001:db8:1::/64", "::1/128"'
     [cache_size]='' [timeout_ms]='' [dns64_metrics]=127.0.0.1:9465
   )
@@ -369,6 +372,8 @@ lab_gateway_config() {
       [ -n "${c[max_sessions]}" ] && printf 'max_sessions = %s\n' "${c[max_sessions]}"
       [ -n "${c[static]}" ] && printf 'static = [\n  %s,\n]\n' "${c[static]}"
       printf '\n[nat64.metrics]\nlisten = "%s"\n' "${c[nat64_metrics]}"
+      [ -n "${c[limits]}" ] && printf '\n[nat64.limits]\n%s\n' "${c[limits]}"
+      [ -n "${c[nat64_tail]}" ] && printf '\n%s\n' "${c[nat64_tail]}"
     fi
     if [ "${c[dns64]}" = yes ]; then
       printf '\n[dns64]\nlisten = [%s]\nupstreams = ["%s:53"]\nallow_from = [%s]\n' \

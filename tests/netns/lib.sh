@@ -47,9 +47,12 @@ NAT64_STATIC4=198.51.100.14
 NAT64_STATIC_PORT=8080
 
 # nat64_config [ALLOW_FROM [DENY_TO [DNS64_ALLOW_FROM]]]: writes the suite's
-# gateway file, read by both daemons.
+# gateway file, read by both daemons. A case sets NAT64_LIMITS (lines of
+# [nat64.limits]) and NAT64_TAIL (TOML after the [nat64] tables) for its own
+# limits and port policy, and calls nat64_config again without them after.
 nat64_config() {
   lab_gateway_config "$LAB_DIR/gateway.toml" \
+    limits="${NAT64_LIMITS:-}" nat64_tail="${NAT64_TAIL:-}" \
     nat64_allow="${1:-$NAT64_ALLOW}" deny_to="${2:-$NAT64_DENY}" \
     dns64_allow="${3:-$DNS64_ALLOW}" \
     offload="$NAT64_OFFLOAD" mapping_log="$LAB_DIR/mappings.log" \
