@@ -71,11 +71,11 @@ start_nat64d() {
     kill "$NAT64_PID" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$NAT64_PID" 2>/dev/null || break; sleep 0.1; done
   fi
-  # The per-customer limits off: the lab's one client is every customer
-  # here (a million sessions, thousands of connections a second), and the
-  # peers have none.
+  # The per-customer limits off and the pool not paired per customer: the
+  # lab's one client is every customer here (a million sessions, thousands
+  # of connections a second), and the peers have neither.
   lab_gateway_config "$LAB_DIR/gateway.toml" dns64=no threads='' offload="$1" \
-    max_sessions=1100000 mapping_log=/dev/null \
+    max_sessions=1100000 mapping_log=/dev/null pairing=address \
     limits=$'sessions_per_source = 0\nnew_sessions_per_second = 0' || exit 1
   lab_bg gw "nat64d-offload-$1" "$NAT64D" --config "$LAB_DIR/gateway.toml"
   lab_wait 50 lab_exec gw curl -sf -o /dev/null http://127.0.0.1:9464/metrics || { cat "$LAB_DIR/nat64d-offload-$1.log" >&2; exit 1; }

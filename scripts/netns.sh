@@ -342,6 +342,7 @@ lab_down() {
 #   static ()            nat64.static, TOML list items
 #   nat64_metrics (127.0.0.1:9464)
 #   limits ()            lines of [nat64.limits] (empty: the defaults)
+#   pairing ()           nat64.pairing (empty: the default)
 #   nat64_tail ()        TOML appended after the [nat64] tables (such as
 #                        [[nat64.port_policy]] entries)
 #   dns64 (yes)          write the [dns64] section
@@ -354,7 +355,7 @@ lab_gateway_config() {
   local -A c=(
     [nat64]=yes [nat64_allow]='"2001:db8:1::/64"' [deny_to]='' [threads]=2
     [offload]=true [max_sessions]='' [mapping_log]=- [static]=''
-    [nat64_metrics]=127.0.0.1:9464 [limits]='' [nat64_tail]=''
+    [nat64_metrics]=127.0.0.1:9464 [limits]='' [pairing]='' [nat64_tail]=''
     [dns64]=yes [dns64_listen]="\"[$LAB_GW6]:53\"" [dns64_allow]='"2001:db8:1::/64", "::1/128"'
     [cache_size]='' [timeout_ms]='' [dns64_metrics]=127.0.0.1:9465
   )
@@ -370,6 +371,7 @@ lab_gateway_config() {
       [ -n "${c[threads]}" ] && printf 'threads = %s\n' "${c[threads]}"
       printf 'offload = %s\nmapping_log = "%s"\n' "${c[offload]}" "${c[mapping_log]}"
       [ -n "${c[max_sessions]}" ] && printf 'max_sessions = %s\n' "${c[max_sessions]}"
+      [ -n "${c[pairing]}" ] && printf 'pairing = "%s"\n' "${c[pairing]}"
       [ -n "${c[static]}" ] && printf 'static = [\n  %s,\n]\n' "${c[static]}"
       printf '\n[nat64.metrics]\nlisten = "%s"\n' "${c[nat64_metrics]}"
       [ -n "${c[limits]}" ] && printf '\n[nat64.limits]\n%s\n' "${c[limits]}"

@@ -38,8 +38,8 @@ impl Rate {
         self.per_minute != 0
     }
 
-    fn capacity(self) -> u64 {
-        u64::from(self.burst.max(1)) * UNIT
+    fn capacity(self) -> u32 {
+        self.burst.clamp(1, MAX_BURST).saturating_mul(UNIT)
     }
 
     /// Seconds a bucket of this rate takes to fill from empty.
@@ -47,18 +47,21 @@ impl Rate {
         if !self.limits() {
             return 0;
         }
-        u32::try_from(self.capacity().div_ceil(u64::from(self.per_minute))).unwrap_or(Secs::MAX)
+        self.capacity().div_ceil(self.per_minute)
     }
 }
 
 /// A token is this many units, so that a rate per minute refills in whole
 /// units per second.
-const UNIT: u64 = 60;
+const UNIT: u32 = 60;
+
+/// The largest burst a bucket holds (the configuration refuses more).
+pub const MAX_BURST: u32 = 1_000_000;
 
 /// A token bucket, `now` passed in. It starts full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bucket {
-    level: u64,
+    level: u32,
     last: Secs,
 }
 
@@ -72,10 +75,10 @@ impl Bucket {
     }
 
     fn refill(&mut self, rate: Rate, now: Secs) {
-        let secs = u64::from(now.saturating_sub(self.last));
+        let secs = now.saturating_sub(self.last);
         self.level = self
             .level
-            .saturating_add(secs.saturating_mul(u64::from(rate.per_minute)))
+            .saturating_add(secs.saturating_mul(rate.per_minute))
             .min(rate.capacity());
         self.last = self.last.max(now);
     }
@@ -104,13 +107,14 @@ impl Bucket {
     }
 }
 
-/// A customer: the source prefix its addresses are counted under.
+/// A customer: the source prefix its addresses are counted under. Two
+/// halves rather than a `u128`, so that a key takes 24 bytes, not 32 (one
+/// per customer in the table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceKey {
-    /// The prefix's bits (host bits zero).
-    pub net: u128,
-    /// Its length.
-    pub len: u8,
+    hi: u64,
+    lo: u64,
+    len: u8,
 }
 
 impl SourceKey {
@@ -122,15 +126,27 @@ impl SourceKey {
         } else {
             u128::MAX << (128 - u32::from(len))
         };
+        let net = u128::from(a) & mask;
         SourceKey {
-            net: u128::from(a) & mask,
+            hi: (net >> 64) as u64,
+            lo: net as u64,
             len,
         }
     }
 
+    /// The prefix's first address.
+    pub fn addr(self) -> Ipv6Addr {
+        Ipv6Addr::from((u128::from(self.hi) << 64) | u128::from(self.lo))
+    }
+
+    /// The prefix length.
+    pub fn prefix_len(self) -> u8 {
+        self.len
+    }
+
     /// As a network, for logs.
     pub fn net(self) -> Ipv6Net {
-        Ipv6Net::new(Ipv6Addr::from(self.net), self.len)
+        Ipv6Net::new(self.addr(), self.len)
             .unwrap_or_else(|_| Ipv6Net::new(Ipv6Addr::UNSPECIFIED, 0).unwrap_or_default())
     }
 
@@ -140,7 +156,7 @@ impl SourceKey {
     pub fn stable_hash(self) -> u64 {
         // SplitMix64 over both halves and the length.
         let mut h = u64::from(self.len);
-        for part in [(self.net >> 64) as u64, self.net as u64] {
+        for part in [self.hi, self.lo] {
             h = h.wrapping_add(part).wrapping_add(0x9e37_79b9_7f4a_7c15);
             let mut z = h;
             z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -453,9 +453,11 @@ t_nat64_fuzzed_packets_counted_and_counters_add_up() {
 # with an 8 s ICMP query lifetime; the standard one comes back afterwards.
 t_nat64_memory_handed_back_after_a_session_flood() {
   stop_pid "$(nat64_pid)" || return 1
-  # One client is the whole flood: its per-customer limits off.
+  # One client is the whole flood: its per-customer limits off, and spread
+  # over the pool (paired with one address, it would have 65 536 ICMP
+  # identifiers).
   NAT64_LIMITS=$'sessions_per_source = 0\nnew_sessions_per_second = 0' nat64_config
-  sed -i 's/^offload = /timeouts = { icmp = 8 }\noffload = /' "$LAB_DIR/gateway.toml"
+  sed -i 's/^offload = /timeouts = { icmp = 8 }\npairing = "address"\noffload = /' "$LAB_DIR/gateway.toml"
   lab_bg gw nat64d "$NAT64D" --config "$LAB_DIR/gateway.toml"
   lab_wait 50 lab_exec gw "${CURL[@]}" -o /dev/null "http://$NAT64_METRICS/metrics" || { cat "$LAB_DIR/nat64d.log"; return 1; }
   local pid rss0 rss1 rss2 peak rc=0

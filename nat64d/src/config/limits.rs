@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{Nat64Config, RangeText};
 use crate::flow::Proto;
-use crate::limits::{LimitPolicy, Limits, Override, PortAction, PortRule, Rate};
+use crate::limits::{LimitPolicy, Limits, MAX_BURST, Override, PortAction, PortRule, Rate};
 use crate::pool::PortRange;
 use crate::state::Pairing;
 
@@ -342,6 +342,12 @@ fn check_rate(key: &str, rate: Option<u32>, burst: Option<u32>) -> Result<(), (S
             format!("{rate} is above {MAX_RATE} (0 turns the limit off)"),
         ));
     }
+    if burst > MAX_BURST {
+        return Err((
+            format!("{key}.new_sessions_burst"),
+            format!("{burst} is above {MAX_BURST}"),
+        ));
+    }
     if rate != 0 && burst == 0 {
         return Err((
             format!("{key}.new_sessions_burst"),
@@ -390,6 +396,13 @@ fn check_rule(k: &str, e: &PortPolicyEntry) -> Result<(), (String, String)> {
             Some(_) if e.burst == Some(0) => bad(
                 "burst",
                 "must be at least 1 (leave it out for new_sessions_per_minute)".into(),
+            ),
+            Some(n) if e.burst.unwrap_or(n) > MAX_BURST => bad(
+                "burst",
+                format!(
+                    "{} is above {MAX_BURST} (give burst when new_sessions_per_minute is above it)",
+                    e.burst.unwrap_or(n)
+                ),
             ),
             Some(_) => Ok(()),
         },

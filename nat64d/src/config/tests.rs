@@ -294,6 +294,10 @@ fn o4_bad_limits_and_policies_name_the_key() {
             "nat64.port_policy",
         ),
         ("pairing = \"random\"\n", "nat64.pairing"),
+        (
+            "[nat64.limits]\nnew_sessions_burst = 2000000\n",
+            "nat64.limits.new_sessions_burst`: 2000000 is above 1000000",
+        ),
     ];
     for (text, want) in cases {
         let e = parse(&format!("{MIN}{text}")).unwrap_err();
@@ -310,6 +314,6 @@ fn o4_the_example_file_limits_smtp_per_64() {
         p.port_rule(Proto::Tcp, 25, src),
         Some((_, crate::limits::PortAction::Limit(_)))
     ));
-    assert_eq!(p.source(src).0.len, 64);
+    assert_eq!(p.source(src).0.prefix_len(), 64);
     assert_eq!(f.nat64.pairing(), crate::state::Pairing::Prefix);
 }

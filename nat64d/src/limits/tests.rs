@@ -201,6 +201,7 @@ proptest! {
         let same = len == 0 || (x >> shift) == (y >> shift);
         prop_assert_eq!(kx == ky, same);
         prop_assert!(kx.net().contains(&Ipv6Addr::from(x)));
+        prop_assert_eq!(kx.prefix_len(), len);
     }
 
     /// Over any span, a bucket admits at most burst + rate × span.

@@ -30,60 +30,48 @@ const WINDOW: Secs = 10;
 #[derive(Debug)]
 pub(super) struct Sources {
     map: Map<SourceKey, Source>,
-    /// Prefixes refused since the last report, each once.
-    offenders: Vec<SourceKey>,
-    /// Prefixes refused that did not fit in `offenders`.
+    /// Prefixes refused since the last report, with their refusals in
+    /// [`REFUSALS`] order; at most [`OFFENDERS_PER_SHARD`].
+    offenders: Map<SourceKey, [u32; 4]>,
+    /// Refusals of prefixes that did not fit in `offenders`.
     unlisted: u32,
 }
 
 impl Sources {
     pub(super) fn new(hasher: SeedableRandomState) -> Self {
         Sources {
-            map: Map::with_hasher(hasher),
-            offenders: Vec::new(),
+            map: Map::with_hasher(hasher.clone()),
+            offenders: Map::with_hasher(hasher),
             unlisted: 0,
         }
     }
 
-    /// Notes a refusal of kind `i` ([`REFUSALS`]) for `key`. A prefix not
-    /// in the map yet (refused by a deny rule before it ever opened a
-    /// session) gets an entry only while the offender list has room.
-    fn refuse(&mut self, key: SourceKey, lim: Limits, now: Secs, i: usize) {
+    /// Notes a refusal of kind `i` ([`REFUSALS`]) for `key`.
+    fn refuse(&mut self, key: SourceKey, i: usize) {
         let room = self.offenders.len() < OFFENDERS_PER_SHARD;
-        let e = match self.map.get_mut(&key) {
-            Some(e) => e,
-            None if room => self.map.entry(key).or_insert(Source::new(lim, now)),
-            None => {
-                self.unlisted = self.unlisted.saturating_add(1);
-                return;
+        match self.offenders.get_mut(&key) {
+            Some(r) => r[i] = r[i].saturating_add(1),
+            None if room => {
+                let mut r = [0; 4];
+                r[i] = 1;
+                self.offenders.insert(key, r);
             }
-        };
-        e.refused[i] = e.refused[i].saturating_add(1);
-        if !e.flagged {
-            if room {
-                e.flagged = true;
-                self.offenders.push(key);
-            } else {
-                self.unlisted = self.unlisted.saturating_add(1);
-            }
+            None => self.unlisted = self.unlisted.saturating_add(1),
         }
     }
 }
 
+/// One customer prefix: 40 bytes, and 24 of key.
 #[derive(Debug)]
 struct Source {
     sessions: u32,
     bucket: Bucket,
     /// Buckets of the port policy's limit entries this prefix used.
-    ports: Vec<(u16, Bucket)>,
+    ports: Box<[(u16, Bucket)]>,
     /// The window `opened[0]` counts (now / [`WINDOW`]).
     window: Secs,
     /// New sessions in this window and the one before.
     opened: [u32; 2],
-    /// Refusals since the last report, in [`REFUSALS`] order.
-    refused: [u32; 4],
-    /// In the shard's offender list.
-    flagged: bool,
 }
 
 impl Source {
@@ -91,11 +79,9 @@ impl Source {
         Source {
             sessions: 0,
             bucket: Bucket::full(lim.rate, now),
-            ports: Vec::new(),
+            ports: Box::default(),
             window: now / WINDOW,
             opened: [0; 2],
-            refused: [0; 4],
-            flagged: false,
         }
     }
 
@@ -111,16 +97,29 @@ impl Source {
         }
     }
 
-    /// Whether forgetting it loses nothing: no session, nothing to
-    /// report, every bucket full again.
+    /// Whether forgetting it loses nothing: no session, every bucket full
+    /// again (the caller checks that nothing is left to report).
     fn idle(&self, pol: &LimitPolicy, lim: Limits, now: Secs) -> bool {
         self.sessions == 0
-            && !self.flagged
             && self.bucket.is_full(lim.rate, now)
             && self
                 .ports
                 .iter()
                 .all(|(i, b)| b.is_full(pol.rule_rate(*i), now))
+    }
+
+    /// The bucket of port policy entry `i`, added full.
+    fn port_bucket(&mut self, i: u16, r: Rate, now: Secs) -> &mut Bucket {
+        let at = match self.ports.iter().position(|(j, _)| *j == i) {
+            Some(at) => at,
+            None => {
+                let mut v = std::mem::take(&mut self.ports).into_vec();
+                v.push((i, Bucket::full(r, now)));
+                self.ports = v.into_boxed_slice();
+                self.ports.len() - 1
+            }
+        };
+        &mut self.ports[at].1
     }
 }
 
@@ -170,7 +169,7 @@ impl Table {
         let rule = pol.port_rule(proto, port, src);
         let mut m = lock(&self.sources[self.source_shard(key)]);
         if let Some((_, PortAction::Deny)) = rule {
-            m.refuse(key, lim, now, 2);
+            m.refuse(key, 2);
             return Err(DropReason::PortDenied);
         }
         if self.total.fetch_add(1, Ordering::Relaxed) >= cfg.max_sessions {
@@ -187,7 +186,7 @@ impl Table {
         } else if !e.bucket.ready(lim.rate, now) {
             Some(1)
         } else if let Some((i, r)) = port_rate
-            && !port_bucket(&mut e.ports, i, r, now).ready(r, now)
+            && !e.port_bucket(i, r, now).ready(r, now)
         {
             Some(3)
         } else {
@@ -195,12 +194,12 @@ impl Table {
         };
         if let Some(i) = refusal {
             self.total.fetch_sub(1, Ordering::Relaxed);
-            m.refuse(key, lim, now, i);
+            m.refuse(key, i);
             return Err(REFUSALS[i]);
         }
         e.bucket.take(lim.rate);
         if let Some((i, r)) = port_rate {
-            port_bucket(&mut e.ports, i, r, now).take(r);
+            e.port_bucket(i, r, now).take(r);
         }
         e.sessions += 1;
         e.roll(now);
@@ -239,9 +238,10 @@ impl Table {
         let pol = &cfg.limits;
         let (key, lim) = pol.source(src);
         let mut m = lock(&self.sources[self.source_shard(key)]);
+        let reported = m.offenders.contains_key(&key);
         if let Some(e) = m.map.get_mut(&key) {
             e.sessions = e.sessions.saturating_sub(1);
-            if e.idle(pol, lim, now) {
+            if e.idle(pol, lim, now) && !reported {
                 m.map.remove(&key);
             }
         }
@@ -253,8 +253,8 @@ impl Table {
     pub(super) fn compact_sources(&self, cfg: &StateConfig, shard: usize, now: Secs) {
         let pol = &cfg.limits;
         let mut m = lock(&self.sources[shard % self.sources.len()]);
-        m.map
-            .retain(|k, e| !e.idle(pol, pol.source(Ipv6Addr::from(k.net)).1, now));
+        let Sources { map, offenders, .. } = &mut *m;
+        map.retain(|k, e| offenders.contains_key(k) || !e.idle(pol, pol.source(k.addr()).1, now));
         if m.map.capacity() > 1024 && m.map.len() * 4 <= m.map.capacity() {
             let len = m.map.len();
             m.map.shrink_to(len * 2);
@@ -292,7 +292,7 @@ impl Table {
     pub(super) fn forget_port_buckets(&self) {
         for m in self.sources.iter() {
             for e in lock(m).map.values_mut() {
-                e.ports.clear();
+                e.ports = Box::default();
             }
         }
     }
@@ -308,17 +308,15 @@ impl Table {
         for m in self.sources.iter() {
             let mut m = lock(m);
             unlisted = unlisted.saturating_add(std::mem::take(&mut m.unlisted));
-            let keys = std::mem::take(&mut m.offenders);
-            for key in keys {
-                if let Some(e) = m.map.get_mut(&key) {
-                    e.flagged = false;
-                    out.push(Offender {
-                        key,
-                        sessions: e.sessions,
-                        limit: pol.source(Ipv6Addr::from(key.net)).1.sessions,
-                        refused: std::mem::take(&mut e.refused),
-                    });
-                }
+            let empty = Map::with_hasher(m.map.hasher().clone());
+            let noted = std::mem::replace(&mut m.offenders, empty);
+            for (key, refused) in noted {
+                out.push(Offender {
+                    key,
+                    sessions: m.map.get(&key).map_or(0, |e| e.sessions),
+                    limit: pol.source(key.addr()).1.sessions,
+                    refused,
+                });
             }
         }
         (out, unlisted)
@@ -348,16 +346,4 @@ impl Table {
         rows.retain(|r| r.opened_10s > 0);
         (by_sessions, rows, tracked)
     }
-}
-
-/// The bucket of port policy entry `i` in `ports`, added full.
-fn port_bucket(ports: &mut Vec<(u16, Bucket)>, i: u16, r: Rate, now: Secs) -> &mut Bucket {
-    let at = match ports.iter().position(|(j, _)| *j == i) {
-        Some(at) => at,
-        None => {
-            ports.push((i, Bucket::full(r, now)));
-            ports.len() - 1
-        }
-    };
-    &mut ports[at].1
 }
