@@ -1,7 +1,10 @@
 //! Session table cost with 1 M live sessions: lookup hit, lookup miss,
 //! create, expire; and memory per session, measured with a counting
 //! allocator. The target (ARCHITECTURE.md, "State"): under 200 bytes per session, both indexes
-//! included.
+//! included. Every host is its own customer prefix (/64), the worst case
+//! for the per-customer entries. Then what the per-customer limits and the
+//! port policy (req O4) add to a new session and to a packet of an
+//! existing one.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -11,7 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use criterion::{Criterion, criterion_group, criterion_main};
 use nat64d::flow::{Proto, TransportAddr4, TransportAddr6};
 use nat64d::pool::{DEFAULT_RANGES, Pool};
-use nat64d::state::{Ask, SWEEP_BATCH, StateConfig, Table};
+use std::sync::Arc;
+
+use nat64d::limits::{LimitPolicy, Limits, Override, PortAction, PortRule, Rate};
+use nat64d::pool::PortRange;
+use nat64d::state::{Ask, Pairing, SWEEP_BATCH, StateConfig, Table};
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -45,9 +52,10 @@ fn n() -> u32 {
 }
 
 fn host(i: u32) -> TransportAddr6 {
-    // 1 M hosts × one port each, as many bindings as sessions (worst case).
+    // 1 M hosts × one port each, as many bindings as sessions, each host in
+    // a /64 of its own (worst case: one customer entry per session).
     TransportAddr6 {
-        addr: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, (i >> 16) as u16, i as u16),
+        addr: Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 1),
         port: 40000,
     }
 }
@@ -207,5 +215,117 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench);
+/// The example file's limits: per /64, 10 000 sessions, 100 a second with
+/// a burst of 1 000, SMTP limited; with 100 overrides to look through.
+fn example_limits() -> Arc<LimitPolicy> {
+    let rate = |per_minute, burst| Rate { per_minute, burst };
+    let base = Limits {
+        sessions: 10_000,
+        rate: rate(6_000, 1_000),
+    };
+    let overrides = (0..100u16)
+        .map(|i| Override {
+            net: format!("2001:db9:{i:x}::/48").parse().expect("net"),
+            prefix_len: 48,
+            limits: Limits::NONE,
+        })
+        .collect();
+    let smtp = PortRule {
+        proto: Proto::Tcp,
+        ports: vec![PortRange {
+            first: 25,
+            last: 25,
+        }],
+        from: Vec::new(),
+        action: PortAction::Limit(rate(10, 20)),
+    };
+    Arc::new(LimitPolicy::new(64, base, overrides, vec![smtp]))
+}
+
+fn admission(c: &mut Criterion) {
+    let addrs: Vec<Ipv4Addr> = (0..64).map(|i| Ipv4Addr::new(198, 51, 100, i)).collect();
+    let pool = Pool::new(addrs, DEFAULT_RANGES, 64).expect("pool");
+    let mut g = c.benchmark_group("per-customer limits");
+    for (name, limits) in [
+        ("off", Arc::new(LimitPolicy::default())),
+        ("example file", example_limits()),
+    ] {
+        let cfg = StateConfig {
+            max_sessions: 100_000_000,
+            limits,
+            pairing: Pairing::Address,
+            ..StateConfig::default()
+        };
+        // A new customer's new session each time: a new entry, every
+        // check. Fresh tables of at most 100 000 sessions (the pool never
+        // runs short), built inside the timing, dropped outside it.
+        g.bench_function(format!("create, limits {name}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = std::time::Duration::ZERO;
+                let mut done = 0u64;
+                let mut ev = Vec::new();
+                while done < iters {
+                    let n = (iters - done).min(100_000) as u32;
+                    let table = Table::new(64, cfg.clone(), 42);
+                    let t = std::time::Instant::now();
+                    for j in 0..n {
+                        let r = table.outbound(
+                            j / 50,
+                            &pool,
+                            Proto::Udp,
+                            host(j),
+                            SERVER,
+                            0,
+                            Ask::Data { tcp_flags: 0 },
+                            &mut ev,
+                        );
+                        black_box(r).ok();
+                        ev.clear();
+                    }
+                    total += t.elapsed();
+                    done += u64::from(n);
+                }
+                total
+            })
+        });
+        // A packet of an existing session (100 000 of them): the fast path,
+        // no check.
+        let table = Table::new(64, cfg.clone(), 42);
+        let mut ev = Vec::new();
+        for j in 0..100_000 {
+            table
+                .outbound(
+                    0,
+                    &pool,
+                    Proto::Udp,
+                    host(j),
+                    SERVER,
+                    0,
+                    Ask::Data { tcp_flags: 0 },
+                    &mut ev,
+                )
+                .expect("room");
+            ev.clear();
+        }
+        let mut i = 0u32;
+        g.bench_function(format!("existing session, limits {name}"), |b| {
+            b.iter(|| {
+                i = (i + 7919) % 100_000;
+                table.outbound(
+                    1,
+                    &pool,
+                    Proto::Udp,
+                    black_box(host(i)),
+                    SERVER,
+                    0,
+                    Ask::Data { tcp_flags: 0 },
+                    &mut ev,
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, admission);
 criterion_main!(benches);

@@ -9,6 +9,8 @@
 
 use std::net::Ipv6Addr;
 
+use foldhash::fast::FixedState;
+use hashbrown::HashMap;
 use ipnet::Ipv6Net;
 
 use crate::flow::Proto;
@@ -243,6 +245,10 @@ pub struct LimitPolicy {
     pub base: Limits,
     /// Overrides, most specific first (see [`LimitPolicy::new`]).
     overrides: Vec<Override>,
+    /// The overrides by range length, longest first: the range's bits →
+    /// its index in `overrides`. A lookup costs one hash probe per distinct
+    /// length, whatever the number of overrides.
+    by_len: Vec<(u8, HashMap<u128, usize, FixedState>)>,
     /// The port policy, in file order (first match wins).
     rules: Vec<PortRule>,
 }
@@ -263,17 +269,37 @@ impl LimitPolicy {
         rules: Vec<PortRule>,
     ) -> Self {
         overrides.sort_by_key(|o| std::cmp::Reverse(o.net.prefix_len()));
+        let mut by_len: Vec<(u8, HashMap<u128, usize, FixedState>)> = Vec::new();
+        for (i, o) in overrides.iter().enumerate() {
+            let len = o.net.prefix_len();
+            if by_len.last().is_none_or(|(l, _)| *l != len) {
+                by_len.push((len, HashMap::with_hasher(FixedState::default())));
+            }
+            if let Some((_, m)) = by_len.last_mut() {
+                m.entry(u128::from(o.net.network())).or_insert(i);
+            }
+        }
         LimitPolicy {
             prefix_len: prefix_len.min(128),
             base,
             overrides,
+            by_len,
             rules,
         }
     }
 
     /// The customer prefix `src` is counted under and its limits.
     pub fn source(&self, src: Ipv6Addr) -> (SourceKey, Limits) {
-        match self.overrides.iter().find(|o| o.net.contains(&src)) {
+        let bits = u128::from(src);
+        let found = self.by_len.iter().find_map(|(len, m)| {
+            let mask = if *len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(*len))
+            };
+            m.get(&(bits & mask)).map(|&i| &self.overrides[i])
+        });
+        match found {
             Some(o) => (SourceKey::of(src, o.prefix_len), o.limits),
             None => (SourceKey::of(src, self.prefix_len), self.base),
         }

@@ -222,3 +222,38 @@ proptest! {
         prop_assert!(taken <= u64::from(burst) + u64::from(now) * u64::from(per_minute) / 60 + 1);
     }
 }
+
+proptest! {
+    /// The override index finds what a scan for the longest range holding
+    /// the address finds.
+    #[test]
+    fn o4_the_override_index_finds_the_most_specific_range(
+        ranges in proptest::collection::vec((0u16..8, 0u16..4, prop::sample::select(vec![32u8, 40, 48, 56, 64])), 0..20),
+        probes in proptest::collection::vec((0u16..8, 0u16..4, any::<u16>()), 1..50),
+    ) {
+        let overrides: Vec<Override> = ranges
+            .iter()
+            .enumerate()
+            .map(|(i, &(a, b, len))| Override {
+                net: Ipv6Net::new(Ipv6Addr::new(0x2001, 0xdb8, a, b << 8, 0, 0, 0, 0), len).unwrap().trunc(),
+                prefix_len: 64,
+                limits: limits(i as u32 + 1),
+            })
+            .collect();
+        let p = LimitPolicy::new(64, limits(0), overrides.clone(), Vec::new());
+        for (a, b, c) in probes {
+            let src = Ipv6Addr::new(0x2001, 0xdb8, a, b << 8, c, 0, 0, 1);
+            let best = overrides
+                .iter()
+                .filter(|o| o.net.contains(&src))
+                .max_by_key(|o| o.net.prefix_len())
+                .map(|o| o.net);
+            let got = p.source(src).1.sessions;
+            match best {
+                None => prop_assert_eq!(got, 0),
+                // Several entries may name one range: any of them is that range.
+                Some(net) => prop_assert!(overrides.iter().any(|o| o.net == net && o.limits.sessions == got)),
+            }
+        }
+    }
+}

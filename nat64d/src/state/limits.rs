@@ -6,7 +6,7 @@
 
 use std::sync::MutexGuard;
 
-use crate::limits::{Limits, PortAction, Rate};
+use crate::limits::{Limits, PortAction};
 
 use super::*;
 
@@ -30,6 +30,10 @@ const WINDOW: Secs = 10;
 #[derive(Debug)]
 pub(super) struct Sources {
     map: Map<SourceKey, Source>,
+    /// The buckets of the port policy's limit entries, per prefix and
+    /// entry: only for prefixes that opened such flows, each forgotten
+    /// once full again.
+    ports: Map<(SourceKey, u16), Bucket>,
     /// Prefixes refused since the last report, with their refusals in
     /// [`REFUSALS`] order; at most [`OFFENDERS_PER_SHARD`].
     offenders: Map<SourceKey, [u32; 4]>,
@@ -41,6 +45,7 @@ impl Sources {
     pub(super) fn new(hasher: SeedableRandomState) -> Self {
         Sources {
             map: Map::with_hasher(hasher.clone()),
+            ports: Map::with_hasher(hasher.clone()),
             offenders: Map::with_hasher(hasher),
             unlisted: 0,
         }
@@ -61,17 +66,16 @@ impl Sources {
     }
 }
 
-/// One customer prefix: 40 bytes, and 24 of key.
+/// One customer prefix: 20 bytes, and 24 of key.
 #[derive(Debug)]
 struct Source {
     sessions: u32,
     bucket: Bucket,
-    /// Buckets of the port policy's limit entries this prefix used.
-    ports: Box<[(u16, Bucket)]>,
     /// The window `opened[0]` counts (now / [`WINDOW`]).
     window: Secs,
-    /// New sessions in this window and the one before.
-    opened: [u32; 2],
+    /// New sessions in this window and the one before (at most 65 535
+    /// counted).
+    opened: [u16; 2],
 }
 
 impl Source {
@@ -79,7 +83,6 @@ impl Source {
         Source {
             sessions: 0,
             bucket: Bucket::full(lim.rate, now),
-            ports: Box::default(),
             window: now / WINDOW,
             opened: [0; 2],
         }
@@ -97,29 +100,10 @@ impl Source {
         }
     }
 
-    /// Whether forgetting it loses nothing: no session, every bucket full
+    /// Whether forgetting it loses nothing: no session, its bucket full
     /// again (the caller checks that nothing is left to report).
-    fn idle(&self, pol: &LimitPolicy, lim: Limits, now: Secs) -> bool {
-        self.sessions == 0
-            && self.bucket.is_full(lim.rate, now)
-            && self
-                .ports
-                .iter()
-                .all(|(i, b)| b.is_full(pol.rule_rate(*i), now))
-    }
-
-    /// The bucket of port policy entry `i`, added full.
-    fn port_bucket(&mut self, i: u16, r: Rate, now: Secs) -> &mut Bucket {
-        let at = match self.ports.iter().position(|(j, _)| *j == i) {
-            Some(at) => at,
-            None => {
-                let mut v = std::mem::take(&mut self.ports).into_vec();
-                v.push((i, Bucket::full(r, now)));
-                self.ports = v.into_boxed_slice();
-                self.ports.len() - 1
-            }
-        };
-        &mut self.ports[at].1
+    fn idle(&self, lim: Limits, now: Secs) -> bool {
+        self.sessions == 0 && self.bucket.is_full(lim.rate, now)
     }
 }
 
@@ -176,17 +160,20 @@ impl Table {
             self.total.fetch_sub(1, Ordering::Relaxed);
             return Err(DropReason::SessionLimit);
         }
-        let e = m.map.entry(key).or_insert_with(|| Source::new(lim, now));
-        let port_rate = match rule {
-            Some((i, PortAction::Limit(r))) => Some((i, r)),
+        let Sources { map, ports, .. } = &mut *m;
+        let e = map.entry(key).or_insert_with(|| Source::new(lim, now));
+        let mut port = match rule {
+            Some((i, PortAction::Limit(r))) => {
+                Some((r, ports.entry((key, i)).or_insert(Bucket::full(r, now))))
+            }
             _ => None,
         };
         let refusal = if lim.sessions != 0 && e.sessions >= lim.sessions {
             Some(0)
         } else if !e.bucket.ready(lim.rate, now) {
             Some(1)
-        } else if let Some((i, r)) = port_rate
-            && !e.port_bucket(i, r, now).ready(r, now)
+        } else if let Some((r, b)) = &mut port
+            && !b.ready(*r, now)
         {
             Some(3)
         } else {
@@ -198,8 +185,8 @@ impl Table {
             return Err(REFUSALS[i]);
         }
         e.bucket.take(lim.rate);
-        if let Some((i, r)) = port_rate {
-            e.port_bucket(i, r, now).take(r);
+        if let Some((r, b)) = port {
+            b.take(r);
         }
         e.sessions += 1;
         e.roll(now);
@@ -241,7 +228,7 @@ impl Table {
         let reported = m.offenders.contains_key(&key);
         if let Some(e) = m.map.get_mut(&key) {
             e.sessions = e.sessions.saturating_sub(1);
-            if e.idle(pol, lim, now) && !reported {
+            if e.idle(lim, now) && !reported {
                 m.map.remove(&key);
             }
         }
@@ -253,8 +240,14 @@ impl Table {
     pub(super) fn compact_sources(&self, cfg: &StateConfig, shard: usize, now: Secs) {
         let pol = &cfg.limits;
         let mut m = lock(&self.sources[shard % self.sources.len()]);
-        let Sources { map, offenders, .. } = &mut *m;
-        map.retain(|k, e| offenders.contains_key(k) || !e.idle(pol, pol.source(k.addr()).1, now));
+        let Sources {
+            map,
+            ports,
+            offenders,
+            ..
+        } = &mut *m;
+        map.retain(|k, e| offenders.contains_key(k) || !e.idle(pol.source(k.addr()).1, now));
+        ports.retain(|(_, i), b| !b.is_full(pol.rule_rate(*i), now));
         if m.map.capacity() > 1024 && m.map.len() * 4 <= m.map.capacity() {
             let len = m.map.len();
             m.map.shrink_to(len * 2);
@@ -268,6 +261,7 @@ impl Table {
         let mut all: Vec<_> = self.sources.iter().map(lock).collect();
         for m in &mut all {
             m.map.clear();
+            m.ports.clear();
             m.offenders.clear();
         }
         for s in shards {
@@ -291,9 +285,7 @@ impl Table {
     /// Forgets the port policy's buckets (a reload changed the policy).
     pub(super) fn forget_port_buckets(&self) {
         for m in self.sources.iter() {
-            for e in lock(m).map.values_mut() {
-                e.ports = Box::default();
-            }
+            lock(m).ports.clear();
         }
     }
 
@@ -334,7 +326,7 @@ impl Table {
                 rows.push(SourceRow {
                     key: *k,
                     sessions: e.sessions,
-                    opened_10s: e.opened[1],
+                    opened_10s: u32::from(e.opened[1]),
                 });
             }
         }
