@@ -109,13 +109,12 @@ impl Bucket {
     }
 }
 
-/// A customer: the source prefix its addresses are counted under. Two
-/// halves rather than a `u128`, so that a key takes 24 bytes, not 32 (one
-/// per customer in the table).
+/// A customer: the source prefix its addresses are counted under. Four
+/// 32-bit words, most significant first, rather than a `u128`, so that a
+/// key takes 20 bytes, not 32 (one per customer in the table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceKey {
-    hi: u64,
-    lo: u64,
+    words: [u32; 4],
     len: u8,
 }
 
@@ -130,15 +129,20 @@ impl SourceKey {
         };
         let net = u128::from(a) & mask;
         SourceKey {
-            hi: (net >> 64) as u64,
-            lo: net as u64,
+            words: [
+                (net >> 96) as u32,
+                (net >> 64) as u32,
+                (net >> 32) as u32,
+                net as u32,
+            ],
             len,
         }
     }
 
     /// The prefix's first address.
     pub fn addr(self) -> Ipv6Addr {
-        Ipv6Addr::from((u128::from(self.hi) << 64) | u128::from(self.lo))
+        let [a, b, c, d] = self.words.map(u128::from);
+        Ipv6Addr::from((a << 96) | (b << 64) | (c << 32) | d)
     }
 
     /// The prefix length.
@@ -158,7 +162,8 @@ impl SourceKey {
     pub fn stable_hash(self) -> u64 {
         // SplitMix64 over both halves and the length.
         let mut h = u64::from(self.len);
-        for part in [self.hi, self.lo] {
+        let [a, b, c, d] = self.words.map(u64::from);
+        for part in [(a << 32) | b, (c << 32) | d] {
             h = h.wrapping_add(part).wrapping_add(0x9e37_79b9_7f4a_7c15);
             let mut z = h;
             z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

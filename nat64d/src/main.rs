@@ -16,7 +16,9 @@ use nat64d::config::{File, Nat64Config};
 /// Reads the shared `[prefix]` section and its own `[nat64]` section of the
 /// gateway configuration file, opens the TUN device the prefixes and the
 /// IPv4 pool are routed to, and translates. SIGHUP reloads the policy,
-/// timers, limits and static bindings; SIGTERM stops.
+/// timers, limits, port policy and static bindings; SIGUSR1 logs the
+/// busiest customer prefixes (also at `/sources` on the metrics address);
+/// SIGTERM stops.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {

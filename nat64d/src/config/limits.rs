@@ -251,6 +251,29 @@ impl Nat64Config {
         )
     }
 
+    /// Settings that are valid but likely a mistake, for the log at start
+    /// and at a reload.
+    pub fn limits_warnings(&self) -> Vec<String> {
+        let l = &self.limits;
+        let cap = |s: u32| s == 0 || s as usize > self.max_sessions / 2;
+        let mut w = Vec::new();
+        if cap(l.sessions_per_source) {
+            w.push(format!(
+                "nat64.limits.sessions_per_source = {} lets one customer prefix take more than \
+                 half of max_sessions ({}): one customer could lock out the rest",
+                l.sessions_per_source, self.max_sessions
+            ));
+        }
+        if l.new_sessions_per_second == 0 {
+            w.push(
+                "nat64.limits.new_sessions_per_second = 0: a customer prefix may open new \
+                 sessions as fast as it can send"
+                    .into(),
+            );
+        }
+        w
+    }
+
     /// How pool addresses are paired.
     pub fn pairing(&self) -> Pairing {
         match self.pairing {

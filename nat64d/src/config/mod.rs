@@ -284,8 +284,8 @@ pub struct MetricsConfig {
 /// Most pool addresses (a /16).
 pub const MAX_POOL_ADDRESSES: usize = 65536;
 
-/// Most sessions `max_sessions` may allow: about 16 GB of table at the
-/// measured 159 bytes a session (`benches/state.rs`).
+/// Most sessions `max_sessions` may allow: about 19 GB of table at the
+/// measured 189 bytes a session at worst (`benches/state.rs`).
 pub const MAX_SESSIONS: usize = 100_000_000;
 
 impl Nat64Config {
@@ -370,8 +370,8 @@ impl Nat64Config {
             return Err(err(
                 "max_sessions",
                 format!(
-                    "{} is outside 1..={MAX_SESSIONS} (each session costs about 160 bytes: \
-                     {MAX_SESSIONS} sessions are some 16 GB)",
+                    "{} is outside 1..={MAX_SESSIONS} (each session costs up to about 190 bytes: \
+                     {MAX_SESSIONS} sessions are some 19 GB)",
                     self.max_sessions
                 ),
             ));

@@ -306,6 +306,22 @@ fn o4_bad_limits_and_policies_name_the_key() {
 }
 
 #[test]
+fn o4_limits_that_let_one_customer_lock_out_the_rest_are_warned_about() {
+    assert!(parse(MIN).unwrap().nat64.limits_warnings().is_empty());
+    let c = parse(&format!(
+        "{MIN}max_sessions = 15000\n[nat64.limits]\nnew_sessions_per_second = 0\n"
+    ))
+    .unwrap()
+    .nat64;
+    let w = c.limits_warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].contains("more than half of max_sessions (15000)"),
+        "{w:?}"
+    );
+}
+
+#[test]
 fn o4_the_example_file_limits_smtp_per_64() {
     let f = parse(include_str!("../../../examples/gateway.toml")).unwrap();
     let p = f.nat64.limit_policy();

@@ -257,3 +257,11 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn o4_the_pairing_hash_does_not_change_between_versions() {
+    // Pinned: a new version must pair every customer with the address it
+    // had (its reputation is the customer's).
+    let k = SourceKey::of(a("2001:db8:1::"), 64);
+    assert_eq!(k.stable_hash(), 14_230_356_940_899_301_371);
+}

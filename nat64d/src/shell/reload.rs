@@ -50,6 +50,9 @@ pub(crate) fn reload(
         c.filtering,
         c.limits_summary()
     );
+    for w in c.limits_warnings() {
+        tracing::warn!("{w}");
+    }
     *running = new;
     true
 }

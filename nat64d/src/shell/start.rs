@@ -75,6 +75,9 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         list(&c.allow_from),
         c.limits_summary()
     );
+    for w in c.limits_warnings() {
+        tracing::warn!("{w}");
+    }
     let signals = Signals::new([SIGHUP, SIGTERM, SIGINT, SIGUSR1])
         .context("cannot install signal handlers")?;
     control(&args, f, &shared, &log, &queues[0], signals);

@@ -66,7 +66,7 @@ impl Sources {
     }
 }
 
-/// One customer prefix: 20 bytes, and 24 of key.
+/// One customer prefix: 20 bytes, and 20 of key.
 #[derive(Debug)]
 struct Source {
     sessions: u32,
