@@ -102,12 +102,16 @@ fn main() -> ExitCode {
     if args.check_config {
         let pool: Vec<String> = f.nat64.pool4.iter().map(|p| p.to_string()).collect();
         println!(
-            "{}: configuration OK; {}; pool4: {}; tun {}",
+            "{}: configuration OK; {}; pool4: {}; tun {}; {}",
             args.config.display(),
             f.prefix.summary(),
             pool.join(", "),
-            f.nat64.tun
+            f.nat64.tun,
+            f.nat64.limits_summary()
         );
+        for w in f.nat64.limits_warnings() {
+            println!("warning: {w}");
+        }
         return ExitCode::SUCCESS;
     }
     match shell::start::run(args, f) {

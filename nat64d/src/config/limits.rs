@@ -240,14 +240,17 @@ impl Nat64Config {
         };
         format!(
             "per /{} source prefix: sessions {}, new sessions/s {} (burst {}); {} overrides; \
-             {} port policy entries; pairing {:?}",
+             {} port policy entries; pairing by {}",
             l.source_prefix_len,
             n(l.sessions_per_source),
             n(l.new_sessions_per_second),
             l.new_sessions_burst,
             l.overrides.len(),
             self.port_policy.len(),
-            self.pairing
+            match self.pairing {
+                PairingName::Prefix => "prefix",
+                PairingName::Address => "address",
+            }
         )
     }
 
