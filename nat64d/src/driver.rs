@@ -49,18 +49,21 @@ impl<F: FnMut(&[u8]) -> std::io::Result<()>> Egress for F {
 }
 
 /// The translator's own ICMP errors, at most `rate` per second (req N13):
-/// a token bucket refilled at each new second of the coarse clock.
+/// a token bucket refilled at each new second of the coarse clock. It
+/// starts full: the errors of the first second after start (a Packet Too
+/// Big RFC 7915 requires, say) are sent like any other.
 #[derive(Debug, Default)]
 pub struct ErrorLimiter {
     tokens: u32,
-    second: Secs,
+    /// The second `tokens` belongs to; none before the first error.
+    second: Option<Secs>,
 }
 
 impl ErrorLimiter {
     /// Whether one more error may be sent at `now` (counted either way).
     pub fn take(&mut self, now: Secs, rate: u32, counters: &Counters) -> bool {
-        if now != self.second {
-            self.second = now;
+        if self.second != Some(now) {
+            self.second = Some(now);
             self.tokens = rate;
         }
         if self.tokens == 0 {

@@ -112,6 +112,21 @@ fn n13_own_errors_are_rate_limited_per_second() {
     );
 }
 
+/// req N13 and RFC 7915's required errors: the limiter starts full, so
+/// the errors of the very first second after start (the coarse clock at 0)
+/// are sent, up to the rate.
+#[test]
+fn n13_the_error_limiter_starts_full() {
+    let g = gateway(true, vec![]);
+    let c = Counters::default();
+    let mut d = Driver::new(0, false, false);
+    let sent: usize = (0..3)
+        .map(|i| feed(&mut d, &g, &c, 2, 0, &udp4(SERVER4, POOL1, 53, 40000 + i)).len())
+        .sum();
+    assert_eq!(sent, 2);
+    assert_eq!(c.own_errors_limited.load(Ordering::Relaxed), 1);
+}
+
 /// req N7: a DF-clear IPv4 datagram larger than the IPv6 MTU (1280) leaves
 /// as IPv6 fragments, each within the MTU.
 #[test]
