@@ -120,6 +120,11 @@ impl Pool {
         self.addrs.binary_search(&a).is_ok()
     }
 
+    /// The address a host key is paired with (see [`Pool::candidates`]).
+    pub fn paired_address(&self, host_key: u64) -> Ipv4Addr {
+        self.addrs[(host_key % self.addrs.len() as u64) as usize]
+    }
+
     /// The shard a pool port belongs to.
     #[inline]
     pub fn shard_of_port(&self, port: u16) -> usize {

@@ -201,6 +201,29 @@ t_nat64_hairpin_between_two_ipv6_clients() {
     { echo "hairpin packets: $(metric 'nat64d_packets_total{way="hairpin"}')"; return 1; }
 }
 
+# RFC 6146 §3.5.2.2, RFC 5382 REQ-4 (req S4): TCP simultaneous open. The
+# IPv4 server (203.0.113.10#5555) connects to a pool transport address X#x
+# that no binding holds: its SYN is held. v6client then connects to it from
+# its own port: the new binding takes X#x, so the server's socket sees the
+# SYN it expects from X#x, both sides open, and each reads the other's
+# line. (X is v6client's paired pool address, from the mapping log.)
+t_nat64_tcp_simultaneous_open_takes_the_held_syns_port() {
+  need_nat64d || return 1
+  local line x port=$((47000 + RANDOM % 2000)) v4side rc=0
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_exchange.py" "$(v6_of 203.0.113.10)" 1 || return 1
+  lab_wait 20 grep -q " created udp $LAB_V6CLIENT#" "$LAB_DIR/mappings.log" || { echo "no binding logged"; return 1; }
+  line=$(grep " created udp $LAB_V6CLIENT#" "$LAB_DIR/mappings.log" | tail -1)
+  x=$(awk '{split($5, a, "#"); print a[1]}' <<<"$line")
+  lab_exec v4server "$LAB_PYTHON" "$NETNS_PY/tcp_simultaneous.py" 203.0.113.10 5555 "$x" "$port" 0 v4server >"$LAB_DIR/simopen-v4.log" 2>&1 &
+  v4side=$!
+  sleep 0.5
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/tcp_simultaneous.py" "$LAB_V6CLIENT" 0 "$(v6_of 203.0.113.10)" 5555 0 v6client || rc=1
+  wait "$v4side" || rc=1
+  cat "$LAB_DIR/simopen-v4.log"
+  grep -q " created tcp $LAB_V6CLIENT#[0-9]* $x#$port" "$LAB_DIR/mappings.log" || { echo "no binding on $x#$port"; rc=1; }
+  return $rc
+}
+
 # req S7: the IPv4-only server opens a TCP connection to a pool address;
 # the static entry carries it to an HTTP server on v6client.
 t_nat64_static_entry_ipv4_to_ipv6_server() {

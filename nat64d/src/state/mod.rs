@@ -219,7 +219,7 @@ struct Session {
 }
 
 #[derive(Debug)]
-struct HeldSyn {
+pub(super) struct HeldSyn {
     proto_v4: TransportAddr4,
     remote: TransportAddr4,
     deadline: Secs,
@@ -261,6 +261,14 @@ pub struct Table {
     held_total: AtomicUsize,
     /// Unanswered inbound sessions in the whole table.
     inbound_total: AtomicUsize,
+    /// Held SYNs by sender: its transport address → the pool transport
+    /// addresses it sent to (for simultaneous open; at most
+    /// `max_held_syns` in all). Always the innermost lock.
+    held_from: Mutex<Map<TransportAddr4, Vec<TransportAddr4>>>,
+    /// Bindings made by a simultaneous open that live in their pool
+    /// port's shard, not their IPv6 side's: found from the IPv6 side here.
+    displaced: RwLock<Map<(Proto, TransportAddr6), TransportAddr4>>,
+    displaced_count: AtomicUsize,
 }
 
 impl Table {
@@ -297,6 +305,9 @@ impl Table {
             total: AtomicUsize::new(0),
             held_total: AtomicUsize::new(0),
             inbound_total: AtomicUsize::new(0),
+            held_from: Mutex::new(Map::with_hasher(map(7))),
+            displaced: RwLock::new(Map::with_hasher(map(8))),
+            displaced_count: AtomicUsize::new(0),
         }
     }
 

@@ -43,11 +43,23 @@ impl Table {
             }
             return Err(DropReason::NoBinding);
         }
+        if let Some(v4) = self.displaced_of(proto, &v6) {
+            let mut s = lock(&self.shards[pool.shard_of_port(v4.port)]);
+            if let Some(id) = s.find6(proto, &v6) {
+                return self.outbound_in(&mut s, now, id, remote, ask, events);
+            }
+        }
         let Ask::Data { tcp_flags } = ask else {
             return Err(DropReason::NoSession);
         };
         if proto == Proto::Tcp && !tcp::opens(tcp_flags) {
             return Err(DropReason::TcpNotSyn);
+        }
+        if proto == Proto::Tcp
+            && self.held_total.load(Ordering::Relaxed) > 0
+            && let Some(r) = self.open_on_held(now, pool, v6, remote, prefix, ask, events, home)
+        {
+            return r;
         }
         let mut s = lock(&self.shards[home]);
         // Another worker may have created it between the two locks.
@@ -130,8 +142,7 @@ impl Table {
             .iter()
             .position(|h| h.proto_v4 == bib.v4 && h.remote == remote)
         {
-            s.held.remove(i);
-            self.held_total.fetch_sub(1, Ordering::Relaxed);
+            self.unhold(s, i);
         }
         self.create_session(s, now, id, remote, Dir::V6, ask);
         Ok(Out { v4: bib.v4 })
@@ -359,6 +370,7 @@ impl Table {
         }
         if bib.sessions == 0 && !bib.is_static {
             s.unindex(key.bib);
+            self.forget_displaced(bib.proto, bib.v6, bib.v4);
             events.push(Event {
                 at: now,
                 created: false,
@@ -405,8 +417,7 @@ impl Table {
         }
         let mut s = lock(&self.shards[shard]);
         while s.held.front().is_some_and(|h| h.deadline <= now) {
-            if let Some(h) = s.held.pop_front() {
-                self.held_total.fetch_sub(1, Ordering::Relaxed);
+            if let Some(h) = self.unhold(&mut s, 0) {
                 unanswered.push(h.packet);
             }
         }

@@ -298,6 +298,92 @@ fn s4_simultaneous_open_success() {
     assert!(unanswered.is_empty());
 }
 
+/// RFC 6146 §3.5.2.2, RFC 5382 REQ-4: an unsolicited SYN from Y#y to
+/// X#x with no binding is held; the IPv6 host's SYN to Y#y then gets a
+/// binding on X#x itself, so the connection completes, whatever shard X#x
+/// is in; the session is ESTABLISHED and both sides find it.
+#[test]
+fn s4_simultaneous_open_binding_takes_the_held_syns_pool_port() {
+    let peer = t4(SERVER, 5555);
+    // Ports in every shard of 8: some are the host's own shard, most not.
+    for (n, port) in (40_000u16..40_016).enumerate() {
+        let mut l = lab();
+        let x = t4(POOL1, port);
+        assert_eq!(l.inn(0, Proto::Tcp, x, peer, SYN), Err(DropReason::SynHeld));
+        let h = t6(H1, 30_000 + n as u16);
+        assert_eq!(l.out(1, Proto::Tcp, h, peer, SYN), Ok(x), "port {port}");
+        assert_eq!(l.table.census().held_syns, 0, "superseded");
+        let est = TcpState::ALL
+            .iter()
+            .position(|s| *s == TcpState::Established)
+            .unwrap();
+        assert_eq!(l.table.census().tcp_states[est], 1, "V4 INIT + V6 SYN");
+        assert_eq!(l.inn(1, Proto::Tcp, x, peer, SYN | ACK), Ok(h));
+        assert_eq!(
+            l.out(2, Proto::Tcp, h, peer, ACK),
+            Ok(x),
+            "found again from the IPv6 side"
+        );
+        assert_eq!(
+            l.out(2, Proto::Tcp, h, t4(OTHER, 80), SYN),
+            Ok(x),
+            "one binding"
+        );
+        assert!(l.sweep(20).1.is_empty(), "nothing left to answer");
+        // Gone with its sessions, the binding is forgotten on both sides.
+        l.sweep(100_000);
+        assert_eq!(l.table.sessions(), 0);
+        assert_ne!(
+            l.out(100_001, Proto::Tcp, h, t4(OTHER, 80), SYN),
+            Err(DropReason::NoBinding)
+        );
+    }
+}
+
+/// With pairing by prefix a held SYN to another pool address than the
+/// customer's is not taken: the binding is made as usual.
+#[test]
+fn s4_simultaneous_open_keeps_the_customers_pool_address() {
+    let addrs: Vec<Ipv4Addr> = (1..=4).map(|i| Ipv4Addr::new(198, 51, 100, i)).collect();
+    let pool = Pool::new(addrs.clone(), DEFAULT_RANGES, 8).unwrap();
+    let table = Table::new(8, StateConfig::default(), 7);
+    let mut ev = Vec::new();
+    let mine = pool.paired_address(crate::limits::SourceKey::of(H1, 64).stable_hash());
+    let other = *addrs.iter().find(|a| **a != mine).unwrap();
+    let peer = t4(SERVER, 5555);
+    for a in [other, mine] {
+        let r = table.inbound(
+            0,
+            &pool,
+            Proto::Tcp,
+            t4(a, 41000),
+            peer,
+            Ask::Data { tcp_flags: SYN },
+            b"p",
+            &mut ev,
+        );
+        assert_eq!(r, Err(DropReason::SynHeld));
+    }
+    let out = table
+        .outbound(
+            1,
+            &pool,
+            Proto::Tcp,
+            t6(H1, 1234),
+            peer,
+            0,
+            Ask::Data { tcp_flags: SYN },
+            &mut ev,
+        )
+        .unwrap();
+    assert_eq!(out.v4, t4(mine, 41000));
+    assert_eq!(
+        table.census().held_syns,
+        1,
+        "the other address's SYN still held"
+    );
+}
+
 #[test]
 fn s4_simultaneous_open_timeout_answers_port_unreachable() {
     let mut l = lab();
