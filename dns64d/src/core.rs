@@ -381,6 +381,11 @@ impl Core {
             }
         }
         if synthesised > 0 {
+            // RFC 6147 §5.3.2: the authority and additional sections are
+            // those of the response to the final (A) query; the
+            // additional one passed unchanged, nothing synthesised into it.
+            m.authorities.clone_from(&a_up.authorities);
+            m.additionals.clone_from(&a_up.additionals);
             // D10: never AD on synthesised data.
             m.metadata.authentic_data = false;
             return m;

@@ -235,3 +235,20 @@ t_dns64_fuzzed_datagrams_survived() {
   lab_exec gw "${CURL[@]}" "http://$DNS64_METRICS/metrics" | grep -E '^dns64d_(dropped_total|shed_total|queries_total\{outcome="formerr")' || true
   return $rc
 }
+
+# RFC 6147 §5.3.2: a synthesised answer carries the authority and additional
+# sections of the A response it was made from (NSD, authoritative, gives
+# the zone's NS and their addresses); the additional section passes
+# unchanged, its A records not synthesised into AAAA.
+t_dns64_synthesis_keeps_the_a_responses_authority_and_additional() {
+  need_dns64d || return 1
+  local sections='+noall +authority +additional +nottlid +noclass'
+  local want got
+  # shellcheck disable=SC2086
+  want=$(lab_exec v4server dig +time=2 +tries=1 +norec $sections "@$LAB_DNS4" twitter.test A | grep -v '^;' | grep -v OPT | sort)
+  # shellcheck disable=SC2086
+  got=$(dig6 $sections twitter.test AAAA | grep -v '^;' | grep -v OPT | sort)
+  echo "A response's authority and additional:"; echo "$want"
+  [ -n "$want" ] || { echo "NSD gave neither: nothing to compare"; return 1; }
+  expect "synthesised answer's authority and additional" "$got" "$want"
+}

@@ -109,19 +109,34 @@ fn d1_other_types_and_classes_pass_through() {
     let mut ch = query("version.bind.", RecordType::AAAA);
     ch.queries[0].set_query_class(DNSClass::CH);
     assert_eq!(c.plan(&ch), Plan::Forward, "class CH untouched");
-    // Nothing synthesised into Additional.
+}
+
+/// RFC 6147 §5.3.2: a synthesised answer carries the authority and
+/// additional sections of the A response it was made from; the additional
+/// section passes unchanged (its A record is not synthesised into AAAA).
+#[test]
+fn rfc6147_5_3_2_authority_and_additional_come_from_the_a_response() {
+    let c = core();
     let q = query("twitter.test.", RecordType::AAAA);
     let aq = query("twitter.test.", RecordType::A);
+    let ns = Record::from_rdata(
+        n("test."),
+        3600,
+        RData::NS(hickory_proto::rr::rdata::NS(n("ns.test."))),
+    );
+    let glue = a("ns.test.", 3600, "192.0.2.53");
     let mut au = up(
         &aq,
         ResponseCode::NoError,
         vec![a("twitter.test.", 3600, "203.0.113.10")],
-        vec![],
+        vec![ns.clone()],
     );
-    au.additionals.push(a("ns.test.", 3600, "192.0.2.53"));
+    au.additionals.push(glue.clone());
     let nodata = up(&q, ResponseCode::NoError, vec![], vec![soa(3600, 300)]);
     let m = dns64(&c, &q, Ok(&nodata), Ok(&au));
-    assert!(m.additionals.is_empty());
+    assert_eq!(m.answers.len(), 1);
+    assert_eq!(m.authorities, vec![ns], "the A response's authority, not the AAAA's SOA");
+    assert_eq!(m.additionals, vec![glue], "unchanged, nothing synthesised into it");
 }
 
 #[test]
