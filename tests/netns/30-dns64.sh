@@ -252,3 +252,27 @@ t_dns64_synthesis_keeps_the_a_responses_authority_and_additional() {
   [ -n "$want" ] || { echo "NSD gave neither: nothing to compare"; return 1; }
   expect "synthesised answer's authority and additional" "$got" "$want"
 }
+
+# RFC 2308 §5: a NODATA or NXDOMAIN answer without an SOA "SHOULD NOT be
+# cached". A second dns64d instance asks an upstream that answers
+# everything without SOA (tests/netns/py/dns_nosoa_upstream.py on
+# v4server): the same AAAA question asked twice reaches the upstream twice,
+# for NODATA and for NXDOMAIN.
+t_dns64_rfc2308_negative_answers_without_soa_are_not_cached() {
+  need_dns64d || return 1
+  local conf="$LAB_DIR/nosoa.toml" rc=0 name n
+  lab_bg v4server nosoa-upstream "$LAB_PYTHON" "$NETNS_PY/dns_nosoa_upstream.py" "$LAB_V4SERVER" 5300 30
+  sed -e "s/^upstreams = .*/upstreams = [\"$LAB_V4SERVER:5300\"]/" \
+    -e 's/^listen = \["\[2001.*/listen = ["[2001:db8:1::1]:5355"]/' \
+    -e '/^\[dns64.metrics\]/,$d' "$LAB_DIR/gateway.toml" >"$conf"
+  lab_bg gw dns64d-nosoa "$DNS64D" --config "$conf"
+  lab_wait 30 dig6 -p 5355 +short ipv4only.arpa A >/dev/null || { cat "$LAB_DIR/dns64d-nosoa.log"; return 1; }
+  for name in nodata.nosoa.test nx.nosoa.test; do
+    dig6 -p 5355 "$name" AAAA >/dev/null
+    dig6 -p 5355 "$name" AAAA >/dev/null
+    n=$(grep -c "^$name 28\$" "$LAB_DIR/nosoa-upstream.log")
+    echo "$name AAAA asked twice: the upstream saw it $n times"
+    expect "$name AAAA at the upstream" "$n" 2 || rc=1
+  done
+  return $rc
+}
