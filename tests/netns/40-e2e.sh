@@ -63,6 +63,40 @@ t_e2e_path_mtu_1400() {
   return $rc
 }
 
+# RFC 7915 §5.1 on an IPv4 link below 1280 (576 here; nat64d's `mtu`
+# too): the TUN keeps 1280 for IPv6; an IPv6 packet above 1280 gets Packet
+# Too Big 1280 (never less), and packets of at most 1280 bytes leave as
+# IPv4 fragments of at most 576. A 5 MB upload and download match by
+# SHA-256, a 1 400-byte UDP datagram (IPv6 fragments, cut again to 576)
+# comes back whole, and v6client learns path MTU 1280.
+t_e2e_ipv4_link_mtu_576() {
+  need_gateway || return 1
+  local rc=0 want got mtu
+  stop_pid "$(nat64_pid)" || return 1
+  nat64_config
+  sed -i 's/^offload = /mtu = 576\noffload = /' "$LAB_DIR/gateway.toml"
+  lab_bg gw nat64d "$NAT64D" --config "$LAB_DIR/gateway.toml"
+  lab_wait 50 lab_exec gw "${CURL[@]}" -o /dev/null "http://$NAT64_METRICS/metrics" || { cat "$LAB_DIR/nat64d.log"; return 1; }
+  lab_exec gw ip link set eth4 mtu 576 && lab_exec v4server ip link set eth0 mtu 576 || rc=1
+  expect "TUN MTU" "$(lab_exec gw cat /sys/class/net/nat64/mtu)" 1280 || rc=1
+  mtu=$(lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/learn_path_mtu.py" "$(v6_of 203.0.113.10)") || rc=1
+  expect "path MTU learnt by v6client" "$mtu" 1280 || rc=1
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_big_echo.py" "$(v6_of "$LAB_V4SERVER")" 1400 || rc=1
+  head -c 5000000 /dev/urandom >"$LAB_DIR/up576.bin"
+  want=$(sha256sum <"$LAB_DIR/up576.bin" | awk '{print $1}')
+  got=$(curl6 v6client --max-time 60 --data-binary "@$LAB_DIR/up576.bin" https://akismet.test/comment-check | json_sha256)
+  expect "5 MB upload over MTU 576" "$got" "$want" || rc=1
+  want=$("$LAB_PYTHON" "$LAB_SCRIPTS/lab-services.py" --stream-sha256 5000000)
+  got=$(curl6 v6client --max-time 60 https://twitter.test/bytes/5000000 | sha256sum | awk '{print $1}')
+  expect "5 MB download over MTU 576" "$got" "$want" || rc=1
+  lab_exec gw ip link set eth4 mtu 1500
+  lab_exec v4server ip link set eth0 mtu 1500
+  lab_exec v6client ip -6 route flush cache
+  stop_pid "$(nat64_pid)"
+  nat64_config
+  return $rc
+}
+
 # many_connections ROLE COUNT HOST: COUNT HTTP connections opened at once to
 # HOST (a name or an address), each fetching 20 000 bytes; prints how many
 # completed whole.

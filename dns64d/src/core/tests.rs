@@ -135,8 +135,16 @@ fn rfc6147_5_3_2_authority_and_additional_come_from_the_a_response() {
     let nodata = up(&q, ResponseCode::NoError, vec![], vec![soa(3600, 300)]);
     let m = dns64(&c, &q, Ok(&nodata), Ok(&au));
     assert_eq!(m.answers.len(), 1);
-    assert_eq!(m.authorities, vec![ns], "the A response's authority, not the AAAA's SOA");
-    assert_eq!(m.additionals, vec![glue], "unchanged, nothing synthesised into it");
+    assert_eq!(
+        m.authorities,
+        vec![ns],
+        "the A response's authority, not the AAAA's SOA"
+    );
+    assert_eq!(
+        m.additionals,
+        vec![glue],
+        "unchanged, nothing synthesised into it"
+    );
 }
 
 #[test]

@@ -54,7 +54,9 @@ pub struct Nat64Config {
     /// there are more workers than CPUs). Default true.
     #[serde(default = "yes")]
     pub pin_workers: bool,
-    /// MTU of the TUN device, also the IPv4 egress MTU. Default 1500.
+    /// The IPv4 egress MTU (at least 68), and the TUN device's MTU when at
+    /// least 1280 (the TUN carries IPv6 too: [`Nat64Config::tun_mtu`]).
+    /// Default 1500.
     #[serde(default = "default_mtu")]
     pub mtu: u16,
     /// IPv6 path MTU assumed for unknown paths. Default 1280.
@@ -281,6 +283,10 @@ pub struct MetricsConfig {
     pub listen: Option<SocketAddr>,
 }
 
+/// The smallest IPv4 MTU (RFC 791: every host must take 68 bytes
+/// unfragmented).
+pub const MIN_IPV4_MTU: u16 = 68;
+
 /// Most pool addresses (a /16).
 pub const MAX_POOL_ADDRESSES: usize = 65536;
 
@@ -390,11 +396,12 @@ impl Nat64Config {
                 ));
             }
         }
-        if self.mtu < 1280 {
+        if self.mtu < MIN_IPV4_MTU {
             return Err(err(
                 "mtu",
                 format!(
-                    "{} is below 1280, the IPv6 minimum the TUN must carry",
+                    "{} is below {MIN_IPV4_MTU}, the smallest MTU an IPv4 link may have \
+                     (RFC 791)",
                     self.mtu
                 ),
             ));
@@ -459,6 +466,14 @@ impl Nat64Config {
             ));
         }
         Ok(())
+    }
+
+    /// The TUN device's MTU: `mtu`, but never below 1280, since the device
+    /// carries IPv6 too (RFC 8200 §5). A smaller IPv4 MTU is applied by the
+    /// translation itself (RFC 7915 §5.1: fragments, Packet Too Big never
+    /// below 1280).
+    pub fn tun_mtu(&self) -> u16 {
+        self.mtu.max(1280)
     }
 
     /// The pool's addresses, expanded.

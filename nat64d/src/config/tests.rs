@@ -322,6 +322,32 @@ fn o4_limits_that_let_one_customer_lock_out_the_rest_are_warned_about() {
 }
 
 #[test]
+fn rfc791_an_ipv4_mtu_down_to_68_is_taken_and_the_tun_keeps_1280() {
+    let c = parse(&format!("{MIN}mtu = 576\n")).unwrap().nat64;
+    assert_eq!(
+        (
+            c.mtu,
+            c.tun_mtu(),
+            c.xlat(&PrefixConfig::default()).ipv4_mtu
+        ),
+        (576, 1280, 576)
+    );
+    assert_eq!(
+        parse(&format!("{MIN}mtu = 68\n")).unwrap().nat64.tun_mtu(),
+        1280
+    );
+    assert_eq!(
+        parse(&format!("{MIN}mtu = 9000\n"))
+            .unwrap()
+            .nat64
+            .tun_mtu(),
+        9000
+    );
+    let e = parse(&format!("{MIN}mtu = 67\n")).unwrap_err();
+    assert!(e.contains("`nat64.mtu`: 67 is below 68"), "{e}");
+}
+
+#[test]
 fn o4_the_example_file_limits_smtp_per_64() {
     let f = parse(include_str!("../../../examples/gateway.toml")).unwrap();
     let p = f.nat64.limit_policy();

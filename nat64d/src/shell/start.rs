@@ -50,7 +50,7 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
     };
     tun::refuse_existing(&c.tun, c.adopt_tun)?;
     let (shared, log) = build(&f, threads)?;
-    let queues: Vec<Arc<SyncDevice>> = tun::open(&c.tun, threads, c.mtu, c.offload)?
+    let queues: Vec<Arc<SyncDevice>> = tun::open(&c.tun, threads, c.tun_mtu(), c.offload)?
         .into_iter()
         .map(Arc::new)
         .collect();

@@ -505,6 +505,39 @@ fn n4_df_clear_is_fragmented() {
     assert_eq!(&whole[8..], &payload[..]);
 }
 
+/// RFC 7915 §5.1 on an IPv4 link of the smallest MTU (68, RFC 791): an
+/// IPv6 packet of 1280 bytes, which its sender cannot be asked to shrink,
+/// leaves with DF clear in fragments of at most 68 bytes; a larger one gets
+/// Packet Too Big 1280, never less.
+#[test]
+fn rfc7915_5_1_an_ipv4_mtu_below_1280_fragments_and_never_asks_below_1280() {
+    let c = Config {
+        ipv4_mtu: 68,
+        ..cfg()
+    };
+    let payload: Vec<u8> = (0..1232u32).map(|i| (i * 7) as u8).collect();
+    let pkt = udp6(&payload, 64);
+    assert_eq!(pkt.len(), 1280);
+    let (buf, out) = run6(&pkt, &OUT, &c).unwrap();
+    let (start, len, mtu) = to_fragment(out);
+    assert_eq!((len, mtu), (1260, 68));
+    let (frags, whole) = cut_and_reassemble(&buf[start..start + len], mtu);
+    assert!(
+        frags.iter().all(|f| f.len() <= 68),
+        "every fragment fits 68"
+    );
+    assert_eq!(frags.len(), 1240_usize.div_ceil(48));
+    assert_eq!(&whole[8..], &payload[..]);
+    let big = udp6(&[0; 1300], 64);
+    let (buf, out) = run6(&big, &OUT, &c).unwrap();
+    let (start, len) = reply(out);
+    let s = oracle(&buf[start..start + len]);
+    let Some(TransportSlice::Icmpv6(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!((i.type_u8(), u32::from_be_bytes(i.bytes5to8())), (2, 1280));
+}
+
 #[test]
 fn n4_fragment_cut_again_keeps_offset_and_more() {
     // An IPv6 fragment at offset 800 bytes (100 units) with M=1, 600 bytes
