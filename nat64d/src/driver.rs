@@ -22,6 +22,7 @@ use crate::state::{Event, Secs};
 use crate::stats::{Counters, DropReason};
 use crate::translate::{Fragments, HEADROOM, port_unreachable4};
 use crate::verdict::Verdict;
+use crate::wire::ipv4::Ipv4Packet;
 
 /// Where a packet lies in the read buffer: room in front for the IPv6
 /// header of a translation, for hairpinning (IPv6 → IPv4 → IPv6), and for
@@ -375,32 +376,58 @@ impl Driver {
 
 /// Answers IPv4 SYNs held for simultaneous open whose time ran out with
 /// ICMPv4 Port Unreachable from the translator's own address (req S4, RFC
-/// 6146 §3.5.2.2), through `out`.
+/// 6146 §3.5.2.2), through `out`. A held SYN that was itself a hairpinned
+/// translation (an IPv6 host's SYN to another pool port, req S8) came from
+/// a pool address: its error is translated here, at `now`, for the IPv6
+/// host that sent it, rather than written to a pool address for the host's
+/// kernel to route back in.
 pub fn answer_held(
     gateway: &Gateway,
     held: Vec<Box<[u8]>>,
+    now: Secs,
     vnet: bool,
     counters: &Counters,
     out: &mut impl Egress,
 ) {
-    let mut buf = vec![0u8; START + 600];
+    // Room in front for the error's headers and, for a hairpinned one, its
+    // translation to IPv6.
+    let at = 2 * START;
+    let mut buf = vec![0u8; at + 600];
+    let mut fx = Effects::default();
     for p in held {
-        let n = p.len().min(buf.len() - START);
-        buf[START..START + n].copy_from_slice(&p[..n]);
-        if let Ok(Verdict::Reply { start, len }) =
-            port_unreachable4(&mut buf, START, n, gateway.xlat.own_v4, 0)
-        {
-            counters.own_errors.fetch_add(1, Ordering::Relaxed);
-            send(
-                vnet,
-                &mut buf,
+        let n = p.len().min(buf.len() - at);
+        buf[at..at + n].copy_from_slice(&p[..n]);
+        let Ok(Verdict::Reply { start, len }) =
+            port_unreachable4(&mut buf, at, n, gateway.xlat.own_v4, 0)
+        else {
+            continue;
+        };
+        let to = Ipv4Packet::new_unchecked(&buf[start..start + len]).dst();
+        let (start, len) = if gateway.pool.contains(to) {
+            let own = Arrival {
                 start,
                 len,
-                VnetHdr::default(),
-                counters,
-                out,
-            );
-        }
+                off: Offload::default(),
+                now,
+                ident: 0,
+            };
+            match gateway.process_own4(&mut buf, own, &mut fx) {
+                Verdict::Forward { start, len } => (start, len),
+                _ => continue,
+            }
+        } else {
+            (start, len)
+        };
+        counters.own_errors.fetch_add(1, Ordering::Relaxed);
+        send(
+            vnet,
+            &mut buf,
+            start,
+            len,
+            VnetHdr::default(),
+            counters,
+            out,
+        );
     }
 }
 

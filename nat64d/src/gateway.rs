@@ -181,9 +181,27 @@ impl Gateway {
                         ..pkt
                     };
                     let a = match self.process4(buf, again, fx) {
-                        // No error for a packet that is itself a
-                        // translation: the source is a pool address.
-                        Verdict::Refuse { reason, .. } => Verdict::Drop(reason),
+                        // nat64d's own error about a hairpinned packet is
+                        // for a pool address, the sender's translation:
+                        // translated here too, for the IPv6 host, rather
+                        // than left to the host's kernel to route back in.
+                        Verdict::Refuse {
+                            reason,
+                            start: es,
+                            len: el,
+                        } => {
+                            let own = Arrival {
+                                start: es,
+                                len: el,
+                                ..pkt
+                            };
+                            match self.process4(buf, own, fx) {
+                                Verdict::Forward { start, len } => {
+                                    Verdict::Refuse { reason, start, len }
+                                }
+                                _ => Verdict::Drop(reason),
+                            }
+                        }
                         a => a,
                     };
                     return (a, Way::Hairpin);
@@ -426,6 +444,13 @@ impl Gateway {
             Ok(o) => o,
             Err(r) => Verdict::Drop(r),
         }
+    }
+
+    /// An IPv4 packet nat64d made itself for a pool address (its own error
+    /// about a hairpinned packet, req S8), processed as if it had arrived
+    /// from the IPv4 side.
+    pub fn process_own4(&self, buf: &mut [u8], pkt: Arrival, fx: &mut Effects) -> Verdict {
+        self.process4(buf, pkt, fx)
     }
 
     /// Forgets fragment flows past their time (req S9); returns how many

@@ -224,6 +224,24 @@ t_nat64_tcp_simultaneous_open_takes_the_held_syns_port() {
   return $rc
 }
 
+# req S8 with nat64d's own errors, and IPv4 forwarding off in gw: v6client
+# sends UDP, and then a TCP SYN, to a pool port no binding holds, through
+# the prefix. Port Unreachable for the datagram at once, and for the SYN
+# after its 6 s hold (req S4), are for v6client's pool address: nat64d
+# translates them itself, so v6client's sockets see "connection refused"
+# although gw's kernel routes no IPv4 packet back into the TUN.
+t_nat64_hairpin_own_errors_reach_the_host_with_ipv4_forwarding_off() {
+  need_nat64d || return 1
+  local fwd rc=0 dst
+  fwd=$(lab_exec gw sysctl -n net.ipv4.ip_forward)
+  lab_exec gw sysctl -qw net.ipv4.ip_forward=0 || return 1
+  dst=$(v6_of 198.51.100.9)
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/expect_refused.py" udp "$dst" 40404 3 || rc=1
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/expect_refused.py" tcp "$dst" 40405 12 || rc=1
+  lab_exec gw sysctl -qw "net.ipv4.ip_forward=$fwd"
+  return $rc
+}
+
 # req S7: the IPv4-only server opens a TCP connection to a pool address;
 # the static entry carries it to an HTTP server on v6client.
 t_nat64_static_entry_ipv4_to_ipv6_server() {

@@ -214,13 +214,56 @@ fn s4_an_unanswered_held_syn_gets_port_unreachable() {
         .write(&mut syn, &[])
         .unwrap();
     let mut w = Vec::new();
-    answer_held(&g.0, vec![syn.into()], false, &c, &mut |b: &[u8]| {
+    answer_held(&g.0, vec![syn.into()], 0, false, &c, &mut |b: &[u8]| {
         w.push(b.to_vec());
         Ok(())
     });
     assert_eq!(w.len(), 1);
     assert_eq!((w[0][20], w[0][21]), (3, 3));
     assert_eq!(c.own_errors.load(Ordering::Relaxed), 1);
+}
+
+/// req S4 with hairpinning (req S8): a SYN from H1 to a pool port no
+/// binding holds is held; unanswered, its Port Unreachable goes to H1 as
+/// ICMPv6 (translated by nat64d itself, not written to H1's pool address).
+#[test]
+fn s4_s8_an_unanswered_hairpinned_syn_gets_port_unreachable_as_icmpv6() {
+    let g = gateway(true, vec![]);
+    let c = Counters::default();
+    let mut syn6 = Vec::new();
+    PacketBuilder::ipv6(H1.octets(), wkp(POOL1).octets(), 64)
+        .tcp(5000, 6000, 1, 1000)
+        .syn()
+        .write(&mut syn6, &[])
+        .unwrap();
+    // Through the gateway: translated, hairpinned, held.
+    let mut buf = vec![0u8; START + syn6.len() + 64];
+    buf[START..START + syn6.len()].copy_from_slice(&syn6);
+    let mut fx = Effects::default();
+    let arrival = Arrival {
+        start: START,
+        len: syn6.len(),
+        off: Offload::default(),
+        now: 0,
+        ident: 1,
+    };
+    let (v, w) = g.0.process(&g.1, &mut buf, arrival, &mut fx);
+    assert_eq!((v, w), (Verdict::Drop(DropReason::SynHeld), Way::Hairpin));
+    let mut held = Vec::new();
+    let mut ev = Vec::new();
+    for sh in 0..g.0.table.shard_count() {
+        g.0.table.sweep(10, sh, &mut ev, &mut held);
+    }
+    assert_eq!(held.len(), 1);
+    let mut w = Vec::new();
+    answer_held(&g.0, held, 10, false, &c, &mut |b: &[u8]| {
+        w.push(b.to_vec());
+        Ok(())
+    });
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0][0] >> 4, 6, "IPv6");
+    assert_eq!(&w[0][24..40], &H1.octets());
+    assert_eq!((w[0][40], w[0][41]), (1, 4), "Port Unreachable");
 }
 
 /// The counters add up: every packet read (and every segment cut from a

@@ -256,6 +256,29 @@ fn s8_hairpin() {
     assert_eq!(udp_ends6(&v6).2, H1);
 }
 
+/// req S8 with nat64d's own errors: H1 sends UDP to a pool port no binding
+/// holds, through the prefix. The Port Unreachable nat64d makes for it is
+/// for H1's pool address; it is translated there and then, so H1 gets an
+/// ICMPv6 Port Unreachable quoting its own packet, whatever the host's
+/// kernel would route.
+#[test]
+fn s8_an_own_error_about_a_hairpinned_packet_reaches_the_ipv6_host() {
+    let g = gateway(true, vec![]);
+    let (a, w, out) = run(&g, &udp6(H1, wkp(POOL1), 5000, 40404), 0);
+    assert_eq!(w, Way::Hairpin);
+    assert_eq!(refused(a, &out), (DropReason::NoBinding, Some((1, 4))));
+    let s = SlicedPacket::from_ip(&out).unwrap();
+    let Some(NetSlice::Ipv6(ip)) = &s.net else {
+        panic!("not IPv6")
+    };
+    assert_eq!(ip.header().destination_addr(), H1);
+    // The quoted packet is H1's own, as H1 sent it.
+    let quoted = &out[48..];
+    assert_eq!(&quoted[8..24], &H1.octets());
+    assert_eq!(&quoted[24..40], &wkp(POOL1).octets());
+    assert_eq!(u16::from_be_bytes([quoted[42], quoted[43]]), 40404);
+}
+
 /// A 2-fragment UDP reply from the server to the binding of H1 (first
 /// with the header, second without), after H1 sent to the server.
 fn udp4_reply_in_two(g: &(Gateway, Policy)) -> (Vec<u8>, Vec<u8>) {

@@ -188,6 +188,7 @@ fn control(
             answer_held(
                 &shared.gateway,
                 held,
+                now,
                 q0.tcp_gso(),
                 &shared.counters[0],
                 &mut Queue(q0),
