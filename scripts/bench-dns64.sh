@@ -4,9 +4,14 @@
 # the same NSD in v4server for the same zone. Two loads, each DURATION
 # seconds per server: (a) cached: five names asked over and over; (b)
 # uncached: unique names under bench.test (a wildcard A, no AAAA), so each
-# query costs an AAAA and an A upstream. Prints a Markdown table: queries
-# per second, lost queries, average latency, resident memory after the
-# run, and dns64d's ratio to each peer. Needs root and the Debian packages
+# query costs an AAAA and an A upstream; (c) uncached-dual: unique names
+# under dual.bench.test (A and AAAA), answered with the real AAAA. dns64d
+# runs twice, with `a_query = "parallel"` (its default) and with
+# "after_aaaa" (a second instance, "dns64d-after"), and its questions to
+# the upstream per client query are counted from its /metrics. Prints a
+# Markdown table: queries per second, lost queries, average latency,
+# resident memory after the run, upstream questions per query, and dns64d's
+# ratio to each peer. Needs root and the Debian packages
 # dnsperf, unbound, bind9, nsd.
 #
 # Usage: sudo scripts/bench-dns64.sh [DURATION]   (default 10 s)
@@ -33,9 +38,15 @@ ADDR=$LAB_GW6
 PORT_OURS=53
 PORT_UNBOUND=5301
 PORT_BIND=5302
+PORT_AFTER=5303
 
 lab_gateway_config "$LAB_DIR/gateway.toml" nat64=no dns64_listen="\"[$ADDR]:$PORT_OURS\"" \
-  dns64_allow='"2001:db8:1::/64"' cache_size=1000000 dns64_metrics='' || exit 1
+  dns64_allow='"2001:db8:1::/64"' cache_size=1000000 dns64_metrics=127.0.0.1:9465 || exit 1
+# The same dns64d, asking A only after AAAA (`a_query = "after_aaaa"`).
+lab_gateway_config "$LAB_DIR/after.toml" nat64=no dns64_listen="\"[$ADDR]:$PORT_AFTER\"" \
+  dns64_allow='"2001:db8:1::/64"' cache_size=1000000 dns64_metrics=127.0.0.1:9466 || exit 1
+sed -i 's/^\(cache_size = .*\)$/\1\na_query = "after_aaaa"/' "$LAB_DIR/after.toml"
+grep -q '^a_query = "after_aaaa"' "$LAB_DIR/after.toml" || { echo "bench-dns64.sh: cannot write after.toml" >&2; exit 1; }
 
 mkdir -p "$LAB_DIR/unbound"
 cat >"$LAB_DIR/unbound/unbound.conf" <<EOF
@@ -94,14 +105,15 @@ zone "test." {
 EOF
 
 lab_bg gw dns64d "$DNS64D" --config "$LAB_DIR/gateway.toml"
+lab_bg gw dns64d-after "$DNS64D" --config "$LAB_DIR/after.toml"
 lab_bg gw unbound unbound -d -c "$LAB_DIR/unbound/unbound.conf"
 lab_bg gw named named -g -n 2 -c "$LAB_DIR/bind/named.conf"
 
 probe() { lab_exec v6client dig +time=1 +tries=1 +short -p "$1" "@$ADDR" twitter.test AAAA | grep -q '^64:ff9b::cb00:710a$'; }
-for p in $PORT_OURS $PORT_UNBOUND $PORT_BIND; do
+for p in $PORT_OURS $PORT_AFTER $PORT_UNBOUND $PORT_BIND; do
   if ! lab_wait 100 probe "$p"; then
     echo "the resolver on port $p does not synthesise twitter.test; logs:" >&2
-    for l in dns64d unbound named; do echo "-- $l"; tail -n 5 "$LAB_DIR/$l.log"; done >&2
+    for l in dns64d dns64d-after unbound named; do echo "-- $l"; tail -n 5 "$LAB_DIR/$l.log"; done >&2
     exit 1
   fi
 done
@@ -109,16 +121,18 @@ done
 CACHED="$LAB_DIR/cached.txt"
 for n in twitter.test akismet.test chain.test multi.test www.legacy.test; do echo "$n AAAA"; done >"$CACHED"
 
-# Unique names: more than any server can answer in DURATION seconds.
+# Unique names: more than any server can answer in DURATION seconds;
+# uncached_file SERVER ZONE (bench.test, dual.bench.test).
 uncached_file() {
   "${LAB_PYTHON}" -c "import sys
-for i in range(int(sys.argv[2])): print('u%d.%s.bench.test AAAA' % (i, sys.argv[1]))" "$1" 2000000 >"$LAB_DIR/uncached-$1.txt"
-  echo "$LAB_DIR/uncached-$1.txt"
+for i in range(int(sys.argv[2])): print('u%d.%s.%s AAAA' % (i, sys.argv[1], sys.argv[3]))" "$1" 2000000 "$2" >"$LAB_DIR/uncached-$1-$2.txt"
+  echo "$LAB_DIR/uncached-$1-$2.txt"
 }
 
 pid_of() {
   case $1 in
     dns64d) pgrep -f -- "$DNS64D --config $LAB_DIR/gateway.toml" | head -1 ;;
+    dns64d-after) pgrep -f -- "$DNS64D --config $LAB_DIR/after.toml" | head -1 ;;
     unbound) pgrep -f -- "unbound -d -c $LAB_DIR" | head -1 ;;
     bind) pgrep -f -- "named -g -n 2 -c $LAB_DIR" | head -1 ;;
   esac
@@ -135,31 +149,47 @@ rcvbuf_errors() {
     END {print s + 0}' /proc/net/snmp /proc/net/snmp6 2>/dev/null
 }
 
+# upstream_sent NAME: questions dns64d instance NAME has sent upstream
+# (from its /metrics); empty for the peers.
+upstream_sent() {
+  local port
+  case $1 in dns64d) port=9465 ;; dns64d-after) port=9466 ;; *) return ;; esac
+  lab_exec gw curl -sf "http://127.0.0.1:$port/metrics" |
+    awk '/^dns64d_upstream_total\{/ && /result="sent"/ {s += $2} END {print s + 0}'
+}
+
 # run NAME PORT FILE: prints "qps lost avg_ms rss_mb cpu_us_per_query
-# drops_at_server drops_at_client".
+# drops_at_server drops_at_client upstream_questions_per_query".
 run() {
-  local out qps lost lat pid c0 c1 completed g0 g1 v0 v1
+  local out qps lost lat pid c0 c1 completed g0 g1 v0 v1 u0 u1
   pid=$(pid_of "$1")
+  u0=$(upstream_sent "$1")
   c0=$(cpu_s "$pid")
   g0=$(rcvbuf_errors gw)
   v0=$(rcvbuf_errors v6client)
   out=$(lab_exec v6client dnsperf -s "$ADDR" -p "$2" -d "$3" -l "$DURATION" -c 4 -q 500 -t 2 2>&1)
   c1=$(cpu_s "$pid")
+  u1=$(upstream_sent "$1")
   g1=$(rcvbuf_errors gw)
   v1=$(rcvbuf_errors v6client)
   qps=$(awk '/Queries per second/ {print $4}' <<<"$out")
   lost=$(awk '/Queries lost/ {print $3}' <<<"$out")
   lat=$(awk '/Average Latency/ {printf "%.2f", $4 * 1000}' <<<"$out")
   completed=$(awk '/Queries completed/ {print $3}' <<<"$out")
-  echo "$(printf '%.0f' "${qps:-0}") ${lost:-?} ${lat:-?} $(rss_mb "$pid") $(awk -v a="$c0" -v b="$c1" -v n="${completed:-0}" 'BEGIN { if (n > 0) printf "%.2f", (b - a) * 1e6 / n; else print "n/a" }') $((g1 - g0)) $((v1 - v0))"
+  echo "$(printf '%.0f' "${qps:-0}") ${lost:-?} ${lat:-?} $(rss_mb "$pid") $(awk -v a="$c0" -v b="$c1" -v n="${completed:-0}" 'BEGIN { if (n > 0) printf "%.2f", (b - a) * 1e6 / n; else print "n/a" }') $((g1 - g0)) $((v1 - v0)) $(awk -v a="$u0" -v b="$u1" -v n="${completed:-0}" 'BEGIN { if (a != "" && n > 0) printf "%.2f", (b - a) / n; else print "n/a" }')"
 }
 
 declare -A R
-for load in cached uncached; do
-  for s in dns64d unbound bind; do
-    case $s in dns64d) port=$PORT_OURS ;; unbound) port=$PORT_UNBOUND ;; bind) port=$PORT_BIND ;; esac
-    file=$CACHED
-    [ "$load" = uncached ] && file=$(uncached_file "$s")
+SERVERS=(dns64d dns64d-after unbound bind)
+LOADS=(cached uncached uncached-dual)
+for load in "${LOADS[@]}"; do
+  for s in "${SERVERS[@]}"; do
+    case $s in dns64d) port=$PORT_OURS ;; dns64d-after) port=$PORT_AFTER ;; unbound) port=$PORT_UNBOUND ;; bind) port=$PORT_BIND ;; esac
+    case $load in
+      cached) file=$CACHED ;;
+      uncached) file=$(uncached_file "$s" bench.test) ;;
+      uncached-dual) file=$(uncached_file "$s" dual.bench.test) ;;
+    esac
     echo "dnsperf: $load, $s ($DURATION s)..." >&2
     R[$load,$s]=$(run "$s" "$port" "$file")
   done
@@ -169,13 +199,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 echo
 echo "DNS64 benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, dnsperf -l $DURATION -c 4 -q 500 from v6client; upstream NSD $(nsd -v 2>&1 | head -1 | awk '{print $3}'), $(unbound -V | head -1), BIND $(named -v | awk '{print $2}')"
 echo
-echo "| load | server | queries/s | lost | avg latency (ms) | RSS after (MB) | server CPU per query (µs) | kernel drops at server / client | dns64d ÷ this (q/s) | this ÷ dns64d (CPU/query) |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
-for load in cached uncached; do
-  read -r ours _ _ _ ours_cpu _ _ <<<"${R[$load,dns64d]}"
-  for s in dns64d unbound bind; do
-    read -r qps lost lat rss cpu gd vd <<<"${R[$load,$s]}"
-    echo "| $load | $s | $qps | $lost | $lat | $rss | $cpu | $gd / $vd | $(ratio "$ours" "$qps") | $(ratio "$cpu" "$ours_cpu") |"
+echo "| load | server | queries/s | lost | avg latency (ms) | RSS after (MB) | server CPU per query (µs) | kernel drops at server / client | upstream questions per query | dns64d ÷ this (q/s) | this ÷ dns64d (CPU/query) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+for load in "${LOADS[@]}"; do
+  read -r ours _ _ _ ours_cpu _ _ _ <<<"${R[$load,dns64d]}"
+  for s in "${SERVERS[@]}"; do
+    read -r qps lost lat rss cpu gd vd up <<<"${R[$load,$s]}"
+    echo "| $load | $s | $qps | $lost | $lat | $rss | $cpu | $gd / $vd | $up | $(ratio "$ours" "$qps") | $(ratio "$cpu" "$ours_cpu") |"
   done
 done
 echo

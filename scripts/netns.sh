@@ -229,6 +229,9 @@ ZONE
     # Any name under bench.test has an A record and no AAAA (a wildcard):
     # unique names for the uncached DNS64 benchmark.
     printf '*.bench IN A 203.0.113.50\n'
+    # ... and under dual.bench.test both A and AAAA: a name dns64d answers
+    # with its real AAAA (the A question, if asked, is wasted).
+    printf '*.dual.bench IN A 203.0.113.51\n*.dual.bench IN AAAA 2001:db8:2::51\n'
     # 40 A records: a synthesised answer too large for 512-byte UDP (req D12).
     for ((i = 100; i < 140; i++)); do printf 'many IN A 203.0.113.%d\n' "$i"; done
   } >"$d/nsd/test.zone"

@@ -267,3 +267,54 @@ fn shell_functions_are_short_and_files_are_small() {
     }
     assert!(long.is_empty(), "{long:#?}");
 }
+
+/// Every source file below a crate's `src/` is a module its parent
+/// declares: a file nobody declares (a test file a refactoring left behind)
+/// is never compiled, and its tests never run.
+#[test]
+fn every_source_file_is_a_declared_module() {
+    let mut orphans = Vec::new();
+    for krate in ["common", "nat64d", "dns64d"] {
+        let src = root().join(krate).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        for f in files {
+            let rel = f.strip_prefix(&src).unwrap_or(&f);
+            let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            let dir = f.parent().unwrap_or(&src);
+            if rel.components().count() == 1 || name == "mod" {
+                continue; // lib.rs, main.rs, a crate-level module, or a mod.rs
+            }
+            let parent = if dir.join("mod.rs").exists() {
+                dir.join("mod.rs")
+            } else {
+                dir.with_extension("rs")
+            };
+            let text = std::fs::read_to_string(&parent).unwrap_or_default();
+            if !text.contains(&format!("mod {name};")) && !text.contains(&format!("mod {name} {{"))
+            {
+                orphans.push(rel.display().to_string());
+            }
+        }
+    }
+    // Crate-level files must be declared by lib.rs or main.rs.
+    for krate in ["common", "nat64d", "dns64d"] {
+        let src = root().join(krate).join("src");
+        let roots: String = ["lib.rs", "main.rs"]
+            .iter()
+            .map(|r| std::fs::read_to_string(src.join(r)).unwrap_or_default())
+            .collect();
+        for e in std::fs::read_dir(&src).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            if p.extension().is_some_and(|x| x == "rs")
+                && name != "lib"
+                && name != "main"
+                && !roots.contains(&format!("mod {name};"))
+            {
+                orphans.push(format!("{krate}/src/{name}.rs"));
+            }
+        }
+    }
+    assert!(orphans.is_empty(), "never compiled: {orphans:?}");
+}

@@ -11,6 +11,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::Deserialize;
 
 use crate::core::{Core, PrefixRule};
+use crate::server::AQuery;
 
 /// The gateway file as dns64d reads it.
 pub type File = GatewayFile<toml::Table, Dns64Config>;
@@ -55,6 +56,16 @@ pub struct Dns64Config {
     /// TCP connections one client address may hold. Default 16.
     #[serde(default = "default_max_tcp_per_client")]
     pub max_tcp_per_client: u32,
+    /// Clients that get DNS64 (RFC 6147 §6.3.3); a served client outside
+    /// them gets every answer as the upstream gave it. Empty (default):
+    /// every client `allow_from` serves.
+    #[serde(default)]
+    pub synthesize_for: Vec<IpNet>,
+    /// When to ask for A records: `"parallel"` (default) with the AAAA
+    /// question, or `"after_aaaa"`, only when the AAAA answer calls for
+    /// synthesis.
+    #[serde(default)]
+    pub a_query: AQuery,
     /// Metrics endpoint.
     #[serde(default)]
     pub metrics: Metrics,
@@ -129,6 +140,8 @@ impl Default for Dns64Config {
             max_inflight: default_max_inflight(),
             max_tcp_connections: default_max_tcp(),
             max_tcp_per_client: default_max_tcp_per_client(),
+            synthesize_for: Vec::new(),
+            a_query: AQuery::default(),
             metrics: Metrics::default(),
         }
     }
@@ -209,6 +222,28 @@ impl Dns64Config {
                     .into(),
             ));
         }
+        for (i, n) in self.synthesize_for.iter().enumerate() {
+            if n.addr() != n.network() {
+                return Err(err(
+                    &format!("synthesize_for[{i}]"),
+                    format!(
+                        "`{n}` has bits set after the first {}; did you mean `{}`?",
+                        n.prefix_len(),
+                        n.trunc()
+                    ),
+                ));
+            }
+            if !self
+                .allow_from
+                .iter()
+                .any(|a| a.contains(&n.network()) && a.prefix_len() <= n.prefix_len())
+            {
+                return Err(err(
+                    &format!("synthesize_for[{i}]"),
+                    format!("`{n}` is not inside allow_from: those clients are refused anyway"),
+                ));
+            }
+        }
         if self.cache_size > MAX_CACHE_SIZE {
             return Err(err(
                 "cache_size",
@@ -244,6 +279,16 @@ impl Dns64Config {
             }
         }
         Ok(())
+    }
+
+    /// What the server applies, reloadable.
+    pub fn settings(&self, prefix: &PrefixConfig) -> crate::server::Settings {
+        crate::server::Settings {
+            core: self.core(prefix),
+            allow_from: self.allow_from.clone(),
+            synthesize_for: self.synthesize_for.clone(),
+            a_query: self.a_query,
+        }
     }
 
     /// The DNS64 core this configuration describes.
@@ -392,5 +437,33 @@ mod tests {
             c.prefixes[1].ipv4,
             vec!["198.51.100.0/24".parse::<Ipv4Net>().unwrap()]
         );
+    }
+
+    #[test]
+    fn synthesize_for_and_a_query_parse_and_are_checked() {
+        let base = "[dns64]\nupstreams = [\"192.0.2.53:53\"]\nallow_from = [\"2001:db8:1::/64\", \"2001:db8:3::/64\"]\n";
+        let f: File = common::config::parse(
+            "t.toml",
+            &format!("{base}synthesize_for = [\"2001:db8:1::/64\"]\na_query = \"after_aaaa\"\n"),
+        )
+        .unwrap();
+        f.dns64.validate("t.toml", &f.prefix).unwrap();
+        let s = f.dns64.settings(&f.prefix);
+        assert!(s.dns64_for("2001:db8:1::9".parse().unwrap()));
+        assert!(!s.dns64_for("2001:db8:3::9".parse().unwrap()));
+        assert_eq!(s.a_query, AQuery::AfterAaaa);
+        for (extra, want) in [
+            ("synthesize_for = [\"2001:db8:1::1/64\"]\n", "has bits set"),
+            ("synthesize_for = [\"2001:db8:9::/64\"]\n", "not inside allow_from"),
+            ("a_query = \"serial\"\n", "a_query"),
+        ] {
+            let e = common::config::parse::<File>("t.toml", &format!("{base}{extra}"))
+                .map_err(|e| e.to_string())
+                .and_then(|f| f.dns64.validate("t.toml", &f.prefix).map_err(|e| e.to_string()));
+            let e = e.unwrap_err();
+            assert!(e.contains(want), "{extra}: {e}");
+        }
+        assert_eq!(Dns64Config::default().a_query, AQuery::Parallel);
+        assert!(Dns64Config::default().settings(&PrefixConfig::default()).dns64_for("::1".parse().unwrap()));
     }
 }

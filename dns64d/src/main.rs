@@ -18,7 +18,7 @@ use clap::Parser;
 use common::logging::{self, LogFormat};
 use dns64d::config::{Dns64Config, File};
 use dns64d::listen::{Admission, raise_descriptor_limit, serve_tcp, serve_udp};
-use dns64d::server::{Server, Settings};
+use dns64d::server::Server;
 use dns64d::upstream::{Cached, Client};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -149,10 +149,7 @@ fn main() -> ExitCode {
 
 async fn run(args: Args, f: File) -> anyhow::Result<()> {
     let server: Arc<Srv> = Arc::new(Server::new(
-        Settings {
-            core: f.dns64.core(&f.prefix),
-            allow_from: f.dns64.allow_from.clone(),
-        },
+        f.dns64.settings(&f.prefix),
         resolver(&f.dns64),
         f.dns64.cache_size,
     ));
@@ -237,10 +234,7 @@ fn reload(args: &Args, current: &mut File, server: &Srv) {
     for key in dns64d::config::keep_restart_only(current, &mut f) {
         tracing::warn!("reload: {key} changes only at restart; the running value stays");
     }
-    server.set_settings(Settings {
-        core: f.dns64.core(&f.prefix),
-        allow_from: f.dns64.allow_from.clone(),
-    });
+    server.set_settings(f.dns64.settings(&f.prefix));
     let same = f.dns64.upstreams == current.dns64.upstreams
         && f.dns64.timeout_ms == current.dns64.timeout_ms
         && f.dns64.cache_size == current.dns64.cache_size;

@@ -18,6 +18,7 @@ use crate::cache::{Store, lifetime};
 use crate::core::{AfterAaaa, Core, Plan, relay, response_to, servfail};
 use crate::fast::{Kept, QueryKey, parse_query, reply, ttl_offsets};
 use crate::upstream::{EDNS_SIZE, Question, Resolve};
+use serde::Deserialize;
 
 /// What may change on SIGHUP without restarting the listeners.
 #[derive(Debug, Clone)]
@@ -26,6 +27,36 @@ pub struct Settings {
     pub core: Core,
     /// Clients served (req D14).
     pub allow_from: Vec<IpNet>,
+    /// Clients that get DNS64 (empty: all served ones); the others get
+    /// the upstream's answers unchanged (RFC 6147 §6.3.3).
+    pub synthesize_for: Vec<IpNet>,
+    /// When to ask for A.
+    pub a_query: AQuery,
+}
+
+impl Settings {
+    /// Whether `client` gets DNS64.
+    pub fn dns64_for(&self, client: IpAddr) -> bool {
+        self.synthesize_for.is_empty() || self.synthesize_for.iter().any(|n| n.contains(&client))
+    }
+}
+
+/// Set in a fast-path key when the answer is for a client without DNS64:
+/// the same question has another answer then.
+const PLAIN_CLIENT: u8 = 0x80;
+
+/// When to ask for A records (`[dns64] a_query`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AQuery {
+    /// A asked together with AAAA: one upstream round trip for a name to
+    /// synthesise, an A question wasted for a name with AAAA or none.
+    #[default]
+    Parallel,
+    /// A asked only when the AAAA answer calls for synthesis (as BIND and
+    /// Unbound do): two round trips for a name to synthesise, no wasted
+    /// question.
+    AfterAaaa,
 }
 
 /// Query types counted apart.
@@ -154,14 +185,13 @@ impl<R: Resolve> Server<R> {
     /// whose final answer is kept, from its bytes; `None`: take the full
     /// path ([`Self::answer_wire`]).
     pub fn answer_fast(&self, wire: &[u8], client: IpAddr, udp: bool) -> Option<Vec<u8>> {
-        let q = parse_query(wire)?;
-        if !self
-            .settings()
-            .allow_from
-            .iter()
-            .any(|n| n.contains(&client))
-        {
+        let mut q = parse_query(wire)?;
+        let settings = self.settings();
+        if !settings.allow_from.iter().any(|n| n.contains(&client)) {
             return None;
+        }
+        if !settings.dns64_for(client) {
+            q.key.flags |= PLAIN_CLIENT;
         }
         let now = self.now();
         let mut store = lock(&self.answers);
@@ -269,19 +299,22 @@ impl<R: Resolve> Server<R> {
             self.stats.truncated.fetch_add(1, Ordering::Relaxed);
             return m.truncate().to_vec().ok();
         }
-        self.keep(wire, &m, &out, outcome);
+        self.keep(wire, &m, &out, outcome, client);
         Some(out)
     }
 
     /// Keeps a final answer to a plain query for the fast path, for as long
     /// as its records live.
-    fn keep(&self, query: &[u8], m: &Message, out: &[u8], outcome: Outcome) {
+    fn keep(&self, query: &[u8], m: &Message, out: &[u8], outcome: Outcome, client: IpAddr) {
         if outcome == Outcome::Refused {
             return;
         }
-        let (Some(q), Some(ttl)) = (parse_query(query), lifetime(m)) else {
+        let (Some(mut q), Some(ttl)) = (parse_query(query), lifetime(m)) else {
             return;
         };
+        if !self.settings().dns64_for(client) {
+            q.key.flags |= PLAIN_CLIENT;
+        }
         let Some(ttls) = ttl_offsets(out) else { return };
         let synthesized = if outcome == Outcome::Synthesized {
             m.answers
@@ -325,7 +358,23 @@ impl<R: Resolve> Server<R> {
             cd: q.metadata.checking_disabled,
             dnssec_ok: q.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok),
         };
-        match core.plan(q) {
+        let plan = match core.plan(q) {
+            // RFC 6147 §6.3.3: a client without DNS64 gets what the
+            // upstream says (ipv4only.arpa and PTR inside the prefix too);
+            // only answers to malformed or unsupported queries stay.
+            Plan::Synthesize | Plan::Ptr { .. } if !settings.dns64_for(client) => Plan::Forward,
+            Plan::Answer(m)
+                if !settings.dns64_for(client)
+                    && matches!(
+                        m.metadata.response_code,
+                        ResponseCode::NoError | ResponseCode::NXDomain
+                    ) =>
+            {
+                Plan::Forward
+            }
+            p => p,
+        };
+        match plan {
             Plan::Answer(m) => {
                 let o = if m.metadata.response_code == ResponseCode::FormErr {
                     Outcome::FormErr
@@ -360,16 +409,21 @@ impl<R: Resolve> Server<R> {
                 };
                 (m, o)
             }
-            Plan::Synthesize => self.synthesize(q, core, &*resolver, ask).await,
+            Plan::Synthesize => {
+                self.synthesize(q, core, settings.a_query, &*resolver, ask)
+                    .await
+            }
         }
     }
 
-    /// AAAA and A asked in parallel (req D13); the A answer is used only
-    /// when the AAAA one calls for synthesis (req D2–D7).
+    /// AAAA and A asked in parallel (req D13) or A only after the AAAA
+    /// answer calls for it (`a_query`); the A answer is used only when the
+    /// AAAA one calls for synthesis (req D2–D7).
     async fn synthesize(
         &self,
         q: &Message,
         core: &Core,
+        a_query: AQuery,
         resolver: &R,
         ask: impl Fn(hickory_proto::rr::Name, RecordType, DNSClass) -> Question,
     ) -> (Message, Outcome) {
@@ -379,7 +433,13 @@ impl<R: Resolve> Server<R> {
         let name = query.name().clone();
         let qa = ask(name.clone(), RecordType::AAAA, DNSClass::IN);
         let qb = ask(name, RecordType::A, DNSClass::IN);
-        let (aaaa, a) = tokio::join!(resolver.resolve(&qa), resolver.resolve(&qb));
+        let (aaaa, a) = match a_query {
+            AQuery::Parallel => {
+                let (aaaa, a) = tokio::join!(resolver.resolve(&qa), resolver.resolve(&qb));
+                (aaaa, Some(a))
+            }
+            AQuery::AfterAaaa => (resolver.resolve(&qa).await, None),
+        };
         let aaaa_ref = aaaa.as_ref().map_err(|e| *e);
         match core.after_aaaa(q, aaaa_ref) {
             AfterAaaa::Answer(m) => {
@@ -397,6 +457,10 @@ impl<R: Resolve> Server<R> {
                 )
             }
             AfterAaaa::NeedA => {
+                let a = match a {
+                    Some(a) => a,
+                    None => resolver.resolve(&qb).await,
+                };
                 let m = core.synthesize(q, aaaa_ref, a.as_ref().map_err(|e| *e));
                 let n = m
                     .answers
@@ -418,3 +482,6 @@ impl<R: Resolve> Server<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

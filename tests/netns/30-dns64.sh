@@ -276,3 +276,26 @@ t_dns64_rfc2308_negative_answers_without_soa_are_not_cached() {
   done
   return $rc
 }
+
+# RFC 6147 §6.3.3: DNS64 for some clients only. A second dns64d serves both
+# clients but synthesises for v6client's /64 only (`synthesize_for`), with
+# `a_query = "after_aaaa"`: v6client gets the synthesised AAAA of
+# twitter.test, v6client2 the upstream's answer (no AAAA), twice each (the
+# second from the fast path, keyed apart); both get dual.test's real AAAA.
+t_dns64_rfc6147_synthesis_for_some_clients_only() {
+  need_dns64d || return 1
+  local conf="$LAB_DIR/somefor.toml" rc=0 round
+  sed -e 's/^listen = \["\[2001.*/listen = ["[2001:db8:1::1]:5356", "[2001:db8:3::1]:5356"]/' \
+    -e 's/^allow_from = \["2001:db8:1::\/64", "::1\/128"\]/allow_from = ["2001:db8:1::\/64", "2001:db8:3::\/64", "::1\/128"]\nsynthesize_for = ["2001:db8:1::\/64", "::1\/128"]\na_query = "after_aaaa"/' \
+    -e '/^\[dns64.metrics\]/,$d' "$LAB_DIR/gateway.toml" >"$conf"
+  grep -q '^synthesize_for' "$conf" || { echo "the file was not rewritten:"; cat "$conf"; return 1; }
+  lab_bg gw dns64d-somefor "$DNS64D" --config "$conf"
+  lab_wait 30 dig6 -p 5356 +short ipv4only.arpa A >/dev/null || { cat "$LAB_DIR/dns64d-somefor.log"; return 1; }
+  for round in 1 2; do
+    expect "v6client, round $round" "$(dig6 -p 5356 +short twitter.test AAAA)" "64:ff9b::cb00:710a" || rc=1
+    expect "v6client2, round $round" "$(lab_exec v6client2 "${DIG[@]}" -p 5356 "@$LAB_GW6_2" +short twitter.test AAAA)" "" || rc=1
+    expect "v6client2's real AAAA, round $round" "$(lab_exec v6client2 "${DIG[@]}" -p 5356 "@$LAB_GW6_2" +short dual.test AAAA)" 2001:db8:2::12 || rc=1
+    expect "v6client's real AAAA, round $round" "$(dig6 -p 5356 +short dual.test AAAA)" 2001:db8:2::12 || rc=1
+  done
+  return $rc
+}

@@ -10,15 +10,28 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use super::*;
 use crate::core::{Failure, PrefixRule};
 
-/// Answers A questions with `n` records of 203.0.113.x; NODATA otherwise.
+/// Answers A questions with `n` records of 203.0.113.x, AAAA questions
+/// for names starting with "dual" with one AAAA record; NODATA otherwise.
+/// Notes every question's type.
 struct Fake {
     n: u8,
+    asked: std::sync::Mutex<Vec<RecordType>>,
 }
 
 impl Resolve for Fake {
     async fn resolve(&self, q: &Question) -> Result<Message, Failure> {
+        self.asked.lock().unwrap().push(q.qtype);
         let mut m = Message::new(1, MessageType::Response, OpCode::Query);
         m.add_query(Query::query(q.name.clone(), q.qtype));
+        if q.qtype == RecordType::AAAA && q.name.to_ascii().starts_with("dual") {
+            m.answers.push(Record::from_rdata(
+                q.name.clone(),
+                3600,
+                RData::AAAA(hickory_proto::rr::rdata::AAAA(
+                    "2001:db8:2::1".parse().unwrap(),
+                )),
+            ));
+        }
         if q.qtype == RecordType::A {
             for i in 0..self.n {
                 m.answers.push(Record::from_rdata(
@@ -33,6 +46,10 @@ impl Resolve for Fake {
 }
 
 fn server(n: u8) -> Server<Fake> {
+    server_with(n, vec![], AQuery::Parallel)
+}
+
+fn server_with(n: u8, synthesize_for: Vec<IpNet>, a_query: AQuery) -> Server<Fake> {
     Server::new(
         Settings {
             core: Core {
@@ -44,8 +61,13 @@ fn server(n: u8) -> Server<Fake> {
                 exclude: vec![],
             },
             allow_from: vec!["2001:db8:1::/64".parse().unwrap()],
+            synthesize_for,
+            a_query,
         },
-        Fake { n },
+        Fake {
+            n,
+            asked: std::sync::Mutex::default(),
+        },
         1000,
     )
 }
@@ -198,4 +220,80 @@ fn d13_second_query_replays_the_kept_answer() {
     // A reload forgets kept answers.
     s.set_settings(s.settings().as_ref().clone());
     assert!(s.answer_fast(&again, CLIENT, true).is_none());
+}
+
+/// RFC 6147 §6.3.3: DNS64 for some clients only. A served client outside
+/// `synthesize_for` gets the upstream's answer unchanged (NODATA here, and
+/// ipv4only.arpa asked upstream), from the fast path too: its kept answer
+/// is not the DNS64 client's.
+#[test]
+fn rfc6147_6_3_3_dns64_for_some_clients_only() {
+    let s = server_with(
+        1,
+        vec!["2001:db8:1::2/128".parse().unwrap()],
+        AQuery::Parallel,
+    );
+    let plain: IpAddr = "2001:db8:1::3".parse().unwrap();
+    let rt = rt();
+    for round in 0..2 {
+        let q = query("twitter.test.", None);
+        let ours =
+            Message::from_vec(&rt.block_on(s.answer_wire(&q, CLIENT, true)).unwrap()).unwrap();
+        let theirs =
+            Message::from_vec(&rt.block_on(s.answer_wire(&q, plain, true)).unwrap()).unwrap();
+        assert_eq!(
+            ours.answers.len(),
+            1,
+            "round {round}: synthesised for the DNS64 client"
+        );
+        assert!(
+            theirs.answers.is_empty(),
+            "round {round}: the upstream's NODATA for the other"
+        );
+        assert_eq!(theirs.metadata.response_code, ResponseCode::NoError);
+    }
+    // The DNS64 client's answer is kept and replayed; the other client's
+    // question, the same bytes, did not get it (round 2 above). (Its own
+    // NODATA carries no SOA, so it is not kept, RFC 2308 §5.)
+    assert_eq!(s.stats.fast_hits.load(Ordering::Relaxed), 1);
+    let before = s.resolver().asked.lock().unwrap().len();
+    let q = query("ipv4only.arpa.", None);
+    rt.block_on(s.answer_wire(&q, plain, true)).unwrap();
+    assert_eq!(
+        s.resolver().asked.lock().unwrap().len(),
+        before + 1,
+        "asked upstream"
+    );
+}
+
+/// `a_query = "after_aaaa"`: no A question for a name with AAAA records;
+/// for a name without, A after AAAA. `"parallel"` asks both every time.
+#[test]
+fn a_query_after_aaaa_asks_a_only_when_synthesis_needs_it() {
+    let rt = rt();
+    for (mode, dual, v4only) in [(AQuery::Parallel, 2, 2), (AQuery::AfterAaaa, 1, 2)] {
+        let s = server_with(1, vec![], mode);
+        let m = Message::from_vec(
+            &rt.block_on(s.answer_wire(&query("dual.test.", None), CLIENT, true))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(
+            s.resolver().asked.lock().unwrap().len(),
+            dual,
+            "{mode:?}: dual.test"
+        );
+        let m = Message::from_vec(
+            &rt.block_on(s.answer_wire(&query("v4only.test.", None), CLIENT, true))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(m.answers.len(), 1, "{mode:?}: synthesised");
+        assert_eq!(
+            s.resolver().asked.lock().unwrap().len(),
+            dual + v4only,
+            "{mode:?}: v4only.test"
+        );
+    }
 }
