@@ -183,3 +183,36 @@ fn no_reference_outside_the_repo() {
     }
     assert!(found.is_empty(), "references outside the repo: {found:#?}");
 }
+
+/// Every test `docs/conformance.md` names exists: a unit test (`fn NAME`
+/// in the sources) or an end-to-end case (`t_NAME` in `tests/netns/`).
+#[test]
+fn conformance_page_names_only_tests_that_exist() {
+    let page = std::fs::read_to_string(root().join("docs/conformance.md")).expect("the page");
+    let mut files = Vec::new();
+    tree_files(&root(), &mut files);
+    let code: String = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|x| x == "rs" || x == "sh"))
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .collect();
+    let mut missing = Vec::new();
+    let mut named = 0;
+    for line in page.lines().filter(|l| l.starts_with("| §")) {
+        for cell in line.split('|').skip(3) {
+            for name in cell.split('`').skip(1).step_by(2) {
+                named += 1;
+                if !code.contains(&format!("fn {name}("))
+                    && !code.contains(&format!("t_{name}() {{"))
+                {
+                    missing.push(name.to_string());
+                }
+            }
+        }
+    }
+    assert!(named > 50, "the page names {named} tests");
+    assert!(
+        missing.is_empty(),
+        "docs/conformance.md names tests that do not exist: {missing:?}"
+    );
+}

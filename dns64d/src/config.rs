@@ -454,16 +454,27 @@ mod tests {
         assert_eq!(s.a_query, AQuery::AfterAaaa);
         for (extra, want) in [
             ("synthesize_for = [\"2001:db8:1::1/64\"]\n", "has bits set"),
-            ("synthesize_for = [\"2001:db8:9::/64\"]\n", "not inside allow_from"),
+            (
+                "synthesize_for = [\"2001:db8:9::/64\"]\n",
+                "not inside allow_from",
+            ),
             ("a_query = \"serial\"\n", "a_query"),
         ] {
             let e = common::config::parse::<File>("t.toml", &format!("{base}{extra}"))
                 .map_err(|e| e.to_string())
-                .and_then(|f| f.dns64.validate("t.toml", &f.prefix).map_err(|e| e.to_string()));
+                .and_then(|f| {
+                    f.dns64
+                        .validate("t.toml", &f.prefix)
+                        .map_err(|e| e.to_string())
+                });
             let e = e.unwrap_err();
             assert!(e.contains(want), "{extra}: {e}");
         }
         assert_eq!(Dns64Config::default().a_query, AQuery::Parallel);
-        assert!(Dns64Config::default().settings(&PrefixConfig::default()).dns64_for("::1".parse().unwrap()));
+        assert!(
+            Dns64Config::default()
+                .settings(&PrefixConfig::default())
+                .dns64_for("::1".parse().unwrap())
+        );
     }
 }
