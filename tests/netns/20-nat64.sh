@@ -242,6 +242,17 @@ t_nat64_hairpin_own_errors_reach_the_host_with_ipv4_forwarding_off() {
   return $rc
 }
 
+# req N13 (RFC 7915 §4.2, §5.2: the translator's own errors): nat64d's
+# error limiter starts full. Right after a fresh start (the coarse clock
+# still at 0 s), UDP from v4server to an unbound pool port gets its Port
+# Unreachable, and nothing is counted as rate-limited.
+t_nat64_own_errors_sent_in_the_first_second() {
+  stop_pid "$(nat64_pid)" || return 1
+  start_nat64d || return 1
+  lab_exec v4server "$LAB_PYTHON" "$NETNS_PY/udp_expect_port_unreachable.py" || return 1
+  expect "errors rate-limited" "$(metric nat64d_own_icmp_errors_rate_limited_total)" 0
+}
+
 # req S7: the IPv4-only server opens a TCP connection to a pool address;
 # the static entry carries it to an HTTP server on v6client.
 t_nat64_static_entry_ipv4_to_ipv6_server() {
