@@ -262,6 +262,7 @@ t_dns64_rfc2308_negative_answers_without_soa_are_not_cached() {
   need_dns64d || return 1
   local conf="$LAB_DIR/nosoa.toml" rc=0 name n
   lab_bg v4server nosoa-upstream "$LAB_PYTHON" "$NETNS_PY/dns_nosoa_upstream.py" "$LAB_V4SERVER" 5300 30
+  lab_wait 50 grep -q '^ready$' "$LAB_DIR/nosoa-upstream.log" || { echo "the upstream did not start"; return 1; }
   sed -e "s/^upstreams = .*/upstreams = [\"$LAB_V4SERVER:5300\"]/" \
     -e 's/^listen = \["\[2001.*/listen = ["[2001:db8:1::1]:5355"]/' \
     -e '/^\[dns64.metrics\]/,$d' "$LAB_DIR/gateway.toml" >"$conf"

@@ -1,9 +1,10 @@
-"""A DNS server on ADDR:PORT (UDP) for SECONDS that answers every question with an empty answer and no SOA: NXDOMAIN for names starting with "nx", NODATA otherwise; prints each question it gets as "NAME TYPE". Usage: dns_nosoa_upstream.py ADDR PORT SECONDS"""
+"""A DNS server on ADDR:PORT (UDP) for SECONDS that answers every question with an empty answer and no SOA: NXDOMAIN for names starting with "nx", NODATA otherwise; prints "ready" once bound, then each question it gets as "NAME TYPE". Usage: dns_nosoa_upstream.py ADDR PORT SECONDS"""
 import socket, struct, sys, time
 
 addr, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((addr, port))
+print("ready", flush=True)
 end = time.monotonic() + secs
 while time.monotonic() < end:
     s.settimeout(max(0.1, end - time.monotonic()))
