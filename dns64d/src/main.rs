@@ -28,7 +28,8 @@ use tokio::signal::unix::{SignalKind, signal};
 /// Reads the shared `[prefix]` section and its own `[dns64]` section of the
 /// gateway configuration file, answers on every `listen` address over UDP
 /// and TCP, and asks the `upstreams`. SIGHUP reloads the file (a bad file
-/// is rejected and the running configuration stays); SIGTERM stops.
+/// is rejected and the running configuration stays); SIGUSR1 logs the
+/// cache's state; SIGUSR2 is ignored; SIGTERM stops.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -192,10 +193,27 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    // SIGUSR1 and SIGUSR2 would end the process by default: one reports,
+    // the other is ignored, both said in the log.
+    let mut usr1 = signal(SignalKind::user_defined1()).context("SIGUSR1 handler")?;
+    let mut usr2 = signal(SignalKind::user_defined2()).context("SIGUSR2 handler")?;
     let mut current = f;
     loop {
         tokio::select! {
             _ = hup.recv() => reload(&args, &mut current, &server),
+            _ = usr1.recv() => tracing::info!(
+                "SIGUSR1: {} final answers kept, {} upstream answers cached, upstreams {}",
+                server.answers_kept(),
+                server.resolver().len(),
+                current
+                    .dns64
+                    .upstreams
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ = usr2.recv() => tracing::info!("SIGUSR2 ignored: dns64d gives it no meaning"),
             _ = term.recv() => break,
             _ = int.recv() => break,
         }

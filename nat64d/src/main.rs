@@ -18,7 +18,7 @@ use nat64d::config::{File, Nat64Config};
 /// IPv4 pool are routed to, and translates. SIGHUP reloads the policy,
 /// timers, limits, port policy and static bindings; SIGUSR1 logs the
 /// busiest customer prefixes (also at `/sources` on the metrics address);
-/// SIGTERM stops.
+/// SIGUSR2 is ignored; SIGTERM stops.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {

@@ -228,3 +228,23 @@ t_e2e_never_translated_destinations_and_invalid_sources() {
   lab_wait 30 sh -c "[ \$(grep -c 'reloaded:' '$LAB_DIR/nat64d.log') -ge 2 ]" || rc=1
   return $rc
 }
+
+# SIGUSR1 and SIGUSR2 end a process by default (nat64d's TUN routes would
+# be left behind): both daemons give SIGUSR1 a use (the busiest customer
+# prefixes; the cache's state) and ignore SIGUSR2, say so in their logs,
+# and go on serving.
+t_e2e_sigusr1_and_sigusr2_leave_both_daemons_serving() {
+  need_gateway || return 1
+  local n d rc=0
+  n=$(nat64_pid)
+  d=$(dns64_pid)
+  kill -USR1 "$n" "$d" && kill -USR2 "$n" "$d" || return 1
+  lab_wait 30 grep -q 'SIGUSR2 ignored' "$LAB_DIR/nat64d.log" || { echo "nat64d said nothing"; rc=1; }
+  lab_wait 30 grep -q 'SIGUSR2 ignored' "$LAB_DIR/dns64d.log" || { echo "dns64d said nothing"; rc=1; }
+  grep -q 'SIGUSR1: ' "$LAB_DIR/dns64d.log" || { echo "dns64d did not report on SIGUSR1"; rc=1; }
+  grep -q 'sources: # customer prefixes tracked' "$LAB_DIR/nat64d.log" || { echo "nat64d did not report on SIGUSR1"; rc=1; }
+  expect "nat64d" "$(nat64_pid)" "$n" || rc=1
+  expect "dns64d" "$(dns64_pid)" "$d" || rc=1
+  t_e2e_https_by_name || rc=1
+  return $rc
+}

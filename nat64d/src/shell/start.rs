@@ -2,7 +2,8 @@
 //! file, opens the TUN and its routes, starts the workers, the mapping log
 //! and `/metrics`, then ticks the coarse clock, sweeps the table, reports
 //! customers over their limits and answers signals (SIGHUP reload, SIGUSR1
-//! the busiest source prefixes into the log, SIGTERM/SIGINT stop) until
+//! the busiest source prefixes into the log, SIGUSR2 ignored,
+//! SIGTERM/SIGINT stop) until
 //! told to stop.
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use nat64d::gateway::Gateway;
 use nat64d::pool::Pool;
 use nat64d::state::Table;
 use nat64d::stats::DropReason;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 use tun_rs::{InterruptEvent, SyncDevice};
 
@@ -78,7 +79,7 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
     for w in c.limits_warnings() {
         tracing::warn!("{w}");
     }
-    let signals = Signals::new([SIGHUP, SIGTERM, SIGINT, SIGUSR1])
+    let signals = Signals::new([SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2])
         .context("cannot install signal handlers")?;
     control(&args, f, &shared, &log, &queues[0], signals);
     tracing::info!("stopping");
@@ -205,6 +206,9 @@ fn control(
                     shared.reloads[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
                 }
                 SIGUSR1 => watch.dump(shared),
+                // By default it would end nat64d and leave the TUN's
+                // routes behind; it has no use here.
+                SIGUSR2 => tracing::info!("SIGUSR2 ignored: nat64d gives it no meaning"),
                 _ => return,
             }
         }
