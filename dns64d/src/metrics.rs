@@ -22,6 +22,7 @@ pub(crate) struct Metrics {
     hits: IntCounterVec,
     misses: IntCounterVec,
     upstream: IntCounterVec,
+    upstream_up: IntGaugeVec,
     cache_entries: IntGaugeVec,
     answers_kept: IntGaugeVec,
     shed: IntCounterVec,
@@ -69,6 +70,11 @@ impl Metrics {
                 "dns64d_upstream_total",
                 "Questions to each upstream, by result.",
                 &["server", "result"],
+            ),
+            upstream_up: f.gauge(
+                "dns64d_upstream_up",
+                "1 while an upstream is in use, 0 while it is marked down (it timed out) and probed.",
+                &["server"],
             ),
             cache_entries: f.gauge(
                 "dns64d_cache_entries",
@@ -139,8 +145,9 @@ impl Metrics {
         set_counter(&self.misses, &[], get(&r.misses));
         set_gauge(&self.cache_entries, &[], r.len() as u64);
         set_gauge(&self.answers_kept, &[], server.answers_kept() as u64);
-        for (addr, s) in r.inner.servers().iter().zip(&r.inner.stats) {
+        for (i, (addr, s)) in r.inner.servers().iter().zip(&r.inner.stats).enumerate() {
             let addr = addr.to_string();
+            set_gauge(&self.upstream_up, &[&addr], u64::from(r.inner.is_up(i)));
             for (what, v) in [
                 ("sent", &s.queries),
                 ("timeout", &s.timeouts),

@@ -17,7 +17,9 @@ use tokio::net::TcpStream;
 
 use common::logging::Throttle;
 
+mod health;
 mod sockets;
+use health::{Change, Health};
 use sockets::Sockets;
 
 use crate::cache::{Cache, Key};
@@ -75,6 +77,12 @@ pub struct Client {
     log: Throttle,
     /// Each server's UDP sockets, opened on first use.
     sockets: Vec<tokio::sync::OnceCell<Sockets>>,
+    /// Each server's health.
+    health: Vec<Mutex<Health>>,
+    /// When a datagram last arrived from each server (milliseconds since
+    /// `epoch`; 0: never), written by its socket readers.
+    heard: Vec<std::sync::Arc<AtomicU64>>,
+    epoch: Instant,
 }
 
 impl Client {
@@ -87,12 +95,89 @@ impl Client {
             .collect();
         Client {
             sockets,
+            health: servers.iter().map(|_| Mutex::default()).collect(),
+            heard: servers.iter().map(|_| std::sync::Arc::default()).collect(),
+            epoch: Instant::now(),
             servers,
             timeout,
             stats,
             ids: RandomState::new(),
             counter: AtomicU64::new(0),
             log: Throttle::new(Duration::from_secs(60), 10),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// Whether server `i` is up now (for `/metrics`).
+    pub fn is_up(&self, i: usize) -> bool {
+        self.health
+            .get(i)
+            .is_some_and(|h| common::sync::lock(h).is_up())
+    }
+
+    /// Notes a change of server `i`'s state in the log (at most one line
+    /// per change: a down server changes back at most once a probe).
+    fn said(&self, i: usize, c: Option<Change>) {
+        match c {
+            Some(Change::Down) => tracing::warn!(
+                "upstream {} marked down: questions go to the others while it is probed every {} ms",
+                self.servers[i],
+                health::PROBE_EVERY_MS
+            ),
+            Some(Change::Up) => {
+                tracing::info!("upstream {} answers again: back in use", self.servers[i])
+            }
+            None => {}
+        }
+    }
+
+    /// The servers to ask, in order: those up; all of them when none is.
+    /// Probes the down ones that are due with `q`, without waiting.
+    async fn order(&self, q: &Question) -> Vec<usize> {
+        let now = self.now_ms();
+        let mut up = Vec::with_capacity(self.servers.len());
+        let mut probe = Vec::new();
+        for i in 0..self.servers.len() {
+            let heard = self.heard[i].load(Ordering::Relaxed);
+            let (usable, change, due) = {
+                let mut h = common::sync::lock(&self.health[i]);
+                let (usable, change) = h.usable(heard);
+                (usable, change, !usable && h.probe_due(now))
+            };
+            self.said(i, change);
+            if usable {
+                up.push(i);
+            } else if due {
+                probe.push(i);
+            }
+        }
+        for i in probe {
+            self.probe(i, q).await;
+        }
+        if up.is_empty() {
+            (0..self.servers.len()).collect()
+        } else {
+            up
+        }
+    }
+
+    /// Sends `q` to server `i` and does not wait: any answer, read by the
+    /// server's sockets, brings it back.
+    async fn probe(&self, i: usize, q: &Question) {
+        let Ok(socks) = self.sockets[i]
+            .get_or_try_init(|| Sockets::open(self.servers[i], self.heard[i].clone(), self.epoch))
+            .await
+        else {
+            return;
+        };
+        if let Ok(wire) = self.message(q).to_vec() {
+            let _ = socks.send_any(&wire).await;
+            self.stats[i].queries.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -127,7 +212,7 @@ impl Client {
     /// use, on the runtime the question runs on).
     async fn ask(&self, i: usize, q: &Question) -> Result<Message, AskError> {
         let socks = self.sockets[i]
-            .get_or_try_init(|| Sockets::open(self.servers[i]))
+            .get_or_try_init(|| Sockets::open(self.servers[i], self.heard[i].clone(), self.epoch))
             .await
             .map_err(AskError::Io)?;
         let mut query = self.message(q);
@@ -216,7 +301,8 @@ fn held_back(n: u64) -> String {
 impl Resolve for Client {
     async fn resolve(&self, q: &Question) -> Result<Message, Failure> {
         let mut failure = Failure::Unreachable;
-        for (i, &server) in self.servers.iter().enumerate() {
+        for i in self.order(q).await {
+            let server = self.servers[i];
             let stats = &self.stats[i];
             stats.queries.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
@@ -228,6 +314,8 @@ impl Resolve for Client {
                         Ok(r) => r,
                         Err(_) => {
                             stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                            let c = common::sync::lock(&self.health[i]).timed_out(self.now_ms());
+                            self.said(i, c);
                             if let Some(held) = self.log.allow() {
                                 tracing::warn!(
                                     "upstream {server} timed out over TCP for {} {}; trying the next{}",
@@ -244,6 +332,8 @@ impl Resolve for Client {
                 Ok(r) => r,
                 Err(_) => {
                     stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                    let c = common::sync::lock(&self.health[i]).timed_out(self.now_ms());
+                    self.said(i, c);
                     if let Some(held) = self.log.allow() {
                         tracing::warn!(
                             "upstream {server} did not answer {} {} within {} ms; trying the next{}",
@@ -258,7 +348,11 @@ impl Resolve for Client {
                 }
             };
             match got {
-                Ok(m) => return Ok(m),
+                Ok(m) => {
+                    let c = common::sync::lock(&self.health[i]).answered();
+                    self.said(i, c);
+                    return Ok(m);
+                }
                 Err(e) => {
                     stats.errors.fetch_add(1, Ordering::Relaxed);
                     if let Some(held) = self.log.allow() {
@@ -416,5 +510,67 @@ mod tests {
         assert_eq!(socks.waiting(), 0);
         assert_eq!(client.stats[0].queries.load(Ordering::Relaxed), 100);
         assert_eq!(client.stats[0].timeouts.load(Ordering::Relaxed), 0);
+    }
+
+    fn question(i: usize) -> Question {
+        Question {
+            name: Name::from_str(&format!("h{i}.test.")).unwrap(),
+            qtype: RecordType::A,
+            qclass: DNSClass::IN,
+            cd: false,
+            dnssec_ok: false,
+        }
+    }
+
+    /// A dead first upstream costs one timeout, not one per question: it
+    /// is marked down, the next questions go straight to the second, and
+    /// it is probed about once a second; once it answers (here: a server
+    /// starts on its address) it is back in use.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn d13_a_dead_upstream_is_skipped_probed_and_taken_back() {
+        // Reserve an address with nobody answering on it.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dead = silent.local_addr().unwrap();
+        let live = fake_upstream().await;
+        let client = Client::new(vec![dead, live], Duration::from_millis(200));
+        let t0 = std::time::Instant::now();
+        for i in 0..20 {
+            client.resolve(&question(i)).await.unwrap();
+        }
+        let took = t0.elapsed();
+        assert!(!client.is_up(0) && client.is_up(1));
+        assert_eq!(
+            client.stats[0].timeouts.load(Ordering::Relaxed),
+            1,
+            "one timeout"
+        );
+        let to_dead = client.stats[0].queries.load(Ordering::Relaxed);
+        assert!(
+            to_dead <= 1 + 1 + took.as_secs(),
+            "the question and about a probe a second: {to_dead} in {took:?}"
+        );
+        // The dead address comes to life: a probe's answer brings it back.
+        drop(silent);
+        let revived = UdpSocket::bind(dead).await.unwrap();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            while let Ok((n, peer)) = revived.recv_from(&mut buf).await {
+                if let Ok(q) = Message::from_vec(&buf[..n]) {
+                    let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+                    r.add_query(q.queries[0].clone());
+                    let _ = revived.send_to(&r.to_vec().unwrap(), peer).await;
+                }
+            }
+        });
+        let mut back = false;
+        for i in 0..40 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            client.resolve(&question(100 + i)).await.unwrap();
+            if client.is_up(0) {
+                back = true;
+                break;
+            }
+        }
+        assert!(back, "the revived upstream was taken back");
     }
 }

@@ -96,7 +96,8 @@ t_dns64_malformed_queries() {
 t_dns64_failover_to_a_live_upstream() {
   need_dns64d || return 1
   # A second instance whose first upstream does not exist (no host at
-  # 192.0.2.99): questions fail over to NSD, and the log says so.
+  # 192.0.2.99): questions fail over to NSD, and the log says so; then the
+  # dead one is skipped (upstream health).
   local conf="$LAB_DIR/failover.toml"
   sed -e 's/^upstreams = .*/upstreams = ["192.0.2.99:53", "192.0.2.53:53"]/' \
     -e 's/^listen = \["\[2001.*/listen = ["[2001:db8:1::1]:5353"]/' \
@@ -108,6 +109,17 @@ t_dns64_failover_to_a_live_upstream() {
     cat "$LAB_DIR/dns64d-failover.log"
     return 1
   fi
+  # The dead upstream is marked down once and skipped: ten more names, none
+  # of them cached, each answered by NSD without waiting for 192.0.2.99
+  # again (no new "did not answer" line; the log would allow ten a minute).
+  grep -q "upstream 192.0.2.99:53 marked down" "$LAB_DIR/dns64d-failover.log" || { echo "not marked down"; return 1; }
+  local i before
+  before=$(grep -c "upstream 192.0.2.99:53 did not answer" "$LAB_DIR/dns64d-failover.log")
+  for i in $(seq 10); do
+    expect "u$i.bench.test" "$(dig6 -p 5353 +time=4 "u$i.bench.test" AAAA +short)" "64:ff9b::cb00:7132" || return 1
+  done
+  expect "timeouts of the dead upstream during ten names" \
+    "$(grep -c "upstream 192.0.2.99:53 did not answer" "$LAB_DIR/dns64d-failover.log")" "$before"
 }
 
 t_dns64_metrics() {

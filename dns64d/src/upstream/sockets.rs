@@ -59,7 +59,13 @@ impl Drop for Pending {
 impl Sockets {
     /// Opens [`SOCKETS`] sockets towards `server` and starts their readers
     /// (on the current tokio runtime).
-    pub(crate) async fn open(server: SocketAddr) -> std::io::Result<Sockets> {
+    /// Every datagram read stamps `heard` (milliseconds since `epoch`): the
+    /// server is alive, whatever question it answers.
+    pub(crate) async fn open(
+        server: SocketAddr,
+        heard: Arc<std::sync::atomic::AtomicU64>,
+        epoch: std::time::Instant,
+    ) -> std::io::Result<Sockets> {
         let bind: SocketAddr = if server.is_ipv4() {
             (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
         } else {
@@ -70,7 +76,13 @@ impl Sockets {
         for i in 0..SOCKETS {
             let s = Arc::new(UdpSocket::bind(bind).await?);
             s.connect(server).await?;
-            readers.push(tokio::spawn(read(i, s.clone(), waiting.clone())));
+            readers.push(tokio::spawn(read(
+                i,
+                s.clone(),
+                waiting.clone(),
+                heard.clone(),
+                epoch,
+            )));
             socks.push(s);
         }
         Ok(Sockets {
@@ -105,6 +117,12 @@ impl Sockets {
         None
     }
 
+    /// Sends `wire` on the first socket, for no one to wait for (a probe:
+    /// its answer only stamps the server as heard).
+    pub(crate) async fn send_any(&self, wire: &[u8]) -> std::io::Result<usize> {
+        self.socks[0].send(wire).await
+    }
+
     /// Questions waiting now (tests).
     #[cfg(test)]
     pub(crate) fn waiting(&self) -> usize {
@@ -113,8 +131,15 @@ impl Sockets {
 }
 
 /// Reads socket `i` until aborted, handing each datagram to the question
-/// waiting for its ID; anything else is dropped.
-async fn read(i: usize, sock: Arc<UdpSocket>, waiting: Waiting) {
+/// waiting for its ID; anything else is dropped. Each datagram stamps
+/// `heard`.
+async fn read(
+    i: usize,
+    sock: Arc<UdpSocket>,
+    waiting: Waiting,
+    heard: Arc<std::sync::atomic::AtomicU64>,
+    epoch: std::time::Instant,
+) {
     let mut buf = vec![0u8; 4096];
     loop {
         let n = match sock.recv(&mut buf).await {
@@ -126,6 +151,8 @@ async fn read(i: usize, sock: Arc<UdpSocket>, waiting: Waiting) {
                 continue;
             }
         };
+        let ms = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        heard.store(ms.max(1), std::sync::atomic::Ordering::Relaxed);
         if n < 2 {
             continue;
         }
