@@ -100,6 +100,13 @@ fn main() -> ExitCode {
         }
     };
     if args.check_config {
+        if let Err(e) = shell::mapping_log_usable(f.nat64.mapping_log.as_deref()) {
+            eprintln!(
+                "nat64d: {}: key `nat64.mapping_log`: {e}",
+                args.config.display()
+            );
+            return ExitCode::FAILURE;
+        }
         let pool: Vec<String> = f.nat64.pool4.iter().map(|p| p.to_string()).collect();
         println!(
             "{}: configuration OK; {}; pool4: {}; tun {}; {}",

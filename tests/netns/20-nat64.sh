@@ -380,15 +380,25 @@ t_nat64_sighup_during_a_download() {
   expect "sha256 across two reloads" "$got" "$want"
 }
 
+# SIGTERM: nat64d stops, removes its routes and TUN, and the mapping log
+# (req O3, an audit trail) ends with a `removed` line for every binding
+# still alive and a `stop` marker, after the `start` marker of this run.
 t_nat64d_stops_cleanly() {
   need_nat64d || return 1
-  local pid
+  local pid port=40077 created removed
   pid=$(nat64_pid)
+  lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_bind_via_echo.py" "$(v6_of 203.0.113.10)" "$port" || return 1
+  lab_wait 20 grep -q " created udp $LAB_V6CLIENT#$port " "$LAB_DIR/mappings.log" || { echo "no binding logged"; return 1; }
   kill -TERM "$pid" || return 1
   lab_wait 50 sh -c "! kill -0 $pid 2>/dev/null" || { echo "nat64d still runs after SIGTERM"; return 1; }
   grep -qE " INFO nat64d::shell::start: stopped$" "$LAB_DIR/nat64d.log" || { cat "$LAB_DIR/nat64d.log"; return 1; }
-  expect "routes removed" "$(lab_exec gw ip -6 route show 64:ff9b::/96)" "" &&
-    expect "TUN removed" "$(lab_exec gw ip -o link show nat64 2>/dev/null)" ""
+  expect "routes removed" "$(lab_exec gw ip -6 route show 64:ff9b::/96)" "" || return 1
+  expect "TUN removed" "$(lab_exec gw ip -o link show nat64 2>/dev/null)" "" || return 1
+  grep -q ' start nat64d ' "$LAB_DIR/mappings.log" || { echo "no start marker"; return 1; }
+  expect "last line" "$(tail -1 "$LAB_DIR/mappings.log" | awk '{print $2, $3}')" "stop nat64d" || return 1
+  created=$(grep -c " created udp $LAB_V6CLIENT#$port " "$LAB_DIR/mappings.log")
+  removed=$(grep -c " removed udp $LAB_V6CLIENT#$port " "$LAB_DIR/mappings.log")
+  expect "the binding alive at stop logged as removed" "$removed" "$created"
 }
 
 

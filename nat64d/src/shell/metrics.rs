@@ -119,6 +119,7 @@ pub(crate) struct Metrics {
     drops: IntCounterVec,
     totals: Vec<(IntCounterVec, Get)>,
     log_dropped: IntCounterVec,
+    log_failures: IntCounterVec,
     reloads: IntCounterVec,
     sessions: IntGaugeVec,
     tcp_sessions: IntGaugeVec,
@@ -165,6 +166,11 @@ impl Metrics {
             "Mapping-log lines lost to a full queue.",
             &[],
         );
+        let log_failures = c(
+            "nat64d_mapping_log_write_failures_total",
+            "Mapping-log writes that failed (each logged at most once a minute).",
+            &[],
+        );
         let reloads = c(
             "nat64d_reloads_total",
             "SIGHUP reloads, by result.",
@@ -193,6 +199,7 @@ impl Metrics {
             drops,
             totals,
             log_dropped,
+            log_failures,
             reloads,
         }
     }
@@ -219,6 +226,11 @@ impl Metrics {
         for (family, get) in &self.totals {
             set_counter(family, &[], s.sum(get));
         }
+        set_counter(
+            &self.log_failures,
+            &[],
+            s.log.write_failures.load(Ordering::Relaxed),
+        );
         set_counter(
             &self.log_dropped,
             &[],

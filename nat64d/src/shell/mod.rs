@@ -15,3 +15,5 @@ pub(crate) mod start;
 mod trim;
 mod tun;
 mod worker;
+
+pub(crate) use mapping_log::check as mapping_log_usable;

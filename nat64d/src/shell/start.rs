@@ -91,6 +91,24 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
     routes.remove();
     drop(queues);
     drop(claim);
+    // Every binding still alive ends here: the audit trail says so.
+    let now = shared.now.load(Ordering::Relaxed);
+    let mut gone: Vec<_> = shared
+        .gateway
+        .table
+        .bindings()
+        .into_iter()
+        .map(|b| nat64d::state::Event {
+            at: now,
+            created: false,
+            proto: b.proto,
+            v6: b.v6,
+            v4: b.v4,
+            is_static: b.is_static,
+        })
+        .collect();
+    shared.log.send(&mut gone);
+    shared.log.mark("stop nat64d".into());
     log.finish(&shared.log);
     tracing::info!("stopped");
     Ok(())
@@ -109,8 +127,15 @@ fn build(f: &File, threads: usize) -> anyhow::Result<(Arc<Shared>, LogWriter)> {
         .table
         .set_statics(0, &gateway.pool, &c.statics(), &mut events)
         .map_err(|e| anyhow::anyhow!("nat64.static: {e}"))?;
-    let (sender, writer) = mapping_log::start(c.mapping_log.clone(), SystemTime::now())
-        .context("cannot start the mapping-log thread")?;
+    let (sender, writer) = mapping_log::start(c.mapping_log.clone()).with_context(|| {
+        format!(
+            "nat64.mapping_log: cannot open {}",
+            c.mapping_log
+                .as_deref()
+                .map_or("-".into(), |p| p.display().to_string())
+        )
+    })?;
+    sender.mark(format!("start nat64d {}", env!("CARGO_PKG_VERSION")));
     let policy = c.policy(&f.prefix);
     let shared = Arc::new(Shared::new(
         gateway,
