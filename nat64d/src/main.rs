@@ -100,12 +100,21 @@ fn main() -> ExitCode {
         }
     };
     if args.check_config {
+        // A file that cannot be written fails the check; a directory that
+        // does not exist yet only warns (systemd's LogsDirectory= makes it
+        // when the unit starts, and the start itself refuses without it).
         if let Err(e) = shell::mapping_log_usable(f.nat64.mapping_log.as_deref()) {
-            eprintln!(
-                "nat64d: {}: key `nat64.mapping_log`: {e}",
-                args.config.display()
-            );
-            return ExitCode::FAILURE;
+            if e.contains("does not exist") {
+                println!(
+                    "warning: key `nat64.mapping_log`: {e}; nat64d will not start until it does"
+                );
+            } else {
+                eprintln!(
+                    "nat64d: {}: key `nat64.mapping_log`: {e}",
+                    args.config.display()
+                );
+                return ExitCode::FAILURE;
+            }
         }
         let pool: Vec<String> = f.nat64.pool4.iter().map(|p| p.to_string()).collect();
         println!(
