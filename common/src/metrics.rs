@@ -43,6 +43,28 @@ pub struct Families {
 }
 
 impl Families {
+    /// A daemon's families, with the process ones every operator reaches
+    /// for (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+    /// `process_open_fds`, `process_max_fds`, `process_start_time_seconds`,
+    /// `process_threads`; the `prometheus` crate's collector, from
+    /// `/proc/self`) and `DAEMON_build_info{version}` (always 1).
+    ///
+    /// # Panics
+    /// On an invalid `daemon` name: a programming error.
+    pub fn for_daemon(daemon: &str, version: &str) -> Self {
+        let f = Self::default();
+        let _ = f.registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ));
+        let info = f.gauge(
+            &format!("{daemon}_build_info"),
+            "The running build: its version (always 1).",
+            &["version"],
+        );
+        info.with_label_values(&[version]).set(1);
+        f
+    }
+
     /// An empty set of families.
     pub fn new() -> Self {
         Self::default()

@@ -33,7 +33,7 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     pub(crate) fn new() -> Self {
-        let f = Families::new();
+        let f = Families::for_daemon("dns64d", env!("CARGO_PKG_VERSION"));
         let c = |n, h, l: &[&str]| f.counter(n, h, l);
         Metrics {
             queries: c(

@@ -182,6 +182,11 @@ t_e2e_metrics_pass_promtool_while_idle_clients_wait() {
       { echo "no scrape of $ep within 2 s while 20 idle clients wait"; rc=1; continue; }
     promtool check metrics <"$LAB_DIR/metrics-$port.txt" || { echo "promtool refused $ep"; rc=1; }
     grep -c '^# TYPE' "$LAB_DIR/metrics-$port.txt"
+    # What an operator reaches for first: the process and the build.
+    for family in process_resident_memory_bytes process_cpu_seconds_total process_open_fds \
+      process_max_fds process_start_time_seconds '[a-z0-9]*d_build_info{version='; do
+      grep -q "^$family" "$LAB_DIR/metrics-$port.txt" || { echo "$ep has no $family"; rc=1; }
+    done
   done
   return $rc
 }

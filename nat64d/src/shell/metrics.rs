@@ -130,7 +130,7 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     pub(crate) fn new() -> Self {
-        let f = Families::new();
+        let f = Families::for_daemon("nat64d", env!("CARGO_PKG_VERSION"));
         let c = |n, h, l: &[&str]| f.counter(n, h, l);
         let packets = c(
             "nat64d_packets_total",
