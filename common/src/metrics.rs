@@ -125,6 +125,82 @@ pub fn set_gauge(family: &IntGaugeVec, labels: &[&str], value: u64) {
         .set(i64::try_from(value).unwrap_or(i64::MAX));
 }
 
+/// A daemon's reloads (SIGHUP): how many were applied and rejected, and
+/// when the last one happened and whether it was applied.
+#[derive(Debug, Default)]
+pub struct Reloads {
+    counts: [std::sync::atomic::AtomicU64; 2],
+    /// Unix seconds of the last reload; 0: none yet.
+    last_at: std::sync::atomic::AtomicU64,
+    last_ok: std::sync::atomic::AtomicBool,
+}
+
+impl Reloads {
+    /// Notes a reload that was applied (`ok`) or rejected.
+    pub fn record(&self, ok: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.counts[usize::from(!ok)].fetch_add(1, Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.last_at.store(now, Relaxed);
+        self.last_ok.store(ok, Relaxed);
+    }
+
+    /// (applied, rejected, unix seconds of the last or 0, the last applied).
+    pub fn read(&self) -> (u64, u64, u64, bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.counts[0].load(Relaxed),
+            self.counts[1].load(Relaxed),
+            self.last_at.load(Relaxed),
+            self.last_ok.load(Relaxed),
+        )
+    }
+}
+
+/// The families of [`Reloads`]: `DAEMON_reloads_total{result}`,
+/// `DAEMON_last_reload_timestamp_seconds` (0 before the first),
+/// `DAEMON_last_reload_success` (1 applied, 0 rejected).
+#[derive(Debug)]
+pub struct ReloadFamilies {
+    total: IntCounterVec,
+    at: IntGaugeVec,
+    ok: IntGaugeVec,
+}
+
+impl ReloadFamilies {
+    /// Registers them in `f` for `daemon`.
+    pub fn new(f: &Families, daemon: &str) -> Self {
+        ReloadFamilies {
+            total: f.counter(
+                &format!("{daemon}_reloads_total"),
+                "SIGHUP reloads, by result.",
+                &["result"],
+            ),
+            at: f.gauge(
+                &format!("{daemon}_last_reload_timestamp_seconds"),
+                "When the last reload happened (Unix time; 0: none since start).",
+                &[],
+            ),
+            ok: f.gauge(
+                &format!("{daemon}_last_reload_success"),
+                "Whether the last reload was applied (1) or rejected (0); 1 before any.",
+                &[],
+            ),
+        }
+    }
+
+    /// Copies `r` into the families.
+    pub fn set(&self, r: &Reloads) {
+        let (applied, rejected, at, ok) = r.read();
+        set_counter(&self.total, &["applied"], applied);
+        set_counter(&self.total, &["rejected"], rejected);
+        set_gauge(&self.at, &[], at);
+        set_gauge(&self.ok, &[], u64::from(ok || at == 0));
+    }
+}
+
 /// What a scrape calls to get the exposition text.
 pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
 

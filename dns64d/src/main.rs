@@ -246,9 +246,11 @@ fn reload(args: &Args, current: &mut File, server: &Srv) {
         Ok(f) => f,
         Err(e) => {
             tracing::error!("reload rejected, the running configuration stays: {e}");
+            server.stats.reloads.record(false);
             return;
         }
     };
+    server.stats.reloads.record(true);
     for key in dns64d::config::keep_restart_only(current, &mut f) {
         tracing::warn!("reload: {key} changes only at restart; the running value stays");
     }

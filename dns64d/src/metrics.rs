@@ -23,6 +23,7 @@ pub(crate) struct Metrics {
     misses: IntCounterVec,
     upstream: IntCounterVec,
     upstream_up: IntGaugeVec,
+    reloads: common::metrics::ReloadFamilies,
     cache_entries: IntGaugeVec,
     answers_kept: IntGaugeVec,
     shed: IntCounterVec,
@@ -71,6 +72,7 @@ impl Metrics {
                 "Questions to each upstream, by result.",
                 &["server", "result"],
             ),
+            reloads: common::metrics::ReloadFamilies::new(&f, "dns64d"),
             upstream_up: f.gauge(
                 "dns64d_upstream_up",
                 "1 while an upstream is in use, 0 while it is marked down (it timed out) and probed.",
@@ -140,6 +142,7 @@ impl Metrics {
         set_counter(&self.synthesized, &[], get(&st.synthesized_records));
         set_counter(&self.dropped, &[], get(&st.dropped));
         set_counter(&self.truncated, &[], get(&st.truncated));
+        self.reloads.set(&st.reloads);
         let r = server.resolver();
         set_counter(&self.hits, &[], get(&r.hits));
         set_counter(&self.misses, &[], get(&r.misses));

@@ -107,6 +107,8 @@ pub struct Stats {
     pub truncated: AtomicU64,
     /// Queries answered from the answer cache's fast path.
     pub fast_hits: AtomicU64,
+    /// SIGHUP reloads.
+    pub reloads: common::metrics::Reloads,
 }
 
 /// A final answer kept for the fast path, with what the full path counted

@@ -145,12 +145,16 @@ t_dns64d_sighup_and_stop() {
   echo "not toml" >"$LAB_DIR/gateway.toml"
   kill -HUP "$pid"
   lab_wait 30 grep -q "reload rejected" "$LAB_DIR/dns64d.log" || { echo "bad reload not reported"; return 1; }
+  expect "last reload success after a bad file" "$(dns_metric dns64d_last_reload_success)" 0 || return 1
+  [ "$(dns_metric dns64d_last_reload_timestamp_seconds)" -gt 0 ] || { echo "no reload time"; return 1; }
   dig_both "A 203.0.113.10" twitter.test A || return 1
   # Let v6client2 in: the new allow_from is in force, the cache kept.
   sed 's|^allow_from = \["2001:db8:1::/64", "::1/128"\]|allow_from = ["2001:db8:1::/64", "2001:db8:3::/64", "::1/128"]|' \
     "$LAB_DIR/gateway.good" >"$LAB_DIR/gateway.toml"
   kill -HUP "$pid"
   lab_wait 30 grep -q "reloaded: .*2001:db8:3::/64.*cache kept" "$LAB_DIR/dns64d.log" || { cat "$LAB_DIR/dns64d.log"; return 1; }
+  expect "last reload success" "$(dns_metric dns64d_last_reload_success)" 1 || return 1
+  expect "reloads" "$(dns_metric 'dns64d_reloads_total{result="applied"}') $(dns_metric 'dns64d_reloads_total{result="rejected"}')" "1 1" || return 1
   expect "v6client2 after reload" "$(lab_exec v6client2 "${DIG[@]}" "@$LAB_GW6_2" twitter.test AAAA +short)" "64:ff9b::cb00:710a" || return 1
   cp "$LAB_DIR/gateway.good" "$LAB_DIR/gateway.toml"
   kill -TERM "$pid"

@@ -120,7 +120,7 @@ pub(crate) struct Metrics {
     totals: Vec<(IntCounterVec, Get)>,
     log_dropped: IntCounterVec,
     log_failures: IntCounterVec,
-    reloads: IntCounterVec,
+    reloads: common::metrics::ReloadFamilies,
     sessions: IntGaugeVec,
     tcp_sessions: IntGaugeVec,
     bibs: IntGaugeVec,
@@ -171,11 +171,7 @@ impl Metrics {
             "Mapping-log writes that failed (each logged at most once a minute).",
             &[],
         );
-        let reloads = c(
-            "nat64d_reloads_total",
-            "SIGHUP reloads, by result.",
-            &["result"],
-        );
+        let reloads = common::metrics::ReloadFamilies::new(&f, "nat64d");
         let g = |n, h, l: &[&str]| f.gauge(n, h, l);
         Metrics {
             sessions: g("nat64d_sessions", "Live sessions, by protocol.", &["proto"]),
@@ -236,13 +232,7 @@ impl Metrics {
             &[],
             s.log.dropped.load(Ordering::Relaxed),
         );
-        for (i, result) in ["applied", "rejected"].iter().enumerate() {
-            set_counter(
-                &self.reloads,
-                &[result],
-                s.reloads[i].load(Ordering::Relaxed),
-            );
-        }
+        self.reloads.set(&s.reloads);
         let census = s.gateway.table.census();
         let pool = &s.gateway.pool;
         for p in Proto::ALL {

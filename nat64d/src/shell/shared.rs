@@ -27,8 +27,8 @@ pub(crate) struct Shared {
     pub(crate) error_rate: AtomicU32,
     /// The mapping log's queue.
     pub(crate) log: LogSender,
-    /// SIGHUP reloads applied and rejected.
-    pub(crate) reloads: [AtomicU64; 2],
+    /// SIGHUP reloads.
+    pub(crate) reloads: common::metrics::Reloads,
 }
 
 impl Shared {

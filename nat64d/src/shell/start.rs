@@ -228,7 +228,7 @@ fn control(
             match sig {
                 SIGHUP => {
                     let ok = reload(args, &mut running, shared, log, now);
-                    shared.reloads[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+                    shared.reloads.record(ok);
                 }
                 SIGUSR1 => watch.dump(shared),
                 // By default it would end nat64d and leave the TUN's
