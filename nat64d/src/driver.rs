@@ -279,6 +279,9 @@ impl Driver {
             Verdict::Held => {
                 counters.held.fetch_add(1, Ordering::Relaxed);
             }
+            Verdict::Ignored => {
+                counters.ignored.fetch_add(1, Ordering::Relaxed);
+            }
             Verdict::Drop(r) => counters.drop(r),
         }
     }

@@ -221,6 +221,16 @@ impl Gateway {
             now,
             ident,
         } = pkt;
+        // The kernel's own link-scope packets (router solicitations, MLD
+        // reports into the fresh TUN): not for the translator, not drops.
+        if len >= 40 {
+            let h = &buf[start..start + 40];
+            let src = Ipv6Addr::from(<[u8; 16]>::try_from(&h[8..24]).unwrap_or([0; 16]));
+            let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&h[24..40]).unwrap_or([0; 16]));
+            if dst.is_multicast() || src.is_unicast_link_local() {
+                return Verdict::Ignored;
+            }
+        }
         let mut flow = match translate::inspect6(&buf[start..start + len]) {
             Ok(f) => f,
             Err(r) => return Verdict::Drop(r),

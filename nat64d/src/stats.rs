@@ -301,6 +301,9 @@ pub struct Counters {
     pub segments: std::sync::atomic::AtomicU64,
     /// Fragments held for their first fragment (req S9).
     pub held: std::sync::atomic::AtomicU64,
+    /// The kernel's own link-scope packets into the TUN, ignored (not
+    /// drops): [`crate::verdict::Verdict::Ignored`].
+    pub ignored: std::sync::atomic::AtomicU64,
     /// Held fragments released by their first and processed again.
     pub released: std::sync::atomic::AtomicU64,
     /// UDP super-packets written from coalesced datagrams (two or more).
@@ -327,6 +330,7 @@ impl Default for Counters {
             answered: Default::default(),
             segments: Default::default(),
             held: Default::default(),
+            ignored: Default::default(),
             released: Default::default(),
             coalesced_writes: Default::default(),
             coalesced: Default::default(),

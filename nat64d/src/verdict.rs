@@ -67,6 +67,10 @@ pub enum Verdict {
     /// S9): processed again when the first arrives, or counted as
     /// `fragment_timeout` when it does not.
     Held,
+    /// Not for the translator and not a drop: the kernel's own link-scope
+    /// traffic into the TUN (router solicitations, MLD reports: a
+    /// multicast destination or a link-local source), counted apart.
+    Ignored,
     /// Nothing to send.
     Drop(DropReason),
 }

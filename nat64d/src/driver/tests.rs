@@ -1,6 +1,7 @@
 //! The driver without a TUN: packets in through `received`, the bytes it
 //! would write collected from its `Egress`, the counters read back.
 
+use std::net::Ipv6Addr;
 use std::sync::atomic::Ordering;
 
 use etherparse::PacketBuilder;
@@ -364,4 +365,43 @@ fn the_counters_add_up() {
     assert_eq!(lost, 1);
     c.drop_n(DropReason::FragmentTimeout, lost as u64);
     check("an expired fragment");
+}
+
+/// The kernel's own link-scope packets into the TUN (a router solicitation
+/// from a link-local source, an MLD report to a multicast group) are
+/// ignored, counted apart, never drops.
+#[test]
+fn link_scope_packets_from_the_kernel_are_ignored_not_dropped() {
+    let g = gateway(true, vec![]);
+    let c = Counters::default();
+    let mut d = Driver::new(0, false, false);
+    let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+    let mut rs = Vec::new();
+    PacketBuilder::ipv6(
+        ll.octets(),
+        "ff02::2".parse::<Ipv6Addr>().unwrap().octets(),
+        255,
+    )
+    .icmpv6(etherparse::Icmpv6Type::Unknown {
+        type_u8: 133,
+        code_u8: 0,
+        bytes5to8: [0; 4],
+    })
+    .write(&mut rs, &[])
+    .unwrap();
+    let mut mld = Vec::new();
+    PacketBuilder::ipv6([0; 16], "ff02::16".parse::<Ipv6Addr>().unwrap().octets(), 1)
+        .icmpv6(etherparse::Icmpv6Type::Unknown {
+            type_u8: 143,
+            code_u8: 0,
+            bytes5to8: [0; 4],
+        })
+        .write(&mut mld, &[])
+        .unwrap();
+    for p in [rs, mld] {
+        assert!(feed(&mut d, &g, &c, 10, 0, &p).is_empty());
+    }
+    assert_eq!(c.ignored.load(Ordering::Relaxed), 2);
+    let drops: u64 = c.drops.iter().map(|x| x.load(Ordering::Relaxed)).sum();
+    assert_eq!(drops, 0);
 }

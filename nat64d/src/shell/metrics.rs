@@ -17,7 +17,7 @@ use super::shared::Shared;
 type Get = fn(&Counters) -> &AtomicU64;
 
 /// The single-number counters of every worker: name, help, which field.
-const TOTALS: [(&str, &str, Get); 13] = [
+const TOTALS: [(&str, &str, Get); 14] = [
     (
         "nat64d_superpackets_read_total",
         "Reads from the TUN that were super-packets (offload).",
@@ -32,6 +32,11 @@ const TOTALS: [(&str, &str, Get); 13] = [
         "nat64d_segments_total",
         "Segments made by cutting super-packets in software.",
         |c| &c.segments,
+    ),
+    (
+        "nat64d_ignored_total",
+        "The kernel's own link-scope packets into the TUN (router solicitations, MLD): not for the translator, not drops.",
+        |c| &c.ignored,
     ),
     (
         "nat64d_fragments_held_total",

@@ -201,6 +201,7 @@ fn span(out: Verdict) -> (usize, usize) {
         | Verdict::Refuse { start, len, .. } => (start, len),
         Verdict::Drop(r) => panic!("no output: {r:?}"),
         Verdict::Held => panic!("no output: held"),
+        Verdict::Ignored => panic!("no output: ignored"),
     }
 }
 
@@ -1268,7 +1269,7 @@ proptest! {
                 let skip = if to_v4 { 20 } else { 40 };
                 prop_assert_eq!(&buf[start + skip..start + len], &whole_out[..]);
             }
-            Verdict::Reply { .. } | Verdict::Refuse { .. } | Verdict::Drop(_) | Verdict::Held => {
+            Verdict::Reply { .. } | Verdict::Refuse { .. } | Verdict::Drop(_) | Verdict::Held | Verdict::Ignored => {
                 prop_assert!(false, "no error expected")
             }
             Verdict::Segment { .. } => prop_assert!(false, "not a super-packet"),
