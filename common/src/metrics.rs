@@ -20,8 +20,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use prometheus::{Encoder, Opts, Registry, TextEncoder};
-pub use prometheus::{IntCounterVec, IntGaugeVec};
+use prometheus::{Encoder, Registry, TextEncoder};
+pub use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec, Opts};
 use tokio::sync::Semaphore;
 
 use crate::sync::lock;
@@ -42,7 +42,34 @@ pub struct Families {
     render: Mutex<()>,
 }
 
+/// Buckets of the latency histograms, in seconds: 50 µs to 5 s.
+pub const LATENCY_BUCKETS: [f64; 16] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0,
+];
+
+/// A latency histogram family (seconds, [`LATENCY_BUCKETS`]), not yet
+/// registered: the code that observes owns it, [`Families::register`]
+/// exports it.
+///
+/// # Panics
+/// On an invalid name or label: a programming error.
+pub fn latency_histogram(name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+    HistogramVec::new(
+        prometheus::HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+        labels,
+    )
+    .unwrap_or_else(|e| panic!("histogram {name}: {e}"))
+}
+
 impl Families {
+    /// Exports a family owned elsewhere (a [`latency_histogram`], a
+    /// counter family the observing code keeps); a second registration is
+    /// ignored.
+    pub fn register<C: prometheus::core::Collector + Clone + 'static>(&self, c: &C) {
+        let _ = self.registry.register(Box::new(c.clone()));
+    }
+
     /// A daemon's families, with the process ones every operator reaches
     /// for (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
     /// `process_open_fds`, `process_max_fds`, `process_start_time_seconds`,

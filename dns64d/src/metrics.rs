@@ -171,6 +171,9 @@ pub(crate) fn start(
     admission: Arc<Admission>,
 ) -> tokio::task::JoinHandle<()> {
     let metrics = Metrics::new();
+    metrics.families.register(&server.stats.latency);
+    metrics.families.register(&server.stats.answers);
+    metrics.families.register(&*dns64d::upstream::UPSTREAM_RTT);
     tokio::spawn(common::metrics::serve(
         listener,
         Arc::new(move || metrics.render(&server, &admission)),

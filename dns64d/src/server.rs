@@ -95,7 +95,7 @@ pub enum Outcome {
 }
 
 /// Counters, summed at scrape time.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stats {
     /// Queries by [`TYPES`] × [`OUTCOMES`].
     pub queries: [[AtomicU64; 8]; 4],
@@ -109,7 +109,48 @@ pub struct Stats {
     pub fast_hits: AtomicU64,
     /// SIGHUP reloads.
     pub reloads: common::metrics::Reloads,
+    /// Time from a query's arrival to its answer, by transport and path
+    /// (`dns64d_answer_seconds{transport,path}`).
+    pub latency: common::metrics::HistogramVec,
+    /// Answers by RCODE and transport (`dns64d_answers_total`).
+    pub answers: common::metrics::IntCounterVec,
 }
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            queries: Default::default(),
+            synthesized_records: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            truncated: AtomicU64::new(0),
+            fast_hits: AtomicU64::new(0),
+            reloads: common::metrics::Reloads::default(),
+            latency: common::metrics::latency_histogram(
+                "dns64d_answer_seconds",
+                "Time from a query's arrival to its answer, by transport and path (fast: a kept answer replayed).",
+                &["transport", "path"],
+            ),
+            answers: common::metrics::IntCounterVec::new(
+                prometheus_opts(
+                    "dns64d_answers_total",
+                    "Answers sent, by RCODE and transport.",
+                ),
+                &["rcode", "transport"],
+            )
+            .unwrap_or_else(|e| panic!("dns64d_answers_total: {e}")),
+        }
+    }
+}
+
+fn prometheus_opts(name: &str, help: &str) -> common::metrics::Opts {
+    common::metrics::Opts::new(name, help)
+}
+
+/// The RCODE names of `dns64d_answers_total` (header RCODE, 0–15).
+const RCODES: [&str; 16] = [
+    "noerror", "formerr", "servfail", "nxdomain", "notimp", "refused", "yxdomain", "yxrrset",
+    "nxrrset", "notauth", "notzone", "other", "other", "other", "other", "other",
+];
 
 /// A final answer kept for the fast path, with what the full path counted
 /// for it.
@@ -259,9 +300,28 @@ impl<R: Resolve> Server<R> {
     /// The answer to the wire-format query `wire` from `client`, in wire
     /// format, at most `limit` bytes when `udp`; `None`: no answer.
     pub async fn answer_wire(&self, wire: &[u8], client: IpAddr, udp: bool) -> Option<Vec<u8>> {
-        if let Some(out) = self.answer_fast(wire, client, udp) {
-            return Some(out);
+        let t0 = Instant::now();
+        let transport = if udp { "udp" } else { "tcp" };
+        let (out, path) = match self.answer_fast(wire, client, udp) {
+            Some(out) => (Some(out), "fast"),
+            None => (self.answer_full(wire, client, udp).await, "full"),
+        };
+        if let Some(o) = &out {
+            self.stats
+                .latency
+                .with_label_values(&[transport, path])
+                .observe(t0.elapsed().as_secs_f64());
+            let rcode = o.get(3).map_or(0, |b| usize::from(b & 0x0f));
+            self.stats
+                .answers
+                .with_label_values(&[RCODES[rcode], transport])
+                .inc();
         }
+        out
+    }
+
+    /// [`Self::answer_wire`] past the fast path.
+    async fn answer_full(&self, wire: &[u8], client: IpAddr, udp: bool) -> Option<Vec<u8>> {
         let q = match Message::from_vec(wire) {
             Ok(q) if q.metadata.message_type == MessageType::Query => q,
             Ok(_) => {

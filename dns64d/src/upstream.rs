@@ -63,6 +63,18 @@ pub struct ServerStats {
     pub tcp_retries: AtomicU64,
 }
 
+/// Round trips of answered upstream questions, by server
+/// (`dns64d_upstream_rtt_seconds`); one family for the process, since a
+/// reload may replace the client.
+pub static UPSTREAM_RTT: std::sync::LazyLock<common::metrics::HistogramVec> =
+    std::sync::LazyLock::new(|| {
+        common::metrics::latency_histogram(
+            "dns64d_upstream_rtt_seconds",
+            "Round trip of each answered upstream question (over TCP too), by server.",
+            &["server"],
+        )
+    });
+
 /// The real upstream client: the servers in order, each given `timeout`.
 #[derive(Debug)]
 pub struct Client {
@@ -83,6 +95,8 @@ pub struct Client {
     /// `epoch`; 0: never), written by its socket readers.
     heard: Vec<std::sync::Arc<AtomicU64>>,
     epoch: Instant,
+    /// Each server as a metric label.
+    labels: Vec<String>,
 }
 
 impl Client {
@@ -96,6 +110,7 @@ impl Client {
         Client {
             sockets,
             health: servers.iter().map(|_| Mutex::default()).collect(),
+            labels: servers.iter().map(ToString::to_string).collect(),
             heard: servers.iter().map(|_| std::sync::Arc::default()).collect(),
             epoch: Instant::now(),
             servers,
@@ -349,6 +364,9 @@ impl Resolve for Client {
             };
             match got {
                 Ok(m) => {
+                    UPSTREAM_RTT
+                        .with_label_values(&[&self.labels[i]])
+                        .observe(started.elapsed().as_secs_f64());
                     let c = common::sync::lock(&self.health[i]).answered();
                     self.said(i, c);
                     return Ok(m);

@@ -134,7 +134,11 @@ t_dns64_metrics() {
     echo "synthesized=$syn hits=$hits"
     return 1
   fi
-  [ "$(dns_metric 'dns64d_upstream_total{result="sent",server="192.0.2.53:53"}')" -ge 1 ]
+  [ "$(dns_metric 'dns64d_upstream_total{result="sent",server="192.0.2.53:53"}')" -ge 1 ] || return 1
+  # Latency and answers: the histograms and the RCODE counts.
+  [ "$(dns_metric 'dns64d_answer_seconds_count{path="full",transport="tcp"}')" -ge 1 ] || { echo "no answer latency"; return 1; }
+  [ "$(dns_metric 'dns64d_answers_total{rcode="noerror",transport="tcp"}')" -ge 2 ] || { echo "no answers by rcode"; return 1; }
+  [ "$(dns_metric 'dns64d_upstream_rtt_seconds_count{server="192.0.2.53:53"}')" -ge 1 ] || { echo "no upstream round trips"; return 1; }
 }
 
 t_dns64d_sighup_and_stop() {
