@@ -342,6 +342,16 @@ t_nat64_mapping_log_and_metrics() {
     echo "packets 6to4=$out6 4to6=$in4"
     return 1
   fi
+  # Pool use: the TCP port v6client holds is on its paired address, and the
+  # per-address series add up to the pool's.
+  local addr per sum
+  addr=$(grep -E " created tcp 2001:db8:1::2#" "$LAB_DIR/mappings.log" | tail -1 | awk '{split($5, a, "#"); print a[1]}')
+  per=$(metric "nat64d_pool_address_ports_used{address=\"$addr\",proto=\"tcp\"}")
+  sum=$(lab_exec gw "${CURL[@]}" "http://$NAT64_METRICS/metrics" |
+    awk '/^nat64d_pool_address_ports_used\{.*proto="tcp"/ {s += $2} END {print s + 0}')
+  [ "${per:-0}" -ge 1 ] || { echo "no port in use on $addr"; return 1; }
+  expect "per-address TCP ports add up" "$sum" "$(metric 'nat64d_pool_ports_used{proto="tcp"}')" || return 1
+  expect "capacity" "$(metric 'nat64d_pool_ports_capacity{proto="tcp"}')" $((64512 * 16))
 }
 
 t_nat64_sighup_outside_allow_from_then_back() {

@@ -16,6 +16,9 @@ use super::shared::Shared;
 
 type Get = fn(&Counters) -> &AtomicU64;
 
+/// Pools of at most this many addresses get a series per address.
+const MAX_ADDRESS_SERIES: usize = 256;
+
 /// The single-number counters of every worker: name, help, which field.
 const TOTALS: [(&str, &str, Get); 14] = [
     (
@@ -129,7 +132,10 @@ pub(crate) struct Metrics {
     sessions: IntGaugeVec,
     tcp_sessions: IntGaugeVec,
     bibs: IntGaugeVec,
-    pool_ports: IntGaugeVec,
+    pool_used: IntGaugeVec,
+    pool_capacity: IntGaugeVec,
+    address_used: IntGaugeVec,
+    address_capacity: IntGaugeVec,
     gauges: Vec<IntGaugeVec>,
 }
 
@@ -186,10 +192,25 @@ impl Metrics {
                 &["state"],
             ),
             bibs: g("nat64d_bib_entries", "Bindings, by protocol.", &["proto"]),
-            pool_ports: g(
-                "nat64d_pool_ports",
-                "Pool transport addresses, by protocol.",
-                &["proto", "use"],
+            pool_used: g(
+                "nat64d_pool_ports_used",
+                "Pool transport addresses bound, by protocol.",
+                &["proto"],
+            ),
+            pool_capacity: g(
+                "nat64d_pool_ports_capacity",
+                "Pool transport addresses there are, by protocol.",
+                &["proto"],
+            ),
+            address_used: g(
+                "nat64d_pool_address_ports_used",
+                "Ports bound on each pool address, by protocol (pools of at most 256 addresses).",
+                &["address", "proto"],
+            ),
+            address_capacity: g(
+                "nat64d_pool_address_ports_capacity",
+                "Ports each pool address has, by protocol.",
+                &["proto"],
             ),
             gauges: GAUGES.iter().map(|(n, h)| g(n, h, &[])).collect(),
             families: f,
@@ -244,13 +265,25 @@ impl Metrics {
             let i = p.index();
             set_gauge(&self.sessions, &[p.name()], census.sessions[i] as u64);
             set_gauge(&self.bibs, &[p.name()], census.bibs[i] as u64);
-            let total = u64::from(pool.range(p).len()) * pool.addrs().len() as u64;
+            let per_address = u64::from(pool.range(p).len());
+            set_gauge(&self.pool_used, &[p.name()], census.bibs[i] as u64);
             set_gauge(
-                &self.pool_ports,
-                &[p.name(), "bound"],
-                census.bibs[i] as u64,
+                &self.pool_capacity,
+                &[p.name()],
+                per_address * pool.addrs().len() as u64,
             );
-            set_gauge(&self.pool_ports, &[p.name(), "total"], total);
+            set_gauge(&self.address_capacity, &[p.name()], per_address);
+        }
+        // One series per pool address and protocol: bounded by the pool,
+        // exported while it is small enough to read.
+        if pool.addrs().len() <= MAX_ADDRESS_SERIES {
+            for a in pool.addrs() {
+                let used = census.bibs_by_address.get(a).copied().unwrap_or_default();
+                let a = a.to_string();
+                for p in Proto::ALL {
+                    set_gauge(&self.address_used, &[&a, p.name()], used[p.index()] as u64);
+                }
+            }
         }
         for (i, st) in TcpState::ALL.iter().enumerate().skip(1) {
             set_gauge(

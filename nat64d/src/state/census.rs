@@ -17,6 +17,9 @@ pub struct Census {
     pub held_syns: usize,
     /// Sessions the IPv4 side opened that the IPv6 host has not answered.
     pub unanswered_inbound: usize,
+    /// Bindings per pool address and protocol: the ports each address has
+    /// in use.
+    pub bibs_by_address: std::collections::BTreeMap<Ipv4Addr, [usize; 3]>,
 }
 
 /// One row of a binding listing.
@@ -51,6 +54,7 @@ impl Table {
             }
             for b in s.bibs.iter().filter(|b| b.live) {
                 c.bibs[b.proto.index()] += 1;
+                c.bibs_by_address.entry(b.v4.addr).or_default()[b.proto.index()] += 1;
                 c.static_bibs += usize::from(b.is_static);
             }
             c.held_syns += s.held.len();
