@@ -132,10 +132,7 @@ pub(crate) struct Metrics {
     sessions: IntGaugeVec,
     tcp_sessions: IntGaugeVec,
     bibs: IntGaugeVec,
-    pool_used: IntGaugeVec,
-    pool_capacity: IntGaugeVec,
-    address_used: IntGaugeVec,
-    address_capacity: IntGaugeVec,
+    pool: PoolFamilies,
     gauges: Vec<IntGaugeVec>,
 }
 
@@ -192,26 +189,7 @@ impl Metrics {
                 &["state"],
             ),
             bibs: g("nat64d_bib_entries", "Bindings, by protocol.", &["proto"]),
-            pool_used: g(
-                "nat64d_pool_ports_used",
-                "Pool transport addresses bound, by protocol.",
-                &["proto"],
-            ),
-            pool_capacity: g(
-                "nat64d_pool_ports_capacity",
-                "Pool transport addresses there are, by protocol.",
-                &["proto"],
-            ),
-            address_used: g(
-                "nat64d_pool_address_ports_used",
-                "Ports bound on each pool address, by protocol (pools of at most 256 addresses).",
-                &["address", "proto"],
-            ),
-            address_capacity: g(
-                "nat64d_pool_address_ports_capacity",
-                "Ports each pool address has, by protocol.",
-                &["proto"],
-            ),
+            pool: PoolFamilies::new(&f),
             gauges: GAUGES.iter().map(|(n, h)| g(n, h, &[])).collect(),
             families: f,
             packets,
@@ -265,26 +243,8 @@ impl Metrics {
             let i = p.index();
             set_gauge(&self.sessions, &[p.name()], census.sessions[i] as u64);
             set_gauge(&self.bibs, &[p.name()], census.bibs[i] as u64);
-            let per_address = u64::from(pool.range(p).len());
-            set_gauge(&self.pool_used, &[p.name()], census.bibs[i] as u64);
-            set_gauge(
-                &self.pool_capacity,
-                &[p.name()],
-                per_address * pool.addrs().len() as u64,
-            );
-            set_gauge(&self.address_capacity, &[p.name()], per_address);
         }
-        // One series per pool address and protocol: bounded by the pool,
-        // exported while it is small enough to read.
-        if pool.addrs().len() <= MAX_ADDRESS_SERIES {
-            for a in pool.addrs() {
-                let used = census.bibs_by_address.get(a).copied().unwrap_or_default();
-                let a = a.to_string();
-                for p in Proto::ALL {
-                    set_gauge(&self.address_used, &[&a, p.name()], used[p.index()] as u64);
-                }
-            }
-        }
+        self.pool.set(&census, pool);
         for (i, st) in TcpState::ALL.iter().enumerate().skip(1) {
             set_gauge(
                 &self.tcp_sessions,
@@ -323,4 +283,65 @@ pub(crate) fn start(listener: std::net::TcpListener, shared: Arc<Shared>) -> std
         Some(pages),
     )?;
     Ok(())
+}
+
+/// Pool use and capacity, for the pool and per pool address.
+#[derive(Debug)]
+struct PoolFamilies {
+    used: IntGaugeVec,
+    capacity: IntGaugeVec,
+    address_used: IntGaugeVec,
+    address_capacity: IntGaugeVec,
+}
+
+impl PoolFamilies {
+    fn new(f: &Families) -> Self {
+        let g = |n, h, l: &[&str]| f.gauge(n, h, l);
+        PoolFamilies {
+            used: g(
+                "nat64d_pool_ports_used",
+                "Pool transport addresses bound, by protocol.",
+                &["proto"],
+            ),
+            capacity: g(
+                "nat64d_pool_ports_capacity",
+                "Pool transport addresses there are, by protocol.",
+                &["proto"],
+            ),
+            address_used: g(
+                "nat64d_pool_address_ports_used",
+                "Ports bound on each pool address, by protocol (pools of at most 256 addresses).",
+                &["address", "proto"],
+            ),
+            address_capacity: g(
+                "nat64d_pool_address_ports_capacity",
+                "Ports each pool address has, by protocol.",
+                &["proto"],
+            ),
+        }
+    }
+
+    fn set(&self, census: &nat64d::state::Census, pool: &nat64d::pool::Pool) {
+        for p in Proto::ALL {
+            let per_address = u64::from(pool.range(p).len());
+            set_gauge(&self.used, &[p.name()], census.bibs[p.index()] as u64);
+            set_gauge(
+                &self.capacity,
+                &[p.name()],
+                per_address * pool.addrs().len() as u64,
+            );
+            set_gauge(&self.address_capacity, &[p.name()], per_address);
+        }
+        // One series per pool address and protocol: bounded by the pool,
+        // exported while it is small enough to read.
+        if pool.addrs().len() <= MAX_ADDRESS_SERIES {
+            for a in pool.addrs() {
+                let used = census.bibs_by_address.get(a).copied().unwrap_or_default();
+                let a = a.to_string();
+                for p in Proto::ALL {
+                    set_gauge(&self.address_used, &[&a, p.name()], used[p.index()] as u64);
+                }
+            }
+        }
+    }
 }
