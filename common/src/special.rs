@@ -345,6 +345,17 @@ pub fn is_global_v4(addr: Ipv4Addr) -> bool {
     special_v4(addr).is_none_or(|r| r.global)
 }
 
+/// Whether `addr` is in a documentation range (RFC 5737 TEST-NET-1/2/3,
+/// RFC 3849 2001:db8::/32): an address from an example file, never one a
+/// real deployment can use.
+pub fn is_documentation(addr: std::net::IpAddr) -> bool {
+    let name = match addr {
+        std::net::IpAddr::V4(a) => special_v4(a).map(|r| r.name),
+        std::net::IpAddr::V6(a) => special_v6(a).map(|r| r.name),
+    };
+    name.is_some_and(|n| n.starts_with("Documentation"))
+}
+
 /// The ipv4only.arpa addresses (RFC 8880 §2): always allowed under any
 /// prefix, so that hosts can discover the prefix (req A3).
 pub const IPV4ONLY_ARPA: [Ipv4Addr; 2] =
@@ -408,6 +419,16 @@ pub fn invalid_source_v6(src: Ipv6Addr, prefixes: &[Nat64Prefix]) -> Option<&'st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documentation_ranges_are_known() {
+        for a in ["192.0.2.53", "198.51.100.7", "203.0.113.10", "2001:db8::1"] {
+            assert!(is_documentation(a.parse().unwrap()), "{a}");
+        }
+        for a in ["8.8.8.8", "10.0.0.1", "2001:4860::8888", "64:ff9b::1"] {
+            assert!(!is_documentation(a.parse().unwrap()), "{a}");
+        }
+    }
     use crate::prefix::WELL_KNOWN_PREFIX;
 
     fn a4(s: &str) -> Ipv4Addr {

@@ -281,6 +281,25 @@ impl Dns64Config {
         Ok(())
     }
 
+    /// An upstream from the documentation (the example file's
+    /// `192.0.2.53`, RFC 5737/3849): no resolver answers there. `None` in a
+    /// lab (`[prefix] allow_non_global = true`).
+    pub fn placeholder_upstream(&self, allow_non_global: bool) -> Option<String> {
+        if allow_non_global {
+            return None;
+        }
+        self.upstreams
+            .iter()
+            .find(|u| common::special::is_documentation(u.ip()))
+            .map(|u| {
+                format!(
+                    "dns64.upstreams: {u} is a documentation address (RFC 5737, RFC 3849) left \
+                     from an example file: no resolver answers there; list your recursive \
+                     resolvers (a lab opts out with [prefix] allow_non_global = true)"
+                )
+            })
+    }
+
     /// What the server applies, reloadable.
     pub fn settings(&self, prefix: &PrefixConfig) -> crate::server::Settings {
         crate::server::Settings {

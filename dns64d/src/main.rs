@@ -127,6 +127,9 @@ fn main() -> ExitCode {
             args.config.display(),
             summary(&f)
         );
+        if let Some(e) = f.dns64.placeholder_upstream(f.prefix.allow_non_global) {
+            println!("warning: {e}; dns64d will not start with it");
+        }
         return ExitCode::SUCCESS;
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -149,6 +152,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args, f: File) -> anyhow::Result<()> {
+    if let Some(e) = f.dns64.placeholder_upstream(f.prefix.allow_non_global) {
+        anyhow::bail!("{e}");
+    }
     let server: Arc<Srv> = Arc::new(Server::new(
         f.dns64.settings(&f.prefix),
         resolver(&f.dns64),

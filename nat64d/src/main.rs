@@ -128,6 +128,9 @@ fn main() -> ExitCode {
         for w in f.nat64.limits_warnings() {
             println!("warning: {w}");
         }
+        if let Some(e) = f.nat64.placeholder_pool(f.prefix.allow_non_global) {
+            println!("warning: {e}; nat64d will not start with it");
+        }
         return ExitCode::SUCCESS;
     }
     match shell::start::run(args, f) {

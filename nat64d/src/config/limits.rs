@@ -277,6 +277,26 @@ impl Nat64Config {
         w
     }
 
+    /// A pool range from the documentation (the example file's
+    /// `198.51.100.0/28`, RFC 5737): no host on the internet can reply to
+    /// it. `None` in a lab (`[prefix] allow_non_global = true`).
+    pub fn placeholder_pool(&self, allow_non_global: bool) -> Option<String> {
+        if allow_non_global {
+            return None;
+        }
+        self.pool4
+            .iter()
+            .find(|p| common::special::is_documentation(p.network().into()))
+            .map(|p| {
+                format!(
+                    "nat64.pool4: `{p}` is a documentation range (RFC 5737) left from an example \
+                     file: no host on the internet can send replies to it; list the IPv4 \
+                     addresses routed to this gateway (a lab opts out with [prefix] \
+                     allow_non_global = true)"
+                )
+            })
+    }
+
     /// How pool addresses are paired.
     pub fn pairing(&self) -> Pairing {
         match self.pairing {

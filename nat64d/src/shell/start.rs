@@ -40,7 +40,11 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         n => n,
     };
     // Everything that can fail on a bad setting fails before the TUN and
-    // its routes exist; first, whether another nat64d has this TUN.
+    // its routes exist: the example file's placeholder pool first, then
+    // whether another nat64d has this TUN.
+    if let Some(e) = c.placeholder_pool(f.prefix.allow_non_global) {
+        anyhow::bail!("{e}");
+    }
     let claim = tun::Claim::take(&c.tun)?;
     let metrics = match c.metrics.listen {
         Some(addr) => Some(
@@ -91,7 +95,15 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
     routes.remove();
     drop(queues);
     drop(claim);
-    // Every binding still alive ends here: the audit trail says so.
+    end_trail(&shared);
+    log.finish(&shared.log);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ends the mapping log's audit trail (req O3): every binding still alive
+/// ends here, and the log says so, then the stop marker.
+fn end_trail(shared: &Shared) {
     let now = shared.now.load(Ordering::Relaxed);
     let mut gone: Vec<_> = shared
         .gateway
@@ -109,9 +121,6 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         .collect();
     shared.log.send(&mut gone);
     shared.log.mark("stop nat64d".into());
-    log.finish(&shared.log);
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// The translator, its shared state and the mapping log, from the file.
