@@ -212,8 +212,16 @@ pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigErr
             problem,
         })
     };
-    let de = toml::de::Deserializer::parse(text)
-        .map_err(|e| invalid(position(text, &e), None, e.message().to_owned()))?;
+    let de = toml::de::Deserializer::parse(text).map_err(|e| {
+        let at = position(text, &e);
+        let mut problem = e.message().to_owned();
+        if problem.starts_with("duplicate key")
+            && let Some(name) = at.and_then(|p| key_at(text, p))
+        {
+            problem = format!("duplicate key `{name}`: each key once per table");
+        }
+        invalid(at, None, problem)
+    })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.inner();
@@ -247,7 +255,45 @@ fn name_key(path: &str, message: &str) -> (Option<String>, String) {
         };
         return (key, problem);
     }
-    (key, message.to_owned())
+    (key, plain_types(message))
+}
+
+/// The key written at 1-based `(line, column)` of `text`.
+fn key_at(text: &str, (line, column): (usize, usize)) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let rest: String = l.chars().skip(column.checked_sub(1)?).collect();
+    let name: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '"'))
+        .collect();
+    (!name.is_empty()).then(|| name.trim_matches('"').to_owned())
+}
+
+/// serde's Rust type names in what an operator reads.
+fn plain_types(message: &str) -> String {
+    const NAMES: [(&str, &str); 9] = [
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ];
+    let mut m = message.to_owned();
+    for (rust, plain) in NAMES {
+        if m.ends_with(rust) {
+            m.truncate(m.len() - rust.len());
+            m.push_str(plain);
+        }
+    }
+    m
 }
 
 #[cfg(test)]
@@ -260,6 +306,22 @@ mod tests {
 
     fn message(text: &str) -> String {
         parse_gw(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_duplicate_key_and_no_rust_types() {
+        let m = message("[prefix]\nallow_non_global = true\nallow_non_global = false\n");
+        assert!(m.contains("3:1: duplicate key `allow_non_global`"), "{m}");
+        assert_eq!(
+            plain_types("invalid value: integer `99999`, expected u16"),
+            "invalid value: integer `99999`, expected a whole number from 0 to 65535"
+        );
+        assert_eq!(
+            plain_types("invalid type: string \"x\", expected usize"),
+            "invalid type: string \"x\", expected a whole number, 0 or more"
+        );
+        let m = message("[prefix]\nallow_non_global = 1\n");
+        assert!(m.contains("expected true or false"), "{m}");
     }
 
     #[test]
@@ -339,7 +401,7 @@ mod tests {
     fn wrong_type() {
         assert_eq!(
             message("[prefix]\nallow_non_global = \"yes\"\n"),
-            "gateway.toml:2:20: key `prefix.allow_non_global`: invalid type: string \"yes\", expected a boolean"
+            "gateway.toml:2:20: key `prefix.allow_non_global`: invalid type: string \"yes\", expected true or false"
         );
         let m = message("[prefix]\nprefixes = \"64:ff9b::/96\"\n");
         assert!(
