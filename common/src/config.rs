@@ -202,6 +202,45 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     parse(&file, &text)
 }
 
+impl Invalid {
+    /// Fills in where the key is written in the file when a check after
+    /// parsing found the problem (best effort: a `key = ` line of a
+    /// `[table]`; a key inside an inline table or an array of tables keeps
+    /// no position).
+    #[must_use]
+    pub fn located(mut self) -> Self {
+        if self.position.is_none()
+            && let Some(k) = &self.key
+            && let Ok(text) = std::fs::read_to_string(&self.file)
+        {
+            self.position = locate(&text, k);
+        }
+        self
+    }
+}
+
+/// Where the dotted `key` (such as `nat64.mtu` or `nat64.pool4[1]`) is
+/// written in `text`: 1-based line and column of its name.
+pub fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
+    let key = key.split('[').next()?;
+    let (table, name) = key.rsplit_once('.')?;
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            inside = t.trim_matches(|c| c == '[' || c == ']').trim() == table;
+            continue;
+        }
+        if inside
+            && let Some((k, _)) = t.split_once('=')
+            && k.trim().trim_matches('"') == name
+        {
+            return Some((i + 1, line.find(k.trim()).map_or(1, |c| c + 1)));
+        }
+    }
+    None
+}
+
 /// Validates configuration `text` into `T`; `file` names it in errors.
 pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
     let invalid = |position, key, problem| {
@@ -306,6 +345,19 @@ mod tests {
 
     fn message(text: &str) -> String {
         parse_gw(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_key_found_after_parsing_is_located_in_the_file() {
+        let text = "[prefix]\nallow_non_global = true\n\n[nat64]\npool4 = [\"198.51.100.0/28\"]\n  mtu = 60\n[nat64.limits]\nsessions_per_source = 1\n";
+        assert_eq!(locate(text, "nat64.mtu"), Some((6, 3)));
+        assert_eq!(locate(text, "nat64.pool4[0]"), Some((5, 1)));
+        assert_eq!(
+            locate(text, "nat64.limits.sessions_per_source"),
+            Some((8, 1))
+        );
+        assert_eq!(locate(text, "nat64.tun"), None, "not written: no position");
+        assert_eq!(locate(text, "prefix.allow_non_global"), Some((2, 1)));
     }
 
     #[test]

@@ -362,7 +362,7 @@ pub fn load(path: &std::path::Path) -> Result<File, common::config::ConfigError>
     let f: File = common::config::load(path)?;
     f.dns64
         .validate(&path.display().to_string(), &f.prefix)
-        .map_err(common::config::ConfigError::Invalid)?;
+        .map_err(|e| common::config::ConfigError::Invalid(e.located()))?;
     Ok(f)
 }
 

@@ -76,7 +76,7 @@ fn load(args: &Args) -> Result<File, String> {
     }
     f.dns64
         .validate(&args.config.display().to_string(), &f.prefix)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.located().to_string())?;
     Ok(f)
 }
 

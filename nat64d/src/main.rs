@@ -61,7 +61,7 @@ fn load(args: &Args) -> Result<File, String> {
     apply(args, &mut f.nat64);
     f.nat64
         .validate(&args.config.display().to_string(), &f.prefix)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.located().to_string())?;
     Ok(f)
 }
 
