@@ -4,9 +4,11 @@
 //!
 //! Everything here is pure (no I/O except [`config::load`], which reads the
 //! one file it is given), except the two shells both daemons share:
-//! [`metrics`] (the `/metrics` endpoint) and [`logging`].
+//! [`metrics`] (the `/metrics` endpoint), [`control`] (the control socket)
+//! and [`logging`].
 
 pub mod config;
+pub mod control;
 pub mod logging;
 pub mod metrics;
 pub mod prefix;

@@ -202,7 +202,7 @@ impl ReloadFamilies {
         ReloadFamilies {
             total: f.counter(
                 &format!("{daemon}_reloads_total"),
-                "SIGHUP reloads, by result.",
+                "Reloads (SIGHUP or `nat64gw reload`), by result.",
                 &["result"],
             ),
             at: f.gauge(

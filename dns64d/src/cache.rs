@@ -148,6 +148,42 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
         self.table.clear();
         self.order.clear();
     }
+
+    /// Up to `limit` live entries at `now` whose key `pick` accepts, as
+    /// (key, value, seconds left), and how many live entries it accepted
+    /// in all. One pass over the store.
+    pub fn entries(
+        &self,
+        now: u64,
+        limit: usize,
+        pick: impl Fn(&K) -> bool,
+    ) -> (Vec<(K, V, u64)>, usize)
+    where
+        K: Clone,
+        V: Clone,
+    {
+        let mut out = Vec::new();
+        let mut n = 0;
+        for e in self
+            .table
+            .iter()
+            .filter(|e| e.expires > now && pick(&e.key))
+        {
+            n += 1;
+            if out.len() < limit {
+                out.push((e.key.clone(), e.value.clone(), e.expires - now));
+            }
+        }
+        (out, n)
+    }
+
+    /// Forgets the entries whose key `pick` accepts; returns how many.
+    /// (The eviction queue's stale positions are skipped as usual.)
+    pub fn remove_where(&mut self, pick: impl Fn(&K) -> bool) -> usize {
+        let before = self.table.len();
+        self.table.retain(|e| !pick(&e.key));
+        before - self.table.len()
+    }
 }
 
 /// How long `m` may be cached, in seconds; `None`: not at all.
@@ -222,6 +258,55 @@ impl Cache {
     pub fn clear(&mut self) {
         self.store.clear();
     }
+
+    /// What the cache holds at `now` for the keys `pick` accepts (at most
+    /// `limit` rows), and how many it holds in all.
+    pub fn rows(&self, now: u64, limit: usize, pick: impl Fn(&Key) -> bool) -> (Vec<Row>, usize) {
+        let (entries, n) = self.store.entries(now, limit, pick);
+        let rows = entries
+            .into_iter()
+            .map(|(key, wire, ttl)| Row::new(key, &wire, ttl))
+            .collect();
+        (rows, n)
+    }
+
+    /// Forgets every answer for `name` (any type, class, CD bit); returns
+    /// how many.
+    pub fn flush_name(&mut self, name: &Name) -> usize {
+        let name = name.to_lowercase().to_ascii();
+        self.store.remove_where(|k| *k.name == *name)
+    }
+}
+
+/// One cached answer, for `nat64gw dns cache lookup|dump`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The question.
+    pub key: Key,
+    /// Seconds it is kept for yet.
+    pub ttl: u64,
+    /// The answer's RCODE (`NoError`, `NXDomain`).
+    pub rcode: String,
+    /// Its answer records, in zone-file form (TTLs as stored).
+    pub answers: Vec<String>,
+}
+
+impl Row {
+    fn new(key: Key, wire: &[u8], ttl: u64) -> Row {
+        let (rcode, answers) = match Message::from_vec(wire) {
+            Ok(m) => (
+                format!("{:?}", m.metadata.response_code),
+                m.answers.iter().map(ToString::to_string).collect(),
+            ),
+            Err(e) => (format!("unreadable: {e}"), Vec::new()),
+        };
+        Row {
+            key,
+            ttl,
+            rcode,
+            answers,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +369,58 @@ mod tests {
         assert_eq!(lifetime(&tc), None);
         assert_eq!(lifetime(&answer(0)), None);
         assert_eq!(lifetime(&answer(999_999)), Some(MAX_TTL));
+    }
+
+    /// `nat64gw dns cache lookup|flush|dump`: rows by name, in any case,
+    /// every type; a flush of one name leaves the others.
+    #[test]
+    fn o6_rows_and_flush_by_name() {
+        let mut c = Cache::new(10);
+        c.put(key("x.test."), &answer(100), 0);
+        let mut nx = answer(100);
+        nx.answers.clear();
+        nx.metadata.response_code = ResponseCode::NXDomain;
+        nx.authorities.push(Record::from_rdata(
+            n("test."),
+            3600,
+            RData::SOA(SOA::new(n("ns.test."), n("h.test."), 1, 1, 1, 1, 300)),
+        ));
+        c.put(
+            Key::new(&n("x.test."), RecordType::AAAA, DNSClass::IN, false),
+            &nx,
+            0,
+        );
+        c.put(key("y.test."), &answer(50), 0);
+        let x = Key::new(&n("X.Test."), RecordType::A, DNSClass::IN, false).name;
+        let (rows, n_all) = c.rows(10, 100, |k| k.name == x);
+        assert_eq!((rows.len(), n_all), (2, 2));
+        let a = rows.iter().find(|r| r.key.qtype == RecordType::A).unwrap();
+        assert_eq!((a.ttl, a.rcode.as_str()), (90, "NoError"));
+        assert!(a.answers[0].contains("192.0.2.1"), "{:?}", a.answers);
+        let aaaa = rows
+            .iter()
+            .find(|r| r.key.qtype == RecordType::AAAA)
+            .unwrap();
+        assert_eq!(aaaa.rcode, "NXDomain");
+        let (rows, n_all) = c.rows(10, 1, |_| true);
+        assert_eq!(
+            (rows.len(), n_all),
+            (1, 3),
+            "the limit bounds the rows, not the count"
+        );
+        assert_eq!(
+            c.rows(60, 100, |_| true).1,
+            2,
+            "expired entries are not shown"
+        );
+        assert_eq!(c.flush_name(&n("X.TEST.")), 2);
+        assert_eq!(c.len(), 1);
+        assert!(c.get(&key("y.test."), 1).is_some());
+        // The eviction queue still works after a flush.
+        for i in 0..20 {
+            c.put(key(&format!("{i}.test.")), &answer(100), 1);
+        }
+        assert_eq!(c.len(), 10);
     }
 
     #[test]

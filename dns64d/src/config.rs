@@ -69,6 +69,17 @@ pub struct Dns64Config {
     /// Metrics endpoint.
     #[serde(default)]
     pub metrics: Metrics,
+    /// `[dns64.control]`: the `nat64gw` command's socket.
+    #[serde(default = "default_control")]
+    pub control: common::control::ControlConfig,
+    /// Log one line per query from start (`nat64gw dns querylog` turns it
+    /// on and off while running). Default false.
+    #[serde(default)]
+    pub querylog: bool,
+}
+
+fn default_control() -> common::control::ControlConfig {
+    common::control::ControlConfig::at(common::control::DNS64D_SOCKET)
 }
 
 fn default_max_inflight() -> usize {
@@ -143,6 +154,8 @@ impl Default for Dns64Config {
             synthesize_for: Vec::new(),
             a_query: AQuery::default(),
             metrics: Metrics::default(),
+            control: default_control(),
+            querylog: false,
         }
     }
 }
@@ -168,6 +181,9 @@ impl Dns64Config {
             key: Some(format!("dns64.{key}")),
             problem,
         };
+        if let Err(e) = self.control.check() {
+            return Err(err("control.socket", e));
+        }
         for (key, v, max) in [
             ("max_inflight", self.max_inflight, 1_000_000),
             ("max_tcp_connections", self.max_tcp_connections, 100_000),
@@ -347,6 +363,10 @@ pub fn keep_restart_only(running: &File, new: &mut File) -> Vec<&'static str> {
     if new.dns64.metrics != running.dns64.metrics {
         changed.push("dns64.metrics");
         new.dns64.metrics.clone_from(&running.dns64.metrics);
+    }
+    if new.dns64.control != running.dns64.control {
+        changed.push("dns64.control");
+        new.dns64.control.clone_from(&running.dns64.control);
     }
     if new.dns64.limits() != running.dns64.limits() {
         changed.push("dns64.max_inflight/max_tcp_connections/max_tcp_per_client");

@@ -8,5 +8,6 @@ pub mod config;
 pub mod core;
 pub mod fast;
 pub mod listen;
+pub mod querylog;
 pub mod server;
 pub mod upstream;

@@ -5,6 +5,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod control;
 mod metrics;
 
 use std::net::SocketAddr;
@@ -90,11 +91,14 @@ fn list<T: ToString>(v: &[T]) -> String {
 fn summary(f: &File) -> String {
     let d = &f.dns64;
     format!(
-        "{}; listen {}; upstreams {}; allow_from {}",
+        "{}; listen {}; upstreams {}; allow_from {}; control socket {}",
         f.prefix.summary(),
         list(&d.listen),
         list(&d.upstreams),
-        list(&d.allow_from)
+        list(&d.allow_from),
+        d.control
+            .path()
+            .map_or("off".into(), |p| p.display().to_string())
     )
 }
 
@@ -160,9 +164,98 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
         resolver(&f.dns64),
         f.dns64.cache_size,
     ));
+    server.querylog.set(f.dns64.querylog);
     let files = raise_descriptor_limit(&f.dns64.limits()).map_err(anyhow::Error::msg)?;
     tracing::debug!("open files limit {files}");
     let admission = Arc::new(Admission::new(f.dns64.limits()));
+    let mut tasks = listeners(&f, &server, &admission).await?;
+    let metrics = Arc::new(metrics::Metrics::for_server(&server));
+    if let Some(addr) = f.dns64.metrics.listen {
+        let l = common::metrics::bind(addr)
+            .with_context(|| format!("cannot listen on {addr} (`dns64.metrics.listen`)"))?;
+        tasks.push(metrics::start(
+            l,
+            metrics.clone(),
+            server.clone(),
+            admission.clone(),
+        ));
+    }
+    let info = Arc::new(control::Info {
+        config: args.config.clone(),
+        sha256: Default::default(),
+        started: std::time::SystemTime::now(),
+        t0: std::time::Instant::now(),
+        summary: Default::default(),
+    });
+    info.update(summary(&f));
+    let (socket, mut asks) = match f.dns64.control.path() {
+        Some(p) => {
+            let (g, a) = control::start(p, server.clone(), admission, info.clone(), metrics)?;
+            (Some(g), Some(a))
+        }
+        None => (None, None),
+    };
+    tracing::info!("serving; {}", summary(&f));
+    serve(&args, f, &server, &info, asks.as_mut()).await?;
+    tracing::info!("stopping");
+    drop(socket);
+    for t in tasks {
+        t.abort();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Answers signals and the control socket's reloads until told to stop.
+async fn serve(
+    args: &Args,
+    f: File,
+    server: &Srv,
+    info: &control::Info,
+    mut asks: Option<&mut control::ReloadAsks>,
+) -> anyhow::Result<()> {
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    // SIGUSR1 and SIGUSR2 would end the process by default: one reports,
+    // the other is ignored, both said in the log.
+    let mut usr1 = signal(SignalKind::user_defined1()).context("SIGUSR1 handler")?;
+    let mut usr2 = signal(SignalKind::user_defined2()).context("SIGUSR2 handler")?;
+    let mut current = f;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                let _ = reload(args, &mut current, server, info);
+            }
+            Some(answer) = async {
+                match asks.as_mut() {
+                    Some(a) => a.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let _ = answer.send(reload(args, &mut current, server, info));
+            }
+            _ = usr1.recv() => tracing::info!(
+                "SIGUSR1: {} final answers kept, {} upstream answers cached, upstreams {}",
+                server.answers_kept(),
+                server.resolver().len(),
+                list(&current.dns64.upstreams)
+            ),
+            _ = usr2.recv() => tracing::info!("SIGUSR2 ignored: dns64d gives it no meaning"),
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    Ok(())
+}
+
+/// Binds every `listen` address, UDP (a reader thread per core) and TCP
+/// (a task); returns the tasks.
+async fn listeners(
+    f: &File,
+    server: &Arc<Srv>,
+    admission: &Arc<Admission>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut tasks = Vec::new();
     for addr in &f.dns64.listen {
         let tcp = TcpListener::bind(addr)
@@ -190,46 +283,7 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
             tcp,
         )));
     }
-    if let Some(addr) = f.dns64.metrics.listen {
-        let l = common::metrics::bind(addr)
-            .with_context(|| format!("cannot listen on {addr} (`dns64.metrics.listen`)"))?;
-        tasks.push(metrics::start(l, server.clone(), admission.clone()));
-    }
-    tracing::info!("serving; {}", summary(&f));
-    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    // SIGUSR1 and SIGUSR2 would end the process by default: one reports,
-    // the other is ignored, both said in the log.
-    let mut usr1 = signal(SignalKind::user_defined1()).context("SIGUSR1 handler")?;
-    let mut usr2 = signal(SignalKind::user_defined2()).context("SIGUSR2 handler")?;
-    let mut current = f;
-    loop {
-        tokio::select! {
-            _ = hup.recv() => reload(&args, &mut current, &server),
-            _ = usr1.recv() => tracing::info!(
-                "SIGUSR1: {} final answers kept, {} upstream answers cached, upstreams {}",
-                server.answers_kept(),
-                server.resolver().len(),
-                current
-                    .dns64
-                    .upstreams
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            _ = usr2.recv() => tracing::info!("SIGUSR2 ignored: dns64d gives it no meaning"),
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
-    }
-    tracing::info!("stopping");
-    for t in tasks {
-        t.abort();
-    }
-    tracing::info!("stopped");
-    Ok(())
+    Ok(tasks)
 }
 
 /// A UDP socket bound to `addr` with SO_REUSEPORT and a receive buffer of
@@ -244,20 +298,27 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(s.into())
 }
 
-/// SIGHUP: a new file replaces the rules, access list and upstreams; the
-/// cache stays when the upstreams are unchanged. A bad file changes
-/// nothing.
-fn reload(args: &Args, current: &mut File, server: &Srv) {
+/// SIGHUP or `nat64gw reload`: a new file replaces the rules, access
+/// list and upstreams; the cache stays when the upstreams are unchanged. A
+/// bad file changes nothing. Returns the keys whose change waits for a
+/// restart, or why the file was rejected.
+fn reload(
+    args: &Args,
+    current: &mut File,
+    server: &Srv,
+    info: &control::Info,
+) -> control::ReloadResult {
     let mut f = match load(args) {
         Ok(f) => f,
         Err(e) => {
             tracing::error!("reload rejected, the running configuration stays: {e}");
             server.stats.reloads.record(false);
-            return;
+            return Err(e);
         }
     };
     server.stats.reloads.record(true);
-    for key in dns64d::config::keep_restart_only(current, &mut f) {
+    let restart = dns64d::config::keep_restart_only(current, &mut f);
+    for key in &restart {
         tracing::warn!("reload: {key} changes only at restart; the running value stays");
     }
     server.set_settings(f.dns64.settings(&f.prefix));
@@ -266,6 +327,9 @@ fn reload(args: &Args, current: &mut File, server: &Srv) {
         && f.dns64.cache_size == current.dns64.cache_size;
     if !same {
         server.set_resolver(resolver(&f.dns64));
+    }
+    if f.dns64.querylog != current.dns64.querylog {
+        server.querylog.set(f.dns64.querylog);
     }
     tracing::info!(
         "reloaded: {}; cache {}",
@@ -276,5 +340,7 @@ fn reload(args: &Args, current: &mut File, server: &Srv) {
             "emptied (upstreams changed)"
         }
     );
+    info.update(summary(&f));
     *current = f;
+    Ok(restart)
 }

@@ -108,6 +108,15 @@ impl Metrics {
         }
     }
 
+    /// The families, with the histograms `server` observes into.
+    pub(crate) fn for_server(server: &Srv) -> Self {
+        let metrics = Metrics::new();
+        metrics.families.register(&server.stats.latency);
+        metrics.families.register(&server.stats.answers);
+        metrics.families.register(&*dns64d::upstream::UPSTREAM_RTT);
+        metrics
+    }
+
     /// The exposition text, from `server` and `admission` as they are now.
     pub(crate) fn render(&self, server: &Srv, admission: &Admission) -> String {
         self.families.render(|| {
@@ -167,13 +176,10 @@ impl Metrics {
 /// runtime.
 pub(crate) fn start(
     listener: std::net::TcpListener,
+    metrics: Arc<Metrics>,
     server: Arc<Srv>,
     admission: Arc<Admission>,
 ) -> tokio::task::JoinHandle<()> {
-    let metrics = Metrics::new();
-    metrics.families.register(&server.stats.latency);
-    metrics.families.register(&server.stats.answers);
-    metrics.families.register(&*dns64d::upstream::UPSTREAM_RTT);
     tokio::spawn(common::metrics::serve(
         listener,
         Arc::new(move || metrics.render(&server, &admission)),

@@ -4,7 +4,7 @@
 //! sockets are [`crate::listen`]'s.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
 use common::sync::lock;
@@ -59,98 +59,7 @@ pub enum AQuery {
     AfterAaaa,
 }
 
-/// Query types counted apart.
-pub const TYPES: [&str; 4] = ["a", "aaaa", "ptr", "other"];
-/// Outcomes counted.
-pub const OUTCOMES: [&str; 8] = [
-    "local",
-    "forwarded",
-    "synthesized",
-    "real_aaaa",
-    "not_synthesized",
-    "servfail",
-    "refused",
-    "formerr",
-];
-
-/// Outcome of one query, indexing [`OUTCOMES`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Answered here (ipv4only.arpa, PTR partial, NOTIMP...).
-    Local = 0,
-    /// Passed through to an upstream and back.
-    Forwarded = 1,
-    /// Synthesised AAAA records.
-    Synthesized = 2,
-    /// The name had real AAAA records.
-    RealAaaa = 3,
-    /// The DNS64 path ended without synthesis (NXDOMAIN, NODATA).
-    NotSynthesized = 4,
-    /// SERVFAIL because upstreams failed.
-    ServFail = 5,
-    /// A client outside `allow_from`.
-    Refused = 6,
-    /// A malformed query.
-    FormErr = 7,
-}
-
-/// Counters, summed at scrape time.
-#[derive(Debug)]
-pub struct Stats {
-    /// Queries by [`TYPES`] × [`OUTCOMES`].
-    pub queries: [[AtomicU64; 8]; 4],
-    /// Synthesised AAAA records.
-    pub synthesized_records: AtomicU64,
-    /// Datagrams dropped unanswered (too short to answer, or responses).
-    pub dropped: AtomicU64,
-    /// UDP answers truncated to the client's size.
-    pub truncated: AtomicU64,
-    /// Queries answered from the answer cache's fast path.
-    pub fast_hits: AtomicU64,
-    /// SIGHUP reloads.
-    pub reloads: common::metrics::Reloads,
-    /// Time from a query's arrival to its answer, by transport and path
-    /// (`dns64d_answer_seconds{transport,path}`).
-    pub latency: common::metrics::HistogramVec,
-    /// Answers by RCODE and transport (`dns64d_answers_total`).
-    pub answers: common::metrics::IntCounterVec,
-}
-
-impl Default for Stats {
-    fn default() -> Self {
-        Stats {
-            queries: Default::default(),
-            synthesized_records: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            truncated: AtomicU64::new(0),
-            fast_hits: AtomicU64::new(0),
-            reloads: common::metrics::Reloads::default(),
-            latency: common::metrics::latency_histogram(
-                "dns64d_answer_seconds",
-                "Time from a query's arrival to its answer, by transport and path (fast: a kept answer replayed).",
-                &["transport", "path"],
-            ),
-            answers: common::metrics::IntCounterVec::new(
-                prometheus_opts(
-                    "dns64d_answers_total",
-                    "Answers sent, by RCODE and transport.",
-                ),
-                &["rcode", "transport"],
-            )
-            .unwrap_or_else(|e| panic!("dns64d_answers_total: {e}")),
-        }
-    }
-}
-
-fn prometheus_opts(name: &str, help: &str) -> common::metrics::Opts {
-    common::metrics::Opts::new(name, help)
-}
-
-/// The RCODE names of `dns64d_answers_total` (header RCODE, 0–15).
-const RCODES: [&str; 16] = [
-    "noerror", "formerr", "servfail", "nxdomain", "notimp", "refused", "yxdomain", "yxrrset",
-    "nxrrset", "notauth", "notzone", "other", "other", "other", "other", "other",
-];
+pub use stats::{OUTCOMES, Outcome, RCODES, Stats, TYPES};
 
 /// A final answer kept for the fast path, with what the full path counted
 /// for it.
@@ -171,6 +80,8 @@ pub struct Server<R> {
     epoch: Instant,
     /// Counters.
     pub stats: Stats,
+    /// One line per query, when on.
+    pub querylog: crate::querylog::QueryLog,
 }
 
 fn qtype_of(q: &Message) -> RecordType {
@@ -212,6 +123,7 @@ impl<R: Resolve> Server<R> {
             answers: Mutex::new(Store::new(answers)),
             epoch: Instant::now(),
             stats: Stats::default(),
+            querylog: Default::default(),
         }
     }
 
@@ -317,7 +229,23 @@ impl<R: Resolve> Server<R> {
                 .with_label_values(&[RCODES[rcode], transport])
                 .inc();
         }
+        if self.querylog.is_on() {
+            let now = self.now();
+            let q = crate::querylog::Query {
+                wire,
+                client,
+                transport,
+                path,
+            };
+            self.querylog.log(now, &q, out.as_deref(), t0);
+        }
         out
+    }
+
+    /// Forgets the final answers kept for the fast path (after a cache
+    /// flush: they are rebuilt from the upstream cache).
+    pub fn forget_answers(&self) {
+        lock(&self.answers).clear();
     }
 
     /// [`Self::answer_wire`] past the fast path.
@@ -544,6 +472,8 @@ impl<R: Resolve> Server<R> {
         }
     }
 }
+
+mod stats;
 
 #[cfg(test)]
 mod tests;

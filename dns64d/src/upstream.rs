@@ -135,6 +135,20 @@ impl Client {
             .is_some_and(|h| common::sync::lock(h).is_up())
     }
 
+    /// Server `i`'s health for `nat64gw dns upstreams`: up, how long it
+    /// has been down (ms), how long since anything arrived from it (ms;
+    /// `None`: nothing yet).
+    pub fn health(&self, i: usize) -> Option<(bool, Option<u64>, Option<u64>)> {
+        let h = *common::sync::lock(self.health.get(i)?);
+        let now = self.now_ms();
+        let heard = self.heard[i].load(Ordering::Relaxed);
+        Some((
+            h.is_up(),
+            h.down_since().map(|t| now.saturating_sub(t)),
+            (heard > 0).then(|| now.saturating_sub(heard)),
+        ))
+    }
+
     /// Notes a change of server `i`'s state in the log (at most one line
     /// per change: a down server changes back at most once a probe).
     fn said(&self, i: usize, c: Option<Change>) {
@@ -430,6 +444,34 @@ impl<R> Cached<R> {
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// At most `limit` cached answers whose key `pick` accepts, and how
+    /// many there are (`nat64gw dns cache lookup|dump`). The cache's lock
+    /// is held for one pass over it; the answers are read after.
+    pub fn rows(
+        &self,
+        limit: usize,
+        pick: impl Fn(&Key) -> bool,
+    ) -> (Vec<crate::cache::Row>, usize) {
+        let now = self.now();
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .rows(now, limit, pick)
+    }
+
+    /// Forgets the answers for `name`, or all; returns how many went.
+    pub fn flush(&self, name: Option<&Name>) -> usize {
+        let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match name {
+            Some(n) => c.flush_name(n),
+            None => {
+                let n = c.len();
+                c.clear();
+                n
+            }
+        }
     }
 }
 

@@ -39,6 +39,11 @@ impl Health {
         }
     }
 
+    /// When it went down; `None`: up.
+    pub(super) fn down_since(&self) -> Option<u64> {
+        self.down_since
+    }
+
     /// It did not answer a question in time at `now`.
     pub(super) fn timed_out(&mut self, now: u64) -> Option<Change> {
         if self.down_since.is_some() {

@@ -116,5 +116,6 @@ pub fn keep_restart_only(running: &File, new: &mut File) -> Vec<&'static str> {
     keep!("nat64.routes", nat64.routes);
     keep!("nat64.offload", nat64.offload);
     keep!("nat64.adopt_tun", nat64.adopt_tun);
+    keep!("nat64.control", nat64.control);
     changed
 }

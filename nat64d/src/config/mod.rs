@@ -116,6 +116,13 @@ pub struct Nat64Config {
     /// `[nat64.metrics]`.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[nat64.control]`: the `nat64gw` command's socket.
+    #[serde(default = "default_control")]
+    pub control: common::control::ControlConfig,
+}
+
+fn default_control() -> common::control::ControlConfig {
+    common::control::ControlConfig::at(common::control::NAT64D_SOCKET)
 }
 
 impl Default for Nat64Config {
@@ -303,6 +310,9 @@ impl Nat64Config {
             key: Some(format!("nat64.{key}")),
             problem,
         };
+        if let Err(e) = self.control.check() {
+            return Err(err("control.socket", e));
+        }
         if self.allow_from.is_empty() {
             return Err(err(
                 "allow_from",

@@ -270,8 +270,11 @@ impl Metrics {
 }
 
 /// Starts the endpoint on `listener` (bound at start).
-pub(crate) fn start(listener: std::net::TcpListener, shared: Arc<Shared>) -> std::io::Result<()> {
-    let metrics = Metrics::new();
+pub(crate) fn start(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<()> {
     let s = shared.clone();
     let pages: common::metrics::Pages = Arc::new(move |path| match path {
         "/sources" => Some(super::sources::top(&s)),

@@ -5,36 +5,47 @@
 
 use nat64d::config::{File, keep_restart_only};
 
+use super::control::ReloadResult;
 use super::mapping_log::LogWriter;
 use super::shared::Shared;
 use crate::{Args, load};
 
-/// Applies the file; `running` becomes what now runs. Returns whether the
-/// reload was applied.
+/// Applies the file; `running` becomes what now runs. Returns the keys
+/// whose change waits for a restart, or why the file was rejected (both
+/// also logged, and counted in `shared.reloads`).
 pub(crate) fn reload(
     args: &Args,
     running: &mut File,
     shared: &Shared,
     log: &LogWriter,
     now: u32,
-) -> bool {
-    let mut new = match load(args) {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!("reload rejected, the running configuration stays: {e}");
-            return false;
-        }
-    };
+) -> ReloadResult {
+    let r = apply(args, running, shared, log, now);
+    if let Err(e) = &r {
+        tracing::error!("reload rejected, the running configuration stays: {e}");
+    }
+    shared.reloads.record(r.is_ok());
+    r
+}
+
+fn apply(
+    args: &Args,
+    running: &mut File,
+    shared: &Shared,
+    log: &LogWriter,
+    now: u32,
+) -> ReloadResult {
+    let mut new = load(args)?;
     let mut events = Vec::new();
     let gw = &shared.gateway;
     if let Err(e) = gw
         .table
         .set_statics(now, &gw.pool, &new.nat64.statics(), &mut events)
     {
-        tracing::error!("reload rejected, the running configuration stays: nat64.static: {e}");
-        return false;
+        return Err(format!("nat64.static: {e}"));
     }
-    for key in keep_restart_only(running, &mut new) {
+    let restart = keep_restart_only(running, &mut new);
+    for key in &restart {
         tracing::warn!("reload: {key} changes only at restart; the running value stays");
     }
     let c = &new.nat64;
@@ -54,7 +65,7 @@ pub(crate) fn reload(
         tracing::warn!("{w}");
     }
     *running = new;
-    true
+    Ok(restart)
 }
 
 /// `a, b, c`.

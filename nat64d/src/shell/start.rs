@@ -22,6 +22,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook::iterator::Signals;
 use tun_rs::{InterruptEvent, SyncDevice};
 
+use super::control::{self, Info, ReloadAsks};
 use super::mapping_log::{self, LogWriter};
 use super::reload::{list, reload};
 use super::shared::Shared;
@@ -46,7 +47,7 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         anyhow::bail!("{e}");
     }
     let claim = tun::Claim::take(&c.tun)?;
-    let metrics = match c.metrics.listen {
+    let metrics_listener = match c.metrics.listen {
         Some(addr) => Some(
             common::metrics::bind(addr)
                 .with_context(|| format!("nat64.metrics.listen: cannot listen on {addr}"))?,
@@ -55,39 +56,50 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
     };
     tun::refuse_existing(&c.tun, c.adopt_tun)?;
     let (shared, log) = build(&f, threads)?;
+    let cpus = worker_cpus(c.pin_workers, threads);
+    let info = Arc::new(Info {
+        config: args.config.clone(),
+        sha256: Default::default(),
+        started: SystemTime::now(),
+        tun: c.tun.clone(),
+        workers: threads,
+        cpus: cpus.clone(),
+        offload: c.offload,
+        mapping_log: c.mapping_log.clone(),
+    });
+    info.hash_file();
+    let metrics = Arc::new(metrics::Metrics::new());
+    let (socket, asks) = match c.control.path() {
+        Some(p) => {
+            let (guard, asks) = control::start(p, shared.clone(), info.clone(), metrics.clone())?;
+            (Some(guard), Some(asks))
+        }
+        None => (None, None),
+    };
     let queues: Vec<Arc<SyncDevice>> = tun::open(&c.tun, threads, c.tun_mtu(), c.offload)?
         .into_iter()
         .map(Arc::new)
         .collect();
     let routes = Routes::install(c, &f.prefix)?;
-    let cpus = worker_cpus(c.pin_workers, threads);
     let workers = spawn_workers(&queues, &shared, &cpus)?;
-    if let Some(l) = metrics {
-        metrics::start(l, shared.clone()).context("cannot start the metrics thread")?;
+    if let Some(l) = metrics_listener {
+        metrics::start(l, shared.clone(), metrics).context("cannot start the metrics thread")?;
     }
-    tracing::info!(
-        "translating on {} ({} queues, {} shards; {}); {}; pool4 {}; allow_from {}; {}",
-        c.tun,
-        threads,
-        shared.gateway.table.shard_count(),
-        if cpus.is_empty() {
-            "workers not pinned".to_string()
-        } else {
-            format!("workers pinned to CPUs {}", affinity::describe(&cpus))
-        },
-        f.prefix.summary(),
-        list(&c.pool4),
-        list(&c.allow_from),
-        c.limits_summary()
-    );
-    for w in c.limits_warnings() {
-        tracing::warn!("{w}");
-    }
+    started(&f, &shared, threads, &cpus);
     let signals = Signals::new([SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2])
         .context("cannot install signal handlers")?;
-    control(&args, f, &shared, &log, &queues[0], signals);
+    let mut lp = Loop {
+        args: &args,
+        shared: &shared,
+        log: &log,
+        q0: &queues[0],
+        info: &info,
+        asks,
+    };
+    lp.run(f, signals);
     tracing::info!("stopping");
     shared.stopping.store(true, Ordering::Relaxed);
+    drop(socket);
     for (stop, w) in workers {
         let _ = stop.trigger();
         let _ = w.join();
@@ -99,6 +111,32 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
     log.finish(&shared.log);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The start-up line, and the limits' warnings.
+fn started(f: &File, shared: &Shared, threads: usize, cpus: &[usize]) {
+    let c = &f.nat64;
+    tracing::info!(
+        "translating on {} ({} queues, {} shards; {}); {}; pool4 {}; allow_from {}; {}; control socket {}",
+        c.tun,
+        threads,
+        shared.gateway.table.shard_count(),
+        if cpus.is_empty() {
+            "workers not pinned".to_string()
+        } else {
+            format!("workers pinned to CPUs {}", affinity::describe(cpus))
+        },
+        f.prefix.summary(),
+        list(&c.pool4),
+        list(&c.allow_from),
+        c.limits_summary(),
+        c.control
+            .path()
+            .map_or("off".into(), |p| p.display().to_string())
+    );
+    for w in c.limits_warnings() {
+        tracing::warn!("{w}");
+    }
 }
 
 /// Ends the mapping log's audit trail (req O3): every binding still alive
@@ -186,66 +224,79 @@ fn spawn_workers(
     Ok(workers)
 }
 
-/// The control loop: the coarse clock, the sweep, held SYNs, customers
-/// over their limits, signals.
-fn control(
-    args: &Args,
-    mut running: File,
-    shared: &Shared,
-    log: &LogWriter,
-    q0: &SyncDevice,
-    mut signals: Signals,
-) {
-    let t0 = Instant::now();
-    let shards = shared.gateway.table.shard_count();
-    let mut next_shard = 0;
-    let (mut events, mut unanswered) = (Vec::new(), Vec::new());
-    let mut trimmer = super::trim::Trimmer::default();
-    let mut watch = super::sources::Watch::default();
-    let mut second = 0;
-    loop {
-        std::thread::sleep(TICK);
-        let now = u32::try_from(t0.elapsed().as_secs()).unwrap_or(u32::MAX);
-        shared.now.store(now, Ordering::Relaxed);
-        for _ in 0..shards.div_ceil(10) {
-            let t = &shared.gateway.table;
-            t.sweep(now, next_shard, &mut events, &mut unanswered);
-            next_shard = (next_shard + 1) % shards;
-        }
-        shared.log.send(&mut events);
-        trimmer.after_sweep(shared.gateway.table.sessions());
-        let lost = shared.gateway.expire_fragments(now);
-        if lost > 0 {
-            shared.counters[0].drop_n(DropReason::FragmentTimeout, lost as u64);
-        }
-        if !unanswered.is_empty() {
-            let held = std::mem::take(&mut unanswered);
-            answer_held(
-                &shared.gateway,
-                held,
-                now,
-                q0.tcp_gso(),
-                &shared.counters[0],
-                &mut Queue(q0),
-            );
-        }
-        if now != second {
-            second = now;
-            watch.tick(shared, now);
-        }
-        for sig in signals.pending() {
-            match sig {
-                SIGHUP => {
-                    let ok = reload(args, &mut running, shared, log, now);
-                    shared.reloads.record(ok);
+/// The control loop's parts: the coarse clock, the sweep, held SYNs,
+/// customers over their limits, signals and the control socket's reloads.
+struct Loop<'a> {
+    args: &'a Args,
+    shared: &'a Shared,
+    log: &'a LogWriter,
+    q0: &'a SyncDevice,
+    info: &'a Info,
+    asks: Option<ReloadAsks>,
+}
+
+impl Loop<'_> {
+    fn run(&mut self, mut running: File, mut signals: Signals) {
+        let shared = self.shared;
+        let t0 = Instant::now();
+        let shards = shared.gateway.table.shard_count();
+        let mut next_shard = 0;
+        let (mut events, mut unanswered) = (Vec::new(), Vec::new());
+        let mut trimmer = super::trim::Trimmer::default();
+        let mut watch = super::sources::Watch::default();
+        let mut second = 0;
+        loop {
+            std::thread::sleep(TICK);
+            let now = u32::try_from(t0.elapsed().as_secs()).unwrap_or(u32::MAX);
+            shared.now.store(now, Ordering::Relaxed);
+            for _ in 0..shards.div_ceil(10) {
+                let t = &shared.gateway.table;
+                t.sweep(now, next_shard, &mut events, &mut unanswered);
+                next_shard = (next_shard + 1) % shards;
+            }
+            shared.log.send(&mut events);
+            trimmer.after_sweep(shared.gateway.table.sessions());
+            let lost = shared.gateway.expire_fragments(now);
+            if lost > 0 {
+                shared.counters[0].drop_n(DropReason::FragmentTimeout, lost as u64);
+            }
+            if !unanswered.is_empty() {
+                let held = std::mem::take(&mut unanswered);
+                answer_held(
+                    &shared.gateway,
+                    held,
+                    now,
+                    self.q0.tcp_gso(),
+                    &shared.counters[0],
+                    &mut Queue(self.q0),
+                );
+            }
+            if now != second {
+                second = now;
+                watch.tick(shared, now);
+            }
+            while let Some(answer) = self.asks.as_ref().and_then(|a| a.try_recv().ok()) {
+                let _ = answer.send(self.reload(&mut running, now));
+            }
+            for sig in signals.pending() {
+                match sig {
+                    SIGHUP => {
+                        let _ = self.reload(&mut running, now);
+                    }
+                    SIGUSR1 => watch.dump(shared),
+                    // By default it would end nat64d and leave the TUN's
+                    // routes behind; it has no use here.
+                    SIGUSR2 => tracing::info!("SIGUSR2 ignored: nat64d gives it no meaning"),
+                    _ => return,
                 }
-                SIGUSR1 => watch.dump(shared),
-                // By default it would end nat64d and leave the TUN's
-                // routes behind; it has no use here.
-                SIGUSR2 => tracing::info!("SIGUSR2 ignored: nat64d gives it no meaning"),
-                _ => return,
             }
         }
+    }
+
+    fn reload(&self, running: &mut File, now: u32) -> super::control::ReloadResult {
+        let r = reload(self.args, running, self.shared, self.log, now);
+        self.info.hash_file();
+        r
     }
 }
 

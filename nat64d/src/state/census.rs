@@ -79,3 +79,189 @@ impl Table {
         rows
     }
 }
+
+/// Which rows a listing shows (the control interface's filter): every
+/// given field must match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Select {
+    /// The protocol.
+    pub proto: Option<Proto>,
+    /// A range the IPv6 host's address is in.
+    pub v6: Option<ipnet::Ipv6Net>,
+    /// The pool address.
+    pub v4: Option<Ipv4Addr>,
+    /// The pool port (ICMP: identifier).
+    pub port: Option<u16>,
+}
+
+impl Select {
+    fn matches(&self, b: &Bib) -> bool {
+        self.proto.is_none_or(|p| p == b.proto)
+            && self.v6.is_none_or(|n| n.contains(&b.v6.addr))
+            && self.v4.is_none_or(|a| a == b.v4.addr)
+            && self.port.is_none_or(|p| p == b.v4.port)
+    }
+}
+
+/// One row of a session listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRow {
+    /// Protocol.
+    pub proto: Proto,
+    /// The IPv6 host's transport address.
+    pub v6: TransportAddr6,
+    /// The pool transport address.
+    pub v4: TransportAddr4,
+    /// The IPv4 peer's transport address.
+    pub remote: TransportAddr4,
+    /// Index of the NAT64 prefix the host uses to reach the peer.
+    pub prefix: u8,
+    /// TCP state (TCP only).
+    pub tcp: Option<TcpState>,
+    /// Seconds left of its lifetime.
+    pub expires_in: Secs,
+    /// Opened by the IPv4 side.
+    pub inbound: bool,
+}
+
+/// Why [`Table::remove_binding`] removed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveError {
+    /// No binding has that address.
+    NotFound,
+    /// It is configured (`[[nat64.static]]`): the file owns it.
+    Static,
+}
+
+impl std::fmt::Display for RemoveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RemoveError::NotFound => "no such binding",
+            RemoveError::Static => {
+                "a static binding: remove it from [[nat64.static]] and reload instead"
+            }
+        })
+    }
+}
+
+impl Table {
+    /// The shards a listing must visit: only the port's when `sel` gives
+    /// one (a binding lives in its pool port's shard).
+    fn shards_for(&self, sel: &Select) -> Vec<usize> {
+        match sel.port {
+            Some(p) => vec![usize::from(p >> 1) & self.mask],
+            None => (0..self.shards.len()).collect(),
+        }
+    }
+
+    /// At most `limit` bindings that `sel` picks, sorted, and whether
+    /// more matched. One shard's lock is held at a time, for a scan of its
+    /// bindings.
+    pub fn list_bindings(&self, sel: &Select, limit: usize) -> (Vec<BibRow>, bool) {
+        let mut rows = Vec::new();
+        let mut more = false;
+        for i in self.shards_for(sel) {
+            let s = lock(&self.shards[i]);
+            for b in s.bibs.iter().filter(|b| b.live && sel.matches(b)) {
+                if rows.len() == limit {
+                    more = true;
+                    break;
+                }
+                rows.push(BibRow {
+                    proto: b.proto,
+                    v6: b.v6,
+                    v4: b.v4,
+                    sessions: b.sessions,
+                    is_static: b.is_static,
+                });
+            }
+            if more {
+                break;
+            }
+        }
+        rows.sort_by_key(|r| (r.proto.index(), r.v4, r.v6));
+        (rows, more)
+    }
+
+    /// At most `limit` sessions of the bindings `sel` picks at `now`,
+    /// sorted, and whether more matched. One shard's lock is held at a
+    /// time, for a scan of its sessions.
+    pub fn list_sessions(&self, sel: &Select, limit: usize, now: Secs) -> (Vec<SessionRow>, bool) {
+        let mut rows = Vec::new();
+        let mut more = false;
+        for i in self.shards_for(sel) {
+            let s = lock(&self.shards[i]);
+            for (k, v) in s.sessions.iter() {
+                let b = &s.bibs[k.bib as usize];
+                if !b.live || !sel.matches(b) || v.deadline <= now {
+                    continue;
+                }
+                if rows.len() == limit {
+                    more = true;
+                    break;
+                }
+                rows.push(SessionRow {
+                    proto: b.proto,
+                    v6: b.v6,
+                    v4: b.v4,
+                    remote: k.remote,
+                    prefix: b.prefix,
+                    tcp: (b.proto == Proto::Tcp).then_some(v.tcp),
+                    expires_in: v.deadline - now,
+                    inbound: v.inbound,
+                });
+            }
+            if more {
+                break;
+            }
+        }
+        rows.sort_by_key(|r| (r.proto.index(), r.v4, r.remote, r.v6));
+        (rows, more)
+    }
+
+    /// Removes the dynamic binding of pool transport address `v4` and
+    /// every session on it, as if they had expired at `now` (their
+    /// customer's counts released, a `removed` event for the mapping log).
+    /// Returns the binding and how many sessions went. A packet of the
+    /// flow afterwards makes a new binding, like any new flow.
+    pub fn remove_binding(
+        &self,
+        proto: Proto,
+        v4: TransportAddr4,
+        now: Secs,
+        events: &mut Vec<Event>,
+    ) -> Result<(BibRow, usize), RemoveError> {
+        let mut s = lock(&self.shards[usize::from(v4.port >> 1) & self.mask]);
+        let s = &mut *s;
+        let id = s.find4(proto, &v4).ok_or(RemoveError::NotFound)?;
+        let b = s.bibs[id as usize];
+        if b.is_static {
+            return Err(RemoveError::Static);
+        }
+        let row = BibRow {
+            proto,
+            v6: b.v6,
+            v4: b.v4,
+            sessions: b.sessions,
+            is_static: false,
+        };
+        let keys: Vec<SessionKey> = s.sessions.keys().filter(|k| k.bib == id).copied().collect();
+        for k in &keys {
+            self.remove_session(s, *k, now, events);
+        }
+        // A binding without sessions (none had been made yet) goes too.
+        if s.bibs[id as usize].live && s.find4(proto, &v4) == Some(id) {
+            s.unindex(id);
+            self.forget_displaced(proto, b.v6, b.v4);
+            events.push(Event {
+                at: now,
+                created: false,
+                proto,
+                v6: b.v6,
+                v4: b.v4,
+                is_static: false,
+            });
+        }
+        Ok((row, keys.len()))
+    }
+}

@@ -19,7 +19,7 @@ mod shard;
 mod statics;
 pub mod tcp;
 
-pub use census::{BibRow, Census};
+pub use census::{BibRow, Census, RemoveError, Select, SessionRow};
 use limits::Sources;
 pub use limits::{Offender, REFUSALS, SourceRow};
 pub use statics::check_statics;

@@ -1152,3 +1152,117 @@ fn o4_top_sources_by_sessions_and_by_rate() {
     assert_eq!(by_rate.len(), 1, "the first went quiet; {by_rate:?}");
     assert_eq!(by_rate[0].key.to_string(), "2001:db8:2::/64");
 }
+
+/// The control interface's listings pick by protocol, IPv6 range, pool
+/// address and port, stop at the limit and say that more matched.
+#[test]
+fn o6_listings_filter_and_stop_at_the_limit() {
+    let mut l = lab();
+    let mut ports = Vec::new();
+    for p in 0..10u16 {
+        ports.push(
+            l.out(0, Proto::Udp, t6(H1, 5000 + p), t4(SERVER, 53), 0)
+                .unwrap(),
+        );
+    }
+    l.out(0, Proto::Tcp, t6(OTHER_NET, 80), t4(SERVER, 443), SYN)
+        .unwrap();
+    l.out(0, Proto::Udp, t6(H1, 5000), t4(OTHER, 53), 0)
+        .unwrap();
+    let all = Select::default();
+    let (rows, more) = l.table.list_bindings(&all, 100);
+    assert_eq!((rows.len(), more), (11, false));
+    let (rows, more) = l.table.list_bindings(&all, 4);
+    assert_eq!((rows.len(), more), (4, true));
+    let udp = Select {
+        proto: Some(Proto::Udp),
+        ..all
+    };
+    assert_eq!(l.table.list_bindings(&udp, 100).0.len(), 10);
+    let net = Select {
+        v6: Some("2001:db8:2::/64".parse().unwrap()),
+        ..all
+    };
+    let (rows, _) = l.table.list_bindings(&net, 100);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].v6, t6(OTHER_NET, 80));
+    let one = Select {
+        v4: Some(ports[3].addr),
+        port: Some(ports[3].port),
+        ..udp
+    };
+    let (rows, _) = l.table.list_bindings(&one, 100);
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].v6, rows[0].sessions), (t6(H1, 5003), 1));
+    // Sessions: port 5000's binding has two (two remotes).
+    let first = Select {
+        port: Some(ports[0].port),
+        ..udp
+    };
+    let (s, more) = l.table.list_sessions(&first, 100, 10);
+    assert!(!more);
+    assert_eq!(s.len(), 2);
+    assert!(
+        s.iter()
+            .all(|r| r.v6 == t6(H1, 5000) && r.expires_in == 290)
+    );
+    let (s, _) = l.table.list_sessions(&net, 100, 10);
+    assert_eq!(s[0].tcp, Some(TcpState::V6Init));
+    assert_eq!(s[0].remote, t4(SERVER, 443));
+    // Expired sessions are not listed, swept or not.
+    assert!(l.table.list_sessions(&first, 100, 400).0.is_empty());
+}
+
+/// `nat64gw bib remove`: the binding and its sessions go, the customer's
+/// count with them, the mapping log hears of it; a static binding is the
+/// file's and stays; the flow's next packet makes a new binding.
+#[test]
+fn o6_a_removed_binding_takes_its_sessions_and_counts() {
+    let mut l = lab_with(limited(100, 0, 0), DEFAULT_RANGES, 8);
+    let v4 = l
+        .out(0, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+        .unwrap();
+    l.out(0, Proto::Udp, t6(H1, 5000), t4(OTHER, 53), 0)
+        .unwrap();
+    l.out(0, Proto::Udp, t6(H1, 5001), t4(OTHER, 53), 0)
+        .unwrap();
+    assert_eq!(l.table.sessions(), 3);
+    l.events.clear();
+    let (row, n) = l
+        .table
+        .remove_binding(Proto::Udp, v4, 5, &mut l.events)
+        .unwrap();
+    assert_eq!((row.v6, n), (t6(H1, 5000), 2));
+    assert_eq!(l.table.sessions(), 1);
+    assert_eq!(l.events.len(), 1);
+    assert!(!l.events[0].created && l.events[0].v4 == v4 && l.events[0].at == 5);
+    assert_eq!(l.table.list_bindings(&Select::default(), 10).0.len(), 1);
+    assert_eq!(
+        l.table.remove_binding(Proto::Udp, v4, 5, &mut l.events),
+        Err(RemoveError::NotFound)
+    );
+    assert_eq!(
+        l.table.remove_binding(Proto::Tcp, v4, 5, &mut l.events),
+        Err(RemoveError::NotFound),
+        "the protocol is part of the binding"
+    );
+    // The answer to the removed flow finds nothing; its next packet out
+    // makes a binding again.
+    assert_eq!(
+        l.inn(6, Proto::Udp, v4, t4(SERVER, 53), 0),
+        Err(DropReason::NoBinding)
+    );
+    l.out(7, Proto::Udp, t6(H1, 5000), t4(SERVER, 53), 0)
+        .unwrap();
+    assert_eq!(l.table.sessions(), 2);
+    // Static.
+    let st = t4(POOL1, 2000);
+    let mut ev = Vec::new();
+    l.table
+        .set_statics(0, &l.pool, &[(Proto::Tcp, t6(H2, 80), st)], &mut ev)
+        .unwrap();
+    assert_eq!(
+        l.table.remove_binding(Proto::Tcp, st, 8, &mut l.events),
+        Err(RemoveError::Static)
+    );
+}
