@@ -352,6 +352,8 @@ lab_down() {
 #   dns64_listen ("[2001:db8:1::1]:53")  dns64_allow ("2001:db8:1::/64", "::1/128")
 #   cache_size (unset)   timeout_ms (unset)
 #   dns64_metrics (127.0.0.1:9465; empty: no [dns64.metrics])
+#   nat64_control, dns64_control (nat64d.sock, dns64d.sock next to FILE: a
+#                        lab's own control sockets, never /run/nat64gw's)
 lab_gateway_config() {
   local file=$1 kv
   shift
@@ -361,6 +363,7 @@ lab_gateway_config() {
     [nat64_metrics]=127.0.0.1:9464 [limits]='' [pairing]='' [nat64_tail]=''
     [dns64]=yes [dns64_listen]="\"[$LAB_GW6]:53\"" [dns64_allow]='"2001:db8:1::/64", "::1/128"'
     [cache_size]='' [timeout_ms]='' [dns64_metrics]=127.0.0.1:9465
+    [nat64_control]="$(dirname "$file")/nat64d.sock" [dns64_control]="$(dirname "$file")/dns64d.sock"
   )
   for kv in "$@"; do
     [ -n "${c[${kv%%=*}]+set}" ] || { lab_log "lab_gateway_config: unknown key ${kv%%=*}"; return 1; }
@@ -378,6 +381,7 @@ lab_gateway_config() {
       [ -n "${c[static]}" ] && printf 'static = [\n  %s,\n]\n' "${c[static]}"
       printf '\n[nat64.metrics]\nlisten = "%s"\n' "${c[nat64_metrics]}"
       [ -n "${c[limits]}" ] && printf '\n[nat64.limits]\n%s\n' "${c[limits]}"
+      printf '\n[nat64.control]\nsocket = "%s"\n' "${c[nat64_control]}"
       [ -n "${c[nat64_tail]}" ] && printf '\n%s\n' "${c[nat64_tail]}"
     fi
     if [ "${c[dns64]}" = yes ]; then
@@ -385,6 +389,7 @@ lab_gateway_config() {
         "${c[dns64_listen]}" "$LAB_DNS4" "${c[dns64_allow]}"
       [ -n "${c[cache_size]}" ] && printf 'cache_size = %s\n' "${c[cache_size]}"
       [ -n "${c[timeout_ms]}" ] && printf 'timeout_ms = %s\n' "${c[timeout_ms]}"
+      printf '\n[dns64.control]\nsocket = "%s"\n' "${c[dns64_control]}"
       [ -n "${c[dns64_metrics]}" ] && printf '\n[dns64.metrics]\nlisten = "%s"\n' "${c[dns64_metrics]}"
     fi
   } >"$file"

@@ -33,10 +33,12 @@ pub const MAX_ROWS: usize = 1_000_000;
 /// Rows a listing returns when the request does not say.
 pub const DEFAULT_ROWS: usize = 1000;
 
-/// Where nat64d's socket is unless `[nat64.control] socket` says.
-pub const NAT64D_SOCKET: &str = "/run/nat64gw/nat64d.sock";
-/// Where dns64d's socket is unless `[dns64.control] socket` says.
-pub const DNS64D_SOCKET: &str = "/run/nat64gw/dns64d.sock";
+/// Where nat64d's socket is unless `[nat64.control] socket` says: in the
+/// unit's `RuntimeDirectory=nat64gw/nat64d`, which its service user owns.
+pub const NAT64D_SOCKET: &str = "/run/nat64gw/nat64d/control.sock";
+/// Where dns64d's socket is unless `[dns64.control] socket` says
+/// (`RuntimeDirectory=nat64gw/dns64d`).
+pub const DNS64D_SOCKET: &str = "/run/nat64gw/dns64d/control.sock";
 
 /// `[nat64.control]` and `[dns64.control]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

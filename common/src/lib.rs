@@ -10,6 +10,7 @@
 pub mod config;
 pub mod control;
 pub mod logging;
+pub mod manpage;
 pub mod metrics;
 pub mod prefix;
 pub mod special;

@@ -12,8 +12,8 @@ use common::control::Filter;
 /// check the gateway file.
 ///
 /// The sockets are found in the gateway file (`[nat64.control] socket`,
-/// `[dns64.control] socket`; by default /run/nat64gw/nat64d.sock and
-/// /run/nat64gw/dns64d.sock). Human tables by default; `--json` prints
+/// `[dns64.control] socket`; by default /run/nat64gw/nat64d/control.sock
+/// and /run/nat64gw/dns64d/control.sock). Human tables by default; `--json` prints
 /// the daemons' answers for scripts. Exit status 0 when every daemon asked
 /// answered, 1 otherwise.
 #[derive(Debug, Parser)]
@@ -92,6 +92,9 @@ pub(crate) enum Cmd {
         #[command(subcommand)]
         cmd: DnsCmd,
     },
+    /// Print the man page (made from these definitions) and exit.
+    #[command(hide = true)]
+    Man,
     /// Check the gateway file for both daemons at once (FILE, or the
     /// `--config` file): every error, with its line and key, and the
     /// warnings.

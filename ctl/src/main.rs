@@ -141,6 +141,7 @@ fn main() -> ExitCode {
         failed: false,
     };
     match &cli.cmd {
+        Cmd::Man => return common::manpage::print(<Cli as clap::CommandFactory>::command()),
         Cmd::Check { file } => return check::run(file.as_deref().unwrap_or(&cli.config)),
         Cmd::Status => both(&cli, &mut out, &Request::Status, |o, _, v| o.show(&v)),
         Cmd::Stats { nonzero } => both(&cli, &mut out, &Request::Stats, |_, _, v| {

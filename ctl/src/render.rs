@@ -17,6 +17,10 @@ pub(crate) fn text(v: &Value) -> String {
                     Value::Array(rows) if rows.iter().all(Value::is_object) => {
                         tables.push((k, rows));
                     }
+                    Value::Array(items) => {
+                        let items: Vec<String> = items.iter().map(scalar).collect();
+                        let _ = writeln!(out, "{k}: {}", items.join(", "));
+                    }
                     Value::Object(inner) if inner.values().all(is_scalar) => {
                         let parts: Vec<String> = inner
                             .iter()

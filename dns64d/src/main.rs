@@ -59,6 +59,9 @@ struct Args {
     /// `RUST_LOG` environment variable filters them (default `info`).
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     log_format: LogFormat,
+    /// Print the man page (made from these options) and exit.
+    #[arg(long, hide = true)]
+    man: bool,
 }
 
 pub(crate) type Srv = Server<Cached<Client>>;
@@ -111,6 +114,9 @@ fn resolver(d: &Dns64Config) -> Cached<Client> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.man {
+        return common::manpage::print(<Args as clap::CommandFactory>::command());
+    }
     logging::init(args.log_format);
     let f = match load(&args) {
         Ok(f) => f,

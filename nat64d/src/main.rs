@@ -53,6 +53,9 @@ struct Args {
     /// `RUST_LOG` environment variable filters them (default `info`).
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     log_format: LogFormat,
+    /// Print the man page (made from these options) and exit.
+    #[arg(long, hide = true)]
+    man: bool,
 }
 
 /// Loads and checks the file, with the command line's overrides applied.
@@ -85,6 +88,9 @@ fn apply(args: &Args, c: &mut Nat64Config) {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.man {
+        return common::manpage::print(<Args as clap::CommandFactory>::command());
+    }
     logging::init(args.log_format);
     let f = match load(&args) {
         Ok(f) => f,

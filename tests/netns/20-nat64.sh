@@ -431,6 +431,7 @@ t_nat64d_second_instance_and_foreign_tun_refused() {
   local second pid rc=0
   second=$LAB_DIR/gateway-second.toml
   cp "$LAB_DIR/gateway.toml" "$second"
+  own_sockets "$second" second
   lab_bg gw nat64d-second "$NAT64D" --config "$second"
   lab_wait 50 nat64d_gone "$second" ||
     { echo "the second nat64d is still running"; pkill -f -- "$NAT64D --config $second"; rc=1; }
@@ -441,6 +442,7 @@ t_nat64d_second_instance_and_foreign_tun_refused() {
   # A persistent TUN device of another name, refused, then adopted.
   lab_exec gw ip tuntap add dev nat64p mode tun multi_queue || return 1
   sed -e 's/^tun = .*/tun = "nat64p"/' -e 's/^listen = "127.0.0.1:9464"/listen = "127.0.0.1:9474"/' "$LAB_DIR/gateway.toml" >"$second"
+  own_sockets "$second" second
   lab_bg gw nat64d-persistent "$NAT64D" --config "$second"
   lab_wait 50 nat64d_gone "$second" || rc=1
   grep -q "a network device named nat64p exists already" "$LAB_DIR/nat64d-persistent.log" ||

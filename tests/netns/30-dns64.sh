@@ -102,6 +102,7 @@ t_dns64_failover_to_a_live_upstream() {
   sed -e 's/^upstreams = .*/upstreams = ["192.0.2.99:53", "192.0.2.53:53"]/' \
     -e 's/^listen = \["\[2001.*/listen = ["[2001:db8:1::1]:5353"]/' \
     -e '/^\[dns64.metrics\]/,$d' "$LAB_DIR/gateway.toml" >"$conf"
+  own_sockets "$conf" failover
   lab_bg gw dns64d-failover "$DNS64D" --config "$conf"
   lab_wait 30 dig6 -p 5353 +short ipv4only.arpa A >/dev/null || { cat "$LAB_DIR/dns64d-failover.log"; return 1; }
   expect "through the second upstream" "$(dig6 -p 5353 +time=4 twitter.test AAAA +short)" "64:ff9b::cb00:710a" || return 1
@@ -184,6 +185,7 @@ t_dns64_flood_with_a_dead_upstream_is_bounded() {
     -e 's/^listen = \["\[2001.*/listen = ["[2001:db8:1::1]:5354"]/' \
     -e 's/^timeout_ms = .*/timeout_ms = 500\nmax_inflight = 200/' \
     -e 's/^listen = "127.0.0.1:9465"/listen = "127.0.0.1:9466"/' "$LAB_DIR/gateway.toml" >"$conf"
+  own_sockets "$conf" flood
   lab_bg gw dns64d-flood "$DNS64D" --config "$conf"
   lab_wait 30 dig6 -p 5354 +short ipv4only.arpa A >/dev/null || { cat "$LAB_DIR/dns64d-flood.log"; return 1; }
   pid=$(pid_of_conf "$DNS64D" "$conf")
@@ -286,6 +288,7 @@ t_dns64_rfc2308_negative_answers_without_soa_are_not_cached() {
   sed -e "s/^upstreams = .*/upstreams = [\"$LAB_V4SERVER:5300\"]/" \
     -e 's/^listen = \["\[2001.*/listen = ["[2001:db8:1::1]:5355"]/' \
     -e '/^\[dns64.metrics\]/,$d' "$LAB_DIR/gateway.toml" >"$conf"
+  own_sockets "$conf" nosoa
   lab_bg gw dns64d-nosoa "$DNS64D" --config "$conf"
   lab_wait 30 dig6 -p 5355 +short ipv4only.arpa A >/dev/null || { cat "$LAB_DIR/dns64d-nosoa.log"; return 1; }
   for name in nodata.nosoa.test nx.nosoa.test; do
@@ -310,6 +313,7 @@ t_dns64_rfc6147_synthesis_for_some_clients_only() {
     -e 's/^allow_from = \["2001:db8:1::\/64", "::1\/128"\]/allow_from = ["2001:db8:1::\/64", "2001:db8:3::\/64", "::1\/128"]\nsynthesize_for = ["2001:db8:1::\/64", "::1\/128"]\na_query = "after_aaaa"/' \
     -e '/^\[dns64.metrics\]/,$d' "$LAB_DIR/gateway.toml" >"$conf"
   grep -q '^synthesize_for' "$conf" || { echo "the file was not rewritten:"; cat "$conf"; return 1; }
+  own_sockets "$conf" somefor
   lab_bg gw dns64d-somefor "$DNS64D" --config "$conf"
   lab_wait 30 dig6 -p 5356 +short ipv4only.arpa A >/dev/null || { cat "$LAB_DIR/dns64d-somefor.log"; return 1; }
   for round in 1 2; do

@@ -67,7 +67,15 @@ t_deploy_units_run_unprivileged() {
   chown "$uid:$uid" "$LAB_DIR/log-nat64d"
   chmod 0750 "$LAB_DIR/log-nat64d"
   nat64_config
-  sed "s|^mapping_log = .*|mapping_log = \"$LAB_DIR/log-nat64d/mappings.log\"|" "$LAB_DIR/gateway.toml" >"$DEPLOY_ETC/gateway.toml"
+  # The control sockets in directories the service user owns, as the
+  # units' RuntimeDirectory= makes them.
+  mkdir -p "$LAB_DIR/run-nat64d" "$LAB_DIR/run-dns64d"
+  chown "$uid:$uid" "$LAB_DIR/run-nat64d" "$LAB_DIR/run-dns64d"
+  chmod 0750 "$LAB_DIR/run-nat64d" "$LAB_DIR/run-dns64d"
+  sed -e "s|^mapping_log = .*|mapping_log = \"$LAB_DIR/log-nat64d/mappings.log\"|" \
+    -e "s|^socket = \".*/nat64d.sock\"|socket = \"$LAB_DIR/run-nat64d/control.sock\"|" \
+    -e "s|^socket = \".*/dns64d.sock\"|socket = \"$LAB_DIR/run-dns64d/control.sock\"|" \
+    "$LAB_DIR/gateway.toml" >"$DEPLOY_ETC/gateway.toml"
   chmod 0644 "$DEPLOY_ETC/gateway.toml"
   run_as_unit nat64d-unit nat64d.service "$uid"
   run_as_unit dns64d-unit dns64d.service "$uid"
@@ -85,6 +93,12 @@ t_deploy_units_run_unprivileged() {
   done
   grep -q " created tcp 2001:db8:1::2#" "$LAB_DIR/log-nat64d/mappings.log" || { echo "no mapping logged"; rc=1; }
   expect "mapping log owner" "$(stat -c %u "$LAB_DIR/log-nat64d/mappings.log")" "$uid" || rc=1
+  # The control sockets: the service user's, mode 0660; root's nat64gw
+  # reaches both daemons.
+  expect "nat64d's socket" "$(stat -c '%u %a' "$LAB_DIR/run-nat64d/control.sock")" "$uid 660" || rc=1
+  "$NAT64GW" --config "$DEPLOY_ETC/gateway.toml" status >"$LAB_DIR/deploy-status.txt" ||
+    { echo "nat64gw status failed"; cat "$LAB_DIR/deploy-status.txt"; rc=1; }
+  expect "daemons answering" "$(grep -c '^daemon: ' "$LAB_DIR/deploy-status.txt")" 2 || rc=1
   # SIGHUP (ExecReload) and SIGTERM (systemd's stop) work unprivileged.
   local pids
   pids=$(pgrep -f -- "--config $DEPLOY_ETC/gateway.toml" | tr '\n' ' ')

@@ -23,6 +23,7 @@ json_sha256() { "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["s
 
 NAT64D=${NAT64D:-$ROOT/target/debug/nat64d}
 DNS64D=${DNS64D:-$ROOT/target/debug/dns64d}
+NAT64GW=${NAT64GW:-$ROOT/target/debug/nat64gw}
 NAT64_METRICS=127.0.0.1:9464
 DNS64_METRICS=127.0.0.1:9465
 # 64:ff9b::/96 + an IPv4-only service address.
@@ -60,6 +61,10 @@ nat64_config() {
     nat64_metrics="$NAT64_METRICS" dns64_metrics="$DNS64_METRICS" \
     dns64_listen="\"[$LAB_GW6]:53\", \"[$LAB_GW6_2]:53\"" timeout_ms=500
 }
+
+# own_sockets FILE NAME: a copy of the gateway file for a second daemon
+# gets control sockets of its own (NAME in their file names).
+own_sockets() { sed -i -E "s,/(nat64d|dns64d)\.sock\",/\1-$2.sock\"," "$1"; }
 
 metric() {
   lab_exec gw "${CURL[@]}" "http://$NAT64_METRICS/metrics" | awk -v k="$1" '$1 == k {print $2}'
