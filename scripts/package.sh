@@ -25,7 +25,7 @@ for f in usr/bin/nat64d usr/bin/dns64d usr/bin/nat64gw \
   [ -e "$check/$f" ] || { echo "package.sh: $deb lacks /$f" >&2; exit 1; }
 done
 for b in nat64d dns64d nat64gw; do
-  if readelf -S "$check/usr/bin/$b" | grep -q '\.debug_'; then
+  if readelf -S "$check/usr/bin/$b" | grep -qE '\.(debug_info|symtab) '; then
     echo "package.sh: /usr/bin/$b is not stripped" >&2
     exit 1
   fi

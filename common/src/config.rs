@@ -152,7 +152,22 @@ pub enum ConfigError {
     /// The file was read but is not a valid configuration.
     #[error("{0}")]
     Invalid(Invalid),
+    /// Several problems, in the order found (each on its own line).
+    #[error("{}", lines(.0))]
+    Many(Vec<Invalid>),
 }
+
+/// Problems one per line.
+pub fn lines(problems: &[Invalid]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Most problems one file reports at once.
+pub const MAX_PROBLEMS: usize = 20;
 
 /// Where and why a configuration file is invalid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +201,7 @@ impl ConfigError {
     pub fn invalid(&self) -> Option<&Invalid> {
         match self {
             ConfigError::Invalid(invalid) => Some(invalid),
+            ConfigError::Many(all) => all.first(),
             ConfigError::Read { .. } => None,
         }
     }
@@ -206,7 +222,8 @@ impl Invalid {
     /// Fills in where the key is written in the file when a check after
     /// parsing found the problem (best effort: a `key = ` line of a
     /// `[table]`; a key inside an inline table or an array of tables keeps
-    /// no position).
+    /// no position). A required key that is not in the file at all is
+    /// said to be missing rather than empty.
     #[must_use]
     pub fn located(mut self) -> Self {
         if self.position.is_none()
@@ -214,8 +231,43 @@ impl Invalid {
             && let Ok(text) = std::fs::read_to_string(&self.file)
         {
             self.position = locate(&text, k);
+            if self.position.is_none()
+                && let Some(rest) = self.problem.strip_prefix("is empty")
+                && !present(&text, k)
+            {
+                self.problem = format!("is missing (required){rest}");
+            }
         }
         self
+    }
+}
+
+/// Whether the dotted `key` is written in the TOML `text` at all.
+fn present(text: &str, key: &str) -> bool {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return true;
+    };
+    let mut at = &table;
+    let mut parts = key.split('[').next().unwrap_or(key).split('.').peekable();
+    while let Some(p) = parts.next() {
+        match at.get(p) {
+            None => return false,
+            Some(toml::Value::Table(t)) if parts.peek().is_some() => at = t,
+            Some(_) => return parts.peek().is_none(),
+        }
+    }
+    true
+}
+
+impl Invalid {
+    /// The problem for `key` in `file`, position unknown yet.
+    pub fn at_key(file: &str, key: String, problem: String) -> Self {
+        Invalid {
+            file: file.to_owned(),
+            position: None,
+            key: Some(key),
+            problem,
+        }
     }
 }
 
@@ -261,12 +313,146 @@ pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigErr
         }
         invalid(at, None, problem)
     })?;
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.inner();
-        let (key, problem) = name_key(&path, inner.message());
-        invalid(position(text, inner), key, problem)
+    let first = match serde_path_to_error::deserialize(de) {
+        Ok(v) => return Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.inner();
+            let (key, problem) = name_key(&path, inner.message());
+            let problem = match (&key, text.parse::<toml::Table>()) {
+                (Some(k), Ok(table)) => with_value(&table, k, problem),
+                _ => problem,
+            };
+            Invalid {
+                file: file.to_owned(),
+                position: position(text, inner),
+                key,
+                problem,
+            }
+        }
+    };
+    Err(match more_problems::<T>(file, text, first) {
+        (_, mut all) if all.len() == 1 => ConfigError::Invalid(all.remove(0)),
+        (_, all) => ConfigError::Many(all),
     })
+}
+
+/// Like [`load`], but a key whose value is wrong does not stop the
+/// reading: it is left out (its default used) and its problem returned
+/// with the others, so that the checks after parsing can run on the rest
+/// and every problem of the file be reported at once. A file that does
+/// not read or is not TOML is still an error.
+pub fn load_lenient<T: DeserializeOwned>(path: &Path) -> Result<(T, Vec<Invalid>), ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    let e = match parse::<T>(&file, &text) {
+        Ok(v) => return Ok((v, Vec::new())),
+        Err(e) => e,
+    };
+    let first = match &e {
+        ConfigError::Invalid(i) if i.key.is_some() => i.clone(),
+        ConfigError::Many(all) => all[0].clone(),
+        _ => return Err(e),
+    };
+    match more_problems::<T>(&file, &text, first) {
+        (Some(v), all) => Ok((v, all)),
+        (None, _) => Err(e),
+    }
+}
+
+/// The problems found while parsing and those the checks after parsing
+/// found, each located in its file ([`Invalid::located`]), leaving out the
+/// latter for keys the former took out (they stood at their defaults).
+pub fn combine(parsed: Vec<Invalid>, checked: Vec<Invalid>) -> Vec<Invalid> {
+    let taken: Vec<String> = parsed
+        .iter()
+        .filter_map(|p| p.key.as_deref())
+        .map(|k| k.split('[').next().unwrap_or(k).to_owned())
+        .collect();
+    let under = |k: &str, t: &str| {
+        k == t
+            || k.strip_prefix(t)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    };
+    let mut all = parsed;
+    all.extend(checked.into_iter().filter(|c| {
+        let k = c.key.as_deref().unwrap_or_default();
+        !taken.iter().any(|t| under(k, t))
+    }));
+    all.into_iter().map(Invalid::located).collect()
+}
+
+/// [`combine`], one problem per line; `Ok` when there are none.
+pub fn report_all(parsed: Vec<Invalid>, checked: Vec<Invalid>) -> Result<(), String> {
+    let all = combine(parsed, checked);
+    if all.is_empty() {
+        Ok(())
+    } else {
+        Err(lines(&all))
+    }
+}
+
+/// After the first problem, the others: the offending key is taken out
+/// of the file's table and the rest deserialized again, up to
+/// [`MAX_PROBLEMS`] (a key in an array takes the whole array out, so each
+/// array reports its first problem only).
+fn more_problems<T: DeserializeOwned>(
+    file: &str,
+    text: &str,
+    first: Invalid,
+) -> (Option<T>, Vec<Invalid>) {
+    let mut all = vec![first];
+    let Ok(mut table) = text.parse::<toml::Table>() else {
+        return (None, all);
+    };
+    while all.len() < MAX_PROBLEMS {
+        let Some(key) = all.last().and_then(|p| p.key.clone()) else {
+            break;
+        };
+        if !remove(&mut table, &key) {
+            break;
+        }
+        match serde_path_to_error::deserialize::<_, T>(toml::Value::Table(table.clone())) {
+            Ok(v) => return (Some(v), all),
+            Err(e) => {
+                let path = e.path().to_string();
+                let (key, problem) = name_key(&path, e.inner().message());
+                let problem = match &key {
+                    Some(k) => with_value(&table, k, problem),
+                    None => problem,
+                };
+                let position = key.as_deref().and_then(|k| locate(text, k));
+                all.push(Invalid {
+                    file: file.to_owned(),
+                    position,
+                    key,
+                    problem,
+                });
+            }
+        }
+    }
+    (None, all)
+}
+
+/// Takes the dotted `key` (up to its first `[`) out of `table`; whether
+/// it was there.
+fn remove(table: &mut toml::Table, key: &str) -> bool {
+    let key = key.split('[').next().unwrap_or(key);
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let Some(last) = parts.pop() else {
+        return false;
+    };
+    let mut at = table;
+    for p in parts {
+        match at.get_mut(p) {
+            Some(toml::Value::Table(t)) => at = t,
+            _ => return false,
+        }
+    }
+    at.remove(last).is_some()
 }
 
 /// 1-based line and column of a TOML error's span.
@@ -295,6 +481,43 @@ fn name_key(path: &str, message: &str) -> (Option<String>, String) {
         return (key, problem);
     }
     (key, plain_types(message))
+}
+
+/// An address that does not parse: the value written and the forms an
+/// address takes, instead of the parser's bare "invalid IP address syntax".
+fn with_value(table: &toml::Table, key: &str, problem: String) -> String {
+    if !problem.contains("address syntax") {
+        return problem;
+    }
+    let Some(v) = value_at(table, key) else {
+        return problem;
+    };
+    let shown = match v {
+        toml::Value::String(s) => format!("`{s}`"),
+        other => format!("`{other:?}`"),
+    };
+    format!(
+        "{shown} is not an address in the form this key takes: IPv4 `192.0.2.1`, IPv6 \
+         `2001:db8::1`; a prefix adds `/LENGTH` (`198.51.100.0/28`); with a port, \
+         `192.0.2.53:53` or `[2001:db8::53]:53`"
+    )
+}
+
+/// The value at dotted `key` (with `[i]` indexes) in `table`.
+fn value_at<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let mut at: Option<&toml::Value> = None;
+    for part in key.split('.') {
+        let (name, indexes) = part.split_once('[').map_or((part, ""), |(n, i)| (n, i));
+        at = Some(match at {
+            None => table.get(name)?,
+            Some(v) => v.as_table()?.get(name)?,
+        });
+        for i in indexes.split('[').filter(|x| !x.is_empty()) {
+            let i: usize = i.trim_end_matches(']').parse().ok()?;
+            at = at?.as_array()?.get(i);
+        }
+    }
+    at
 }
 
 /// The key written at 1-based `(line, column)` of `text`.
@@ -506,5 +729,94 @@ mod tests {
             cfg.prefix.summary(),
             "prefixes: 64:ff9b::/96 (well-known), 64:ff9b:1::/48 (local-use, RFC 8215); allow_non_global = false"
         );
+    }
+
+    /// Every problem of the file at once, each with its line and key, not
+    /// only the first (up to MAX_PROBLEMS).
+    #[test]
+    fn o1_every_problem_is_reported_at_once() {
+        let text = "[prefix]\nprefixes = [\"64:ff9b::/95\"]\nallow_non_global = 3\nbogus = 1\n";
+        let e = parse::<GatewayFile>("g.toml", text).unwrap_err();
+        let ConfigError::Many(all) = &e else {
+            panic!("one problem only: {e}")
+        };
+        let keys: Vec<_> = all
+            .iter()
+            .map(|p| p.key.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(keys.len(), 3, "{e}");
+        for k in ["prefix.prefixes", "prefix.allow_non_global", "prefix.bogus"] {
+            assert!(keys.iter().any(|x| x.starts_with(k)), "{k} not in {keys:?}");
+        }
+        assert!(all.iter().all(|p| p.position.is_some()), "{e}");
+        assert_eq!(e.to_string().lines().count(), 3);
+        // One problem: as before.
+        let e = parse::<GatewayFile>("g.toml", "[prefix]\nbogus = 1\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid(_)), "{e}");
+    }
+
+    #[test]
+    fn o1_a_required_key_left_out_is_missing_not_empty() {
+        let dir = std::env::temp_dir().join(format!("nat64gw-missing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("g.toml");
+        std::fs::write(&f, "[nat64]\ntun = \"x\"\n").unwrap();
+        let file = f.display().to_string();
+        let empty = "is empty: list the pool".to_string();
+        let p = Invalid::at_key(&file, "nat64.pool4".into(), empty.clone()).located();
+        assert_eq!(p.problem, "is missing (required): list the pool");
+        std::fs::write(&f, "[nat64]\npool4 = []\n").unwrap();
+        let p = Invalid::at_key(&file, "nat64.pool4".into(), empty.clone()).located();
+        assert_eq!(
+            (p.problem.as_str(), p.position),
+            (empty.as_str(), Some((2, 1)))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A lenient load leaves a bad key out and goes on, so the checks
+    /// after parsing run too; an address error shows the value and the
+    /// forms an address takes.
+    #[test]
+    fn o1_lenient_load_and_address_errors_with_their_value() {
+        let dir = std::env::temp_dir().join(format!("nat64gw-lenient-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("g.toml");
+        std::fs::write(
+            &f,
+            "[prefix]\nallow_non_global = 7\n[nat64]\npool4 = [\"nope\"]\n",
+        )
+        .unwrap();
+        let (g, problems): (GatewayFile, _) = load_lenient(&f).unwrap();
+        assert!(
+            !g.prefix.allow_non_global,
+            "the bad key stands at its default"
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let t: toml::Table = "a = [\"x\", \"nope\"]\n[b]\nc = 5\n".parse().unwrap();
+        assert_eq!(value_at(&t, "a[1]").and_then(|v| v.as_str()), Some("nope"));
+        assert_eq!(
+            value_at(&t, "b.c").and_then(toml::Value::as_integer),
+            Some(5)
+        );
+        let p = with_value(&t, "a[1]", "invalid IP address syntax".into());
+        assert!(
+            p.starts_with("`nope` is not an address") && p.contains("198.51.100.0/28"),
+            "{p}"
+        );
+        // Checks after parsing on a key parsing took out are not repeated.
+        let parsed = vec![Invalid::at_key(
+            "g.toml",
+            "nat64.pool4[0]".into(),
+            "bad".into(),
+        )];
+        let checked = vec![
+            Invalid::at_key("g.toml", "nat64.pool4".into(), "is empty".into()),
+            Invalid::at_key("g.toml", "nat64.pool4x".into(), "other".into()),
+        ];
+        let all = combine(parsed, checked);
+        let keys: Vec<_> = all.iter().filter_map(|p| p.key.as_deref()).collect();
+        assert_eq!(keys, ["nat64.pool4[0]", "nat64.pool4x"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -30,7 +30,9 @@ pub(crate) fn run(file: &Path) -> ExitCode {
         }
         Err(e) => {
             ok = false;
-            println!("nat64d: {e}");
+            for line in e.lines() {
+                println!("nat64d: {line}");
+            }
         }
     }
     match dns64d::config::load(file) {
@@ -53,7 +55,9 @@ pub(crate) fn run(file: &Path) -> ExitCode {
         }
         Err(e) => {
             ok = false;
-            println!("dns64d: {e}");
+            for line in e.to_string().lines() {
+                println!("dns64d: {line}");
+            }
         }
     }
     if ok {
@@ -64,9 +68,9 @@ pub(crate) fn run(file: &Path) -> ExitCode {
 }
 
 fn load_nat64(file: &Path) -> Result<nat64d::config::File, String> {
-    let f: nat64d::config::File = common::config::load(file).map_err(|e| e.to_string())?;
-    f.nat64
-        .validate(&file.display().to_string(), &f.prefix)
-        .map_err(|e| e.located().to_string())?;
+    let (f, parsed): (nat64d::config::File, _) =
+        common::config::load_lenient(file).map_err(|e| e.to_string())?;
+    let checked = f.nat64.validate_all(&file.display().to_string(), &f.prefix);
+    common::config::report_all(parsed, checked)?;
     Ok(f)
 }

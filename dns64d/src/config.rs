@@ -173,8 +173,10 @@ impl Dns64Config {
         }
     }
 
-    /// The checks that span keys. `file` names the file in the error.
-    pub fn validate(&self, file: &str, prefix: &PrefixConfig) -> Result<(), Invalid> {
+    /// The checks that span keys, every problem found (`file` names the
+    /// file in each).
+    pub fn validate_all(&self, file: &str, prefix: &PrefixConfig) -> Vec<Invalid> {
+        let mut errs = Vec::new();
         let err = |key: &str, problem: String| Invalid {
             file: file.to_owned(),
             position: None,
@@ -182,7 +184,7 @@ impl Dns64Config {
             problem,
         };
         if let Err(e) = self.control.check() {
-            return Err(err("control.socket", e));
+            errs.push(err("control.socket", e));
         }
         for (key, v, max) in [
             ("max_inflight", self.max_inflight, 1_000_000),
@@ -194,11 +196,11 @@ impl Dns64Config {
             ),
         ] {
             if v == 0 || v > max {
-                return Err(err(key, format!("{v} is outside 1..={max}")));
+                errs.push(err(key, format!("{v} is outside 1..={max}")));
             }
         }
         if self.listen.is_empty() {
-            return Err(err(
+            errs.push(err(
                 "listen",
                 "is empty, so dns64d would answer nobody; give addresses such as [\"[::]:53\"]"
                     .into(),
@@ -206,31 +208,31 @@ impl Dns64Config {
         }
         for (i, a) in self.listen.iter().enumerate() {
             if self.listen[..i].contains(a) {
-                return Err(err(&format!("listen[{i}]"), format!("{a} is listed twice")));
+                errs.push(err(&format!("listen[{i}]"), format!("{a} is listed twice")));
             }
         }
         if self.upstreams.is_empty() {
-            return Err(err(
+            errs.push(err(
                 "upstreams",
                 "is empty; give at least one resolver, such as [\"192.0.2.53:53\"]".into(),
             ));
         }
         for (i, u) in self.upstreams.iter().enumerate() {
             if u.ip().is_unspecified() || u.port() == 0 {
-                return Err(err(
+                errs.push(err(
                     &format!("upstreams[{i}]"),
                     format!("{u} is not an address a query can be sent to"),
                 ));
             }
             if self.listen.contains(u) {
-                return Err(err(
+                errs.push(err(
                     &format!("upstreams[{i}]"),
                     format!("{u} is also a listen address: dns64d would ask itself"),
                 ));
             }
         }
         if self.allow_from.is_empty() {
-            return Err(err(
+            errs.push(err(
                 "allow_from",
                 "is empty, so every client would be refused; list your hosts' prefixes, such \
                  as [\"2001:db8:1::/64\", \"::1/128\"] (an open resolver is [\"::/0\", \
@@ -240,7 +242,7 @@ impl Dns64Config {
         }
         for (i, n) in self.synthesize_for.iter().enumerate() {
             if n.addr() != n.network() {
-                return Err(err(
+                errs.push(err(
                     &format!("synthesize_for[{i}]"),
                     format!(
                         "`{n}` has bits set after the first {}; did you mean `{}`?",
@@ -254,33 +256,33 @@ impl Dns64Config {
                 .iter()
                 .any(|a| a.contains(&n.network()) && a.prefix_len() <= n.prefix_len())
             {
-                return Err(err(
+                errs.push(err(
                     &format!("synthesize_for[{i}]"),
                     format!("`{n}` is not inside allow_from: those clients are refused anyway"),
                 ));
             }
         }
         if self.cache_size > MAX_CACHE_SIZE {
-            return Err(err(
+            errs.push(err(
                 "cache_size",
                 format!("{} is more than {MAX_CACHE_SIZE}", self.cache_size),
             ));
         }
         if !(10..=30_000).contains(&self.timeout_ms) {
-            return Err(err(
+            errs.push(err(
                 "timeout_ms",
                 format!("{} is outside 10–30000 milliseconds", self.timeout_ms),
             ));
         }
         for (i, p) in self.prefix_ipv4.iter().enumerate() {
             if !prefix.prefixes.iter().any(|q| q == &p.prefix) {
-                return Err(err(
+                errs.push(err(
                     &format!("prefix_ipv4[{i}].prefix"),
                     format!("{} is not one of `prefix.prefixes`", p.prefix),
                 ));
             }
             if p.ipv4.is_empty() {
-                return Err(err(
+                errs.push(err(
                     &format!("prefix_ipv4[{i}].ipv4"),
                     "is empty, so the prefix would synthesise nothing; remove the prefix \
                      from `prefix.prefixes` instead"
@@ -288,13 +290,21 @@ impl Dns64Config {
                 ));
             }
             if self.prefix_ipv4[..i].iter().any(|q| q.prefix == p.prefix) {
-                return Err(err(
+                errs.push(err(
                     &format!("prefix_ipv4[{i}].prefix"),
                     format!("{} is listed twice", p.prefix),
                 ));
             }
         }
-        Ok(())
+        errs
+    }
+
+    /// The first problem [`Self::validate_all`] finds.
+    pub fn validate(&self, file: &str, prefix: &PrefixConfig) -> Result<(), Invalid> {
+        self.validate_all(file, prefix)
+            .into_iter()
+            .next()
+            .map_or(Ok(()), Err)
     }
 
     /// An upstream from the documentation (the example file's
@@ -377,13 +387,16 @@ pub fn keep_restart_only(running: &File, new: &mut File) -> Vec<&'static str> {
     changed
 }
 
-/// Reads and checks the gateway file at `path`.
+/// Reads and checks the gateway file at `path`: every problem found.
 pub fn load(path: &std::path::Path) -> Result<File, common::config::ConfigError> {
-    let f: File = common::config::load(path)?;
-    f.dns64
-        .validate(&path.display().to_string(), &f.prefix)
-        .map_err(|e| common::config::ConfigError::Invalid(e.located()))?;
-    Ok(f)
+    let (f, parsed): (File, _) = common::config::load_lenient(path)?;
+    let checked = f.dns64.validate_all(&path.display().to_string(), &f.prefix);
+    let mut all = common::config::combine(parsed, checked);
+    match all.len() {
+        0 => Ok(f),
+        1 => Err(common::config::ConfigError::Invalid(all.remove(0))),
+        _ => Err(common::config::ConfigError::Many(all)),
+    }
 }
 
 #[cfg(test)]

@@ -68,7 +68,8 @@ pub(crate) type Srv = Server<Cached<Client>>;
 
 /// Reads the file and applies the flag overrides, then checks the result.
 fn load(args: &Args) -> Result<File, String> {
-    let mut f = dns64d::config::load(&args.config).map_err(|e| e.to_string())?;
+    let (mut f, parsed): (File, _) =
+        common::config::load_lenient(&args.config).map_err(|e| e.to_string())?;
     if !args.listen.is_empty() {
         f.dns64.listen.clone_from(&args.listen);
     }
@@ -78,9 +79,10 @@ fn load(args: &Args) -> Result<File, String> {
     if args.metrics_listen.is_some() {
         f.dns64.metrics.listen = args.metrics_listen;
     }
-    f.dns64
-        .validate(&args.config.display().to_string(), &f.prefix)
-        .map_err(|e| e.located().to_string())?;
+    let checked = f
+        .dns64
+        .validate_all(&args.config.display().to_string(), &f.prefix);
+    common::config::report_all(parsed, checked)?;
     Ok(f)
 }
 

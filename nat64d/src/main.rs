@@ -60,11 +60,13 @@ struct Args {
 
 /// Loads and checks the file, with the command line's overrides applied.
 fn load(args: &Args) -> Result<File, String> {
-    let mut f: File = common::config::load(&args.config).map_err(|e| e.to_string())?;
+    let (mut f, parsed): (File, _) =
+        common::config::load_lenient(&args.config).map_err(|e| e.to_string())?;
     apply(args, &mut f.nat64);
-    f.nat64
-        .validate(&args.config.display().to_string(), &f.prefix)
-        .map_err(|e| e.located().to_string())?;
+    let checked = f
+        .nat64
+        .validate_all(&args.config.display().to_string(), &f.prefix);
+    common::config::report_all(parsed, checked)?;
     Ok(f)
 }
 

@@ -302,8 +302,10 @@ pub const MAX_POOL_ADDRESSES: usize = 65536;
 pub const MAX_SESSIONS: usize = 100_000_000;
 
 impl Nat64Config {
-    /// The checks that span keys. `file` names the file in the error.
-    pub fn validate(&self, file: &str, prefix: &PrefixConfig) -> Result<(), Invalid> {
+    /// The checks that span keys, every problem found (`file` names the
+    /// file in each).
+    pub fn validate_all(&self, file: &str, prefix: &PrefixConfig) -> Vec<Invalid> {
+        let mut errs = Vec::new();
         let err = |key: &str, problem: String| Invalid {
             file: file.to_owned(),
             position: None,
@@ -311,10 +313,10 @@ impl Nat64Config {
             problem,
         };
         if let Err(e) = self.control.check() {
-            return Err(err("control.socket", e));
+            errs.push(err("control.socket", e));
         }
         if self.allow_from.is_empty() {
-            return Err(err(
+            errs.push(err(
                 "allow_from",
                 "is empty, so no host could use the translator; list the IPv6 prefixes of \
                  your hosts, such as [\"2001:db8:1::/64\"] (an open translator is \
@@ -323,7 +325,7 @@ impl Nat64Config {
             ));
         }
         if self.pool4.is_empty() {
-            return Err(err(
+            errs.push(err(
                 "pool4",
                 "is empty: list the IPv4 addresses or prefixes routed to this gateway, \
                  such as [\"198.51.100.0/28\"]"
@@ -332,7 +334,7 @@ impl Nat64Config {
         }
         for (i, p) in self.pool4.iter().enumerate() {
             if p.addr() != p.network() {
-                return Err(err(
+                errs.push(err(
                     &format!("pool4[{i}]"),
                     format!(
                         "`{p}` has bits set after the first {} (host bits); did you mean `{}`? \
@@ -345,7 +347,7 @@ impl Nat64Config {
         }
         for (i, p) in self.pool4.iter().enumerate() {
             if let Some(r) = common::special::never_translated_v4(*p) {
-                return Err(err(
+                errs.push(err(
                     &format!("pool4[{i}]"),
                     format!(
                         "`{p}` overlaps {} ({}, {}): no IPv4 host could send replies to it; \
@@ -361,7 +363,7 @@ impl Nat64Config {
             .map(|p| 1usize << (32 - p.prefix_len()))
             .sum();
         if n > MAX_POOL_ADDRESSES {
-            return Err(err(
+            errs.push(err(
                 "pool4",
                 format!("holds {n} addresses; at most {MAX_POOL_ADDRESSES} (a /16)"),
             ));
@@ -369,12 +371,12 @@ impl Nat64Config {
         for (i, a) in self.pool4.iter().enumerate() {
             for b in &self.pool4[..i] {
                 if a.contains(&b.network()) || b.contains(&a.network()) {
-                    return Err(err(&format!("pool4[{i}]"), format!("`{a}` overlaps `{b}`")));
+                    errs.push(err(&format!("pool4[{i}]"), format!("`{a}` overlaps `{b}`")));
                 }
             }
         }
         if self.tun.is_empty() || self.tun.len() > 15 || self.tun.contains(['/', ' ']) {
-            return Err(err(
+            errs.push(err(
                 "tun",
                 format!(
                     "`{}` is not an interface name (1-15 characters, no '/' or space)",
@@ -383,7 +385,7 @@ impl Nat64Config {
             ));
         }
         if self.max_sessions == 0 || self.max_sessions > MAX_SESSIONS {
-            return Err(err(
+            errs.push(err(
                 "max_sessions",
                 format!(
                     "{} is outside 1..={MAX_SESSIONS} (each session costs up to about 190 bytes: \
@@ -394,7 +396,7 @@ impl Nat64Config {
         }
         for (name, r) in [("tcp", self.ports.tcp.0), ("udp", self.ports.udp.0)] {
             if r.first == 0 {
-                return Err(err(
+                errs.push(err(
                     &format!("ports.{name}"),
                     format!(
                         "`{}-{}` includes port 0, which no {} packet may carry; start at 1 or \
@@ -407,7 +409,7 @@ impl Nat64Config {
             }
         }
         if self.mtu < MIN_IPV4_MTU {
-            return Err(err(
+            errs.push(err(
                 "mtu",
                 format!(
                     "{} is below {MIN_IPV4_MTU}, the smallest MTU an IPv4 link may have \
@@ -417,13 +419,13 @@ impl Nat64Config {
             ));
         }
         if self.ipv6_mtu < 1280 {
-            return Err(err(
+            errs.push(err(
                 "ipv6_mtu",
                 format!("{} is below 1280, the IPv6 minimum MTU", self.ipv6_mtu),
             ));
         }
         if self.timeouts.udp < UDP_MIN {
-            return Err(err(
+            errs.push(err(
                 "timeouts.udp",
                 format!(
                     "{} s is below {UDP_MIN} s, the RFC 6146 §4 minimum",
@@ -441,18 +443,18 @@ impl Nat64Config {
             ),
         ] {
             if v == 0 {
-                return Err(err(k, "must be at least 1 second".into()));
+                errs.push(err(k, "must be at least 1 second".into()));
             }
         }
         for (i, s) in self.statics.iter().enumerate() {
             if !self.pool4.iter().any(|p| p.contains(s.ipv4.ip())) {
-                return Err(err(
+                errs.push(err(
                     &format!("static[{i}].ipv4"),
                     format!("{} is not in pool4", s.ipv4.ip()),
                 ));
             }
             if !self.allow_from.iter().any(|p| p.contains(s.ipv6.ip())) {
-                return Err(err(
+                errs.push(err(
                     &format!("static[{i}].ipv6"),
                     format!(
                         "{} is outside allow_from, so its replies would be refused",
@@ -462,20 +464,28 @@ impl Nat64Config {
             }
         }
         if let Err((i, e)) = check_statics(&self.statics()) {
-            return Err(err(&format!("static[{i}]"), e));
+            errs.push(err(&format!("static[{i}]"), e));
         }
         if let Err((k, problem)) = self.check_limits() {
-            return Err(err(&k, problem));
+            errs.push(err(&k, problem));
         }
         if let Some(own) = self.own_ipv6
             && prefix.extract(own).is_none()
         {
-            return Err(err(
+            errs.push(err(
                 "own_ipv6",
                 format!("{own} is in none of the prefixes; IPv6 hosts route only those here"),
             ));
         }
-        Ok(())
+        errs
+    }
+
+    /// The first problem [`Self::validate_all`] finds.
+    pub fn validate(&self, file: &str, prefix: &PrefixConfig) -> Result<(), Invalid> {
+        self.validate_all(file, prefix)
+            .into_iter()
+            .next()
+            .map_or(Ok(()), Err)
     }
 
     /// The TUN device's MTU: `mtu`, but never below 1280, since the device
