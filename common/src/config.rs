@@ -17,6 +17,10 @@ use serde::de::DeserializeOwned;
 use crate::prefix::{Nat64Prefix, PrefixKind, WELL_KNOWN_PREFIX, extract};
 use crate::special::{Embeddable, embeddable};
 
+mod problems;
+pub use problems::{combine, load_lenient, report_all};
+use problems::{more_problems, present, with_value};
+
 /// The whole gateway file, as one daemon sees it: `N` is the type of the
 /// `[nat64]` section, `D` that of `[dns64]`. A daemon passes its own section
 /// type for its own section and [`toml::Table`] for the other one.
@@ -242,23 +246,6 @@ impl Invalid {
     }
 }
 
-/// Whether the dotted `key` is written in the TOML `text` at all.
-fn present(text: &str, key: &str) -> bool {
-    let Ok(table) = text.parse::<toml::Table>() else {
-        return true;
-    };
-    let mut at = &table;
-    let mut parts = key.split('[').next().unwrap_or(key).split('.').peekable();
-    while let Some(p) = parts.next() {
-        match at.get(p) {
-            None => return false,
-            Some(toml::Value::Table(t)) if parts.peek().is_some() => at = t,
-            Some(_) => return parts.peek().is_none(),
-        }
-    }
-    true
-}
-
 impl Invalid {
     /// The problem for `key` in `file`, position unknown yet.
     pub fn at_key(file: &str, key: String, problem: String) -> Self {
@@ -337,124 +324,6 @@ pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigErr
     })
 }
 
-/// Like [`load`], but a key whose value is wrong does not stop the
-/// reading: it is left out (its default used) and its problem returned
-/// with the others, so that the checks after parsing can run on the rest
-/// and every problem of the file be reported at once. A file that does
-/// not read or is not TOML is still an error.
-pub fn load_lenient<T: DeserializeOwned>(path: &Path) -> Result<(T, Vec<Invalid>), ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        file: file.clone(),
-        source,
-    })?;
-    let e = match parse::<T>(&file, &text) {
-        Ok(v) => return Ok((v, Vec::new())),
-        Err(e) => e,
-    };
-    let first = match &e {
-        ConfigError::Invalid(i) if i.key.is_some() => i.clone(),
-        ConfigError::Many(all) => all[0].clone(),
-        _ => return Err(e),
-    };
-    match more_problems::<T>(&file, &text, first) {
-        (Some(v), all) => Ok((v, all)),
-        (None, _) => Err(e),
-    }
-}
-
-/// The problems found while parsing and those the checks after parsing
-/// found, each located in its file ([`Invalid::located`]), leaving out the
-/// latter for keys the former took out (they stood at their defaults).
-pub fn combine(parsed: Vec<Invalid>, checked: Vec<Invalid>) -> Vec<Invalid> {
-    let taken: Vec<String> = parsed
-        .iter()
-        .filter_map(|p| p.key.as_deref())
-        .map(|k| k.split('[').next().unwrap_or(k).to_owned())
-        .collect();
-    let under = |k: &str, t: &str| {
-        k == t
-            || k.strip_prefix(t)
-                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
-    };
-    let mut all = parsed;
-    all.extend(checked.into_iter().filter(|c| {
-        let k = c.key.as_deref().unwrap_or_default();
-        !taken.iter().any(|t| under(k, t))
-    }));
-    all.into_iter().map(Invalid::located).collect()
-}
-
-/// [`combine`], one problem per line; `Ok` when there are none.
-pub fn report_all(parsed: Vec<Invalid>, checked: Vec<Invalid>) -> Result<(), String> {
-    let all = combine(parsed, checked);
-    if all.is_empty() {
-        Ok(())
-    } else {
-        Err(lines(&all))
-    }
-}
-
-/// After the first problem, the others: the offending key is taken out
-/// of the file's table and the rest deserialized again, up to
-/// [`MAX_PROBLEMS`] (a key in an array takes the whole array out, so each
-/// array reports its first problem only).
-fn more_problems<T: DeserializeOwned>(
-    file: &str,
-    text: &str,
-    first: Invalid,
-) -> (Option<T>, Vec<Invalid>) {
-    let mut all = vec![first];
-    let Ok(mut table) = text.parse::<toml::Table>() else {
-        return (None, all);
-    };
-    while all.len() < MAX_PROBLEMS {
-        let Some(key) = all.last().and_then(|p| p.key.clone()) else {
-            break;
-        };
-        if !remove(&mut table, &key) {
-            break;
-        }
-        match serde_path_to_error::deserialize::<_, T>(toml::Value::Table(table.clone())) {
-            Ok(v) => return (Some(v), all),
-            Err(e) => {
-                let path = e.path().to_string();
-                let (key, problem) = name_key(&path, e.inner().message());
-                let problem = match &key {
-                    Some(k) => with_value(&table, k, problem),
-                    None => problem,
-                };
-                let position = key.as_deref().and_then(|k| locate(text, k));
-                all.push(Invalid {
-                    file: file.to_owned(),
-                    position,
-                    key,
-                    problem,
-                });
-            }
-        }
-    }
-    (None, all)
-}
-
-/// Takes the dotted `key` (up to its first `[`) out of `table`; whether
-/// it was there.
-fn remove(table: &mut toml::Table, key: &str) -> bool {
-    let key = key.split('[').next().unwrap_or(key);
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let Some(last) = parts.pop() else {
-        return false;
-    };
-    let mut at = table;
-    for p in parts {
-        match at.get_mut(p) {
-            Some(toml::Value::Table(t)) => at = t,
-            _ => return false,
-        }
-    }
-    at.remove(last).is_some()
-}
-
 /// 1-based line and column of a TOML error's span.
 fn position(text: &str, err: &toml::de::Error) -> Option<(usize, usize)> {
     let offset = err.span()?.start.min(text.len());
@@ -481,43 +350,6 @@ fn name_key(path: &str, message: &str) -> (Option<String>, String) {
         return (key, problem);
     }
     (key, plain_types(message))
-}
-
-/// An address that does not parse: the value written and the forms an
-/// address takes, instead of the parser's bare "invalid IP address syntax".
-fn with_value(table: &toml::Table, key: &str, problem: String) -> String {
-    if !problem.contains("address syntax") {
-        return problem;
-    }
-    let Some(v) = value_at(table, key) else {
-        return problem;
-    };
-    let shown = match v {
-        toml::Value::String(s) => format!("`{s}`"),
-        other => format!("`{other:?}`"),
-    };
-    format!(
-        "{shown} is not an address in the form this key takes: IPv4 `192.0.2.1`, IPv6 \
-         `2001:db8::1`; a prefix adds `/LENGTH` (`198.51.100.0/28`); with a port, \
-         `192.0.2.53:53` or `[2001:db8::53]:53`"
-    )
-}
-
-/// The value at dotted `key` (with `[i]` indexes) in `table`.
-fn value_at<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
-    let mut at: Option<&toml::Value> = None;
-    for part in key.split('.') {
-        let (name, indexes) = part.split_once('[').map_or((part, ""), |(n, i)| (n, i));
-        at = Some(match at {
-            None => table.get(name)?,
-            Some(v) => v.as_table()?.get(name)?,
-        });
-        for i in indexes.split('[').filter(|x| !x.is_empty()) {
-            let i: usize = i.trim_end_matches(']').parse().ok()?;
-            at = at?.as_array()?.get(i);
-        }
-    }
-    at
 }
 
 /// The key written at 1-based `(line, column)` of `text`.
@@ -794,9 +626,9 @@ mod tests {
         );
         assert_eq!(problems.len(), 1, "{problems:?}");
         let t: toml::Table = "a = [\"x\", \"nope\"]\n[b]\nc = 5\n".parse().unwrap();
-        assert_eq!(value_at(&t, "a[1]").and_then(|v| v.as_str()), Some("nope"));
+        assert_eq!(problems::value_at(&t, "a[1]").and_then(|v| v.as_str()), Some("nope"));
         assert_eq!(
-            value_at(&t, "b.c").and_then(toml::Value::as_integer),
+            problems::value_at(&t, "b.c").and_then(toml::Value::as_integer),
             Some(5)
         );
         let p = with_value(&t, "a[1]", "invalid IP address syntax".into());
