@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use nat64d::limits::{LimitPolicy, Limits, Override, PortAction, PortRule, Rate};
 use nat64d::pool::PortRange;
-use nat64d::state::{Ask, Pairing, SWEEP_BATCH, StateConfig, Table};
+use nat64d::state::{Ask, Event, Pairing, SWEEP_BATCH, Select, StateConfig, Table};
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -212,6 +212,48 @@ fn bench(c: &mut Criterion) {
         scan * 1e6,
         n as usize / table.shard_count(),
         per * SWEEP_BATCH as f64 * 1e6,
+    );
+    control_listings(&mut ev);
+}
+
+/// What `nat64gw sessions` and `bib` cost the table (docs/operations.md):
+/// a listing holds one shard's lock at a time for a scan of that shard.
+/// Worst case, a filter nothing matches (every shard scanned whole); the
+/// usual case, the first 1 000 rows of everything; one pool port (its
+/// shard alone); and removing one binding.
+fn control_listings(ev: &mut Vec<Event>) {
+    let (table, pool, _) = filled();
+    let shards = table.shard_count() as f64;
+    let nothing = Select {
+        v6: Some("2001:db8:ffff::/48".parse().expect("prefix")),
+        ..Select::default()
+    };
+    let time = |f: &dyn Fn() -> usize| {
+        let t = std::time::Instant::now();
+        let rows = f();
+        (t.elapsed().as_secs_f64(), rows)
+    };
+    let (all, rows) = time(&|| table.list_sessions(&nothing, 1000, 0).0.len());
+    let (first, n1000) = time(&|| table.list_sessions(&Select::default(), 1000, 0).0.len());
+    let port = pool.range(Proto::Udp).first + 2;
+    let one = Select {
+        port: Some(port),
+        ..Select::default()
+    };
+    let (by_port, _) = time(&|| table.list_bindings(&one, 1000).0.len());
+    let target = table.list_bindings(&Select::default(), 1).0[0];
+    let t = std::time::Instant::now();
+    let removed = table.remove_binding(target.proto, target.v4, 0, ev);
+    let rm = t.elapsed().as_secs_f64();
+    eprintln!(
+        "control: sessions listing, nothing matching: {:.1} ms in all ({rows} rows), lock held {:.0} us per shard ({} sessions); first {n1000} rows: {:.2} ms; one pool port: {:.0} us; bib remove: {:.0} us ({:?})",
+        all * 1e3,
+        all / shards * 1e6,
+        table.sessions() / table.shard_count(),
+        first * 1e3,
+        by_port * 1e6,
+        rm * 1e6,
+        removed.map(|(_, n)| n),
     );
 }
 

@@ -37,7 +37,7 @@ fi
 
 if [ "$BUILD" = 1 ]; then
   echo "== building release binaries (cargo build --release)"
-  (cd "$ROOT" && cargo build --release -p nat64d -p dns64d) || exit 1
+  (cd "$ROOT" && cargo build --release -p nat64d -p dns64d -p nat64gw-ctl) || exit 1
 fi
 NAT64D=$ROOT/target/release/nat64d
 DNS64D=$ROOT/target/release/dns64d
@@ -65,6 +65,10 @@ echo "== building the lab"
 lab_up || { echo "demo.sh: the lab did not come up" >&2; exit 1; }
 CONF=$LAB_DIR/gateway.toml
 cp "$ROOT/examples/demo.toml" "$CONF"
+# The control sockets in the lab's directory, so that the demo leaves
+# nothing in /run behind.
+printf '\n[nat64.control]\nsocket = "%s"\n\n[dns64.control]\nsocket = "%s"\n' \
+  "$LAB_DIR/nat64d.sock" "$LAB_DIR/dns64d.sock" >>"$CONF"
 
 echo "== starting dns64d and nat64d in gw from examples/demo.toml"
 lab_exec gw "$NAT64D" --check-config --config "$CONF" || exit 1
@@ -95,6 +99,7 @@ echo
 echo "== try it yourself (another terminal):"
 echo "   sudo ip netns exec $(lab_ns v6client) curl --cacert $LAB_DIR/ca.crt https://akismet.test/"
 echo "   sudo ip netns exec $(lab_ns gw) curl -s http://127.0.0.1:9464/metrics"
+echo "   sudo $ROOT/target/release/nat64gw --config $CONF status    (and sessions, bib, trace, dns cache lookup twitter.test: docs/operations.md)"
 echo "   logs: $LAB_DIR/nat64d.log (with the mapping log), $LAB_DIR/dns64d.log"
 echo
 echo "== live counters, every 2 s; v6client fetches https://akismet.test/ every 2 s. Ctrl-C stops."

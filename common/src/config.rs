@@ -626,7 +626,10 @@ mod tests {
         );
         assert_eq!(problems.len(), 1, "{problems:?}");
         let t: toml::Table = "a = [\"x\", \"nope\"]\n[b]\nc = 5\n".parse().unwrap();
-        assert_eq!(problems::value_at(&t, "a[1]").and_then(|v| v.as_str()), Some("nope"));
+        assert_eq!(
+            problems::value_at(&t, "a[1]").and_then(|v| v.as_str()),
+            Some("nope")
+        );
         assert_eq!(
             problems::value_at(&t, "b.c").and_then(toml::Value::as_integer),
             Some(5)

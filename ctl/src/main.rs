@@ -87,16 +87,25 @@ impl Out {
         let Some(path) = path else {
             return self.fail(d, "its control socket is off (`control.socket = \"\"`)");
         };
+        // With --socket, whichever daemon answers there: named by the path.
+        let who = match &cli.socket {
+            Some(p) => p.display().to_string(),
+            None => d.name().to_string(),
+        };
         match common::control::request(&path, req, Duration::from_secs(cli.timeout)) {
             Ok(Response { ok: true, data, .. }) => Some(data),
-            Ok(Response { error, .. }) => self.fail(d, &error.unwrap_or_default()),
-            Err(e) => self.fail(d, &e),
+            Ok(Response { error, .. }) => self.fail_as(&who, &error.unwrap_or_default()),
+            Err(e) => self.fail_as(&who, &e),
         }
     }
 
     pub(crate) fn fail(&mut self, d: Daemon, e: &str) -> Option<Value> {
+        self.fail_as(d.name(), e)
+    }
+
+    fn fail_as(&mut self, who: &str, e: &str) -> Option<Value> {
         self.failed = true;
-        eprintln!("nat64gw: {}: {e}", d.name());
+        eprintln!("nat64gw: {who}: {e}");
         None
     }
 
@@ -113,18 +122,23 @@ impl Out {
 /// The daemons a both-daemon command asks: the one on `--socket` if
 /// given (whichever answers), else both.
 fn both(cli: &Cli, out: &mut Out, req: &Request, each: impl Fn(&Out, Daemon, Value)) {
+    if cli.socket.is_some() {
+        if let Some(v) = out.ask(cli, Daemon::Nat64d, req) {
+            if out.json {
+                println!("{v}");
+            } else {
+                each(out, Daemon::Nat64d, v);
+            }
+        }
+        return;
+    }
     let mut answers = serde_json::Map::new();
     for d in [Daemon::Nat64d, Daemon::Dns64d] {
-        if cli.socket.is_some() && d == Daemon::Dns64d {
-            break;
-        }
         if let Some(v) = out.ask(cli, d, req) {
             if out.json {
                 answers.insert(d.name().into(), v);
             } else {
-                if cli.socket.is_none() {
-                    println!("== {} ==", d.name());
-                }
+                println!("== {} ==", d.name());
                 each(out, d, v);
             }
         }
