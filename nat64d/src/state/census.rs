@@ -185,17 +185,25 @@ impl Table {
 
     /// At most `limit` sessions of the bindings `sel` picks at `now`,
     /// sorted, and whether more matched. One shard's lock is held at a
-    /// time, for a scan of its sessions.
+    /// time, for a pass over its bindings and, when one is picked, a scan
+    /// of its sessions (`benches/state.rs` measures both).
     pub fn list_sessions(&self, sel: &Select, limit: usize, now: Secs) -> (Vec<SessionRow>, bool) {
         let mut rows = Vec::new();
         let mut more = false;
         for i in self.shards_for(sel) {
             let s = lock(&self.shards[i]);
+            // The bindings picked first (a sequential pass): a shard with
+            // none is left at once, and the sessions' pass reads one flag
+            // each instead of its binding.
+            let picked: Vec<bool> = s.bibs.iter().map(|b| b.live && sel.matches(b)).collect();
+            if !picked.contains(&true) {
+                continue;
+            }
             for (k, v) in s.sessions.iter() {
-                let b = &s.bibs[k.bib as usize];
-                if !b.live || !sel.matches(b) || v.deadline <= now {
+                if !picked[k.bib as usize] || v.deadline <= now {
                     continue;
                 }
+                let b = &s.bibs[k.bib as usize];
                 if rows.len() == limit {
                     more = true;
                     break;
