@@ -2,7 +2,8 @@
 # Runs every test of nat64gw: the unit, property and integration tests of the
 # whole workspace (including each benchmark once, as a smoke test), then the
 # namespace end-to-end suite (tests/netns/, scripts/netns-test.sh), twice:
-# nat64d's TUN offload on and off. The suite needs root (it is run through
+# nat64d's TUN offload on and off, then the multi-gateway lab
+# (scripts/scale-out-test.sh: BGP, ECMP, failover) once. The suite needs root (it is run through
 # sudo when this script is not root). Both passes run and are reported even
 # when the first fails; the exit status is non-zero if anything failed.
 #
@@ -35,5 +36,12 @@ for offload in true false; do
   result[$offload]+=" ($(grep '^netns: ' /tmp/nat64gw-test-netns.$$ | tail -1))"
   rm -f /tmp/nat64gw-test-netns.$$
 done
-echo "== end-to-end suite: offload on: ${result[true]}; offload off: ${result[false]}"
-[[ ${result[true]} == ok* && ${result[false]} == ok* ]]
+echo "== multi-gateway lab (scripts/scale-out-test.sh)"
+if [ "$(id -u)" -eq 0 ]; then
+  scale=(scripts/scale-out-test.sh)
+else
+  scale=(sudo --preserve-env=PATH scripts/scale-out-test.sh)
+fi
+if "${scale[@]}"; then result[scale]=ok; else result[scale]=FAILED; fi
+echo "== end-to-end suite: offload on: ${result[true]}; offload off: ${result[false]}; multi-gateway lab: ${result[scale]}"
+[[ ${result[true]} == ok* && ${result[false]} == ok* && ${result[scale]} == ok ]]
