@@ -5,6 +5,11 @@
 //!
 //!   connrate serve ADDR:PORT
 //!   connrate run ADDR:PORT THREADS SECONDS   -> prints "CONNECTIONS FAILURES"
+//!   connrate latency ADDR:PORT COUNT INTERVAL_MS
+//!       -> "P50 P90 P99 MAX FAILURES": COUNT connections one after the
+//!          other, one every INTERVAL_MS (the shape of an API call: connect,
+//!          a small request, its reply, close), each timed from connect to
+//!          the reply's last byte, in milliseconds.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -85,9 +90,60 @@ fn run(addr: SocketAddr, threads: usize, seconds: u64) {
     );
 }
 
+/// One connection: connect, request, the whole reply; its duration.
+fn one_call(addr: SocketAddr) -> Option<Duration> {
+    let t0 = Instant::now();
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(REQUEST).ok()?;
+    let mut got = 0;
+    let mut buf = [0u8; 256];
+    while got < REPLY.len() {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got += n,
+        }
+    }
+    Some(t0.elapsed())
+}
+
+/// `p` (0..=1) of sorted `v`, by the nearest rank.
+fn pct(v: &[f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+fn latency(addr: SocketAddr, count: usize, interval: Duration) {
+    let mut times = Vec::with_capacity(count);
+    let mut failures = 0;
+    let start = Instant::now();
+    for i in 0..count {
+        // Paced from the start, so a slow call does not shift the others.
+        let due = start + interval * u32::try_from(i).unwrap_or(u32::MAX);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        match one_call(addr) {
+            Some(d) => times.push(d.as_secs_f64() * 1e3),
+            None => failures += 1,
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{:.3} {:.3} {:.3} {:.3} {failures}",
+        pct(&times, 0.5),
+        pct(&times, 0.9),
+        pct(&times, 0.99),
+        times.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
 fn main() {
     let a: Vec<String> = std::env::args().collect();
-    let usage = "usage: connrate serve ADDR:PORT | connrate run ADDR:PORT THREADS SECONDS";
+    let usage = "usage: connrate serve ADDR:PORT | connrate run ADDR:PORT THREADS SECONDS | connrate latency ADDR:PORT COUNT INTERVAL_MS";
     let addr = |s: &str| -> SocketAddr {
         s.parse().unwrap_or_else(|_| {
             eprintln!("connrate: {s}: not ADDR:PORT");
@@ -107,6 +163,13 @@ fn main() {
                 std::process::exit(2)
             };
             run(addr(&a[2]), t, s)
+        }
+        Some("latency") if a.len() == 5 => {
+            let (Ok(n), Ok(ms)) = (a[3].parse(), a[4].parse()) else {
+                eprintln!("{usage}");
+                std::process::exit(2)
+            };
+            latency(addr(&a[2]), n, Duration::from_millis(ms))
         }
         _ => {
             eprintln!("{usage}");

@@ -21,8 +21,17 @@
 # CPU per Gb/s (the translator's process; the whole machine for all paths),
 # and nat64d's resident memory with 1 M live UDP sessions.
 #
+# Latency at three rates (a packet or a call every 1 ms, 15 ms, 200 ms: a
+# busy, a moderate and an idle client): p50, p90, p99 and max of ping, and
+# of API-call shaped connections (connect, a small request, its reply,
+# close: examples/connrate.rs `latency`), for each path, the paths
+# alternating within each rate.
+#
 # Usage: sudo scripts/bench.sh [SECONDS]   (per figure, default 5)
-#        BENCH_DNS=0 skips the DNS64 part.
+#        BENCH_DNS=0 skips the DNS64 part; BENCH_LATENCY_ONLY=1 measures
+#        only the latency figures and prints their table (BENCHMARKS.md
+#        is left as it is); BENCH_PIN_WORKERS=false sets nat64d's
+#        `pin_workers` (default: the file's default, true).
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -77,6 +86,9 @@ start_nat64d() {
   lab_gateway_config "$LAB_DIR/gateway.toml" dns64=no threads='' offload="$1" \
     max_sessions=1100000 mapping_log=/dev/null pairing=address \
     limits=$'sessions_per_source = 0\nnew_sessions_per_second = 0' || exit 1
+  # BENCH_PIN_WORKERS=false: nat64d's workers left to the scheduler.
+  [ -n "${BENCH_PIN_WORKERS:-}" ] &&
+    sed -i "s/^tun = \"nat64\"$/tun = \"nat64\"\npin_workers = ${BENCH_PIN_WORKERS}/" "$LAB_DIR/gateway.toml"
   lab_bg gw "nat64d-offload-$1" "$NAT64D" --config "$LAB_DIR/gateway.toml"
   lab_wait 50 lab_exec gw curl -sf -o /dev/null http://127.0.0.1:9464/metrics || { cat "$LAB_DIR/nat64d-offload-$1.log" >&2; exit 1; }
   NAT64_PID=$(pgrep -f -- "$NAT64D --config $LAB_DIR/gateway.toml" | head -1)
@@ -192,6 +204,8 @@ print('%.3f %.3f' % (sum(t) / len(t), t[min(len(t) - 1, int(len(t) * 0.99))]) if
 pid_of() { pgrep -f -- "$1" | head -1; }
 TAYGA_PID=$(pid_of "tayga -c $LAB_DIR/tayga.conf -n")
 
+LATENCY_ONLY=${BENCH_LATENCY_ONLY:-0}
+if [ "$LATENCY_ONLY" != 1 ]; then
 offloads on
 measure nat64d nat64d "$NAT64_PID"
 # The fallback path: no offload anywhere, nat64d's TUN included.
@@ -207,6 +221,68 @@ offloads off
 measure kernel_nooff kernel ""
 offloads on
 nat_off
+fi
+
+# ---- latency at three rates -------------------------------------------------------
+
+# A ÷ B with two decimals; n/a without a B.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "n/a") printf "%.2f", a / b; else print "n/a" }'; }
+# Field I of a space-separated figure.
+col() { awk -v i="$2" '{print $i}' <<<"$1"; }
+# percentiles: "P50 P90 P99 MAX" (ms, nearest rank) of ping's times on stdin.
+percentiles() {
+  "$LAB_PYTHON" -c "
+import math, re, sys
+t = sorted(float(m.group(1)) for m in re.finditer(r'time=([0-9.]+)', sys.stdin.read()))
+p = lambda q: t[max(1, math.ceil(q * len(t))) - 1]
+print('%.3f %.3f %.3f %.3f' % (p(0.5), p(0.9), p(0.99), t[-1]) if t else 'n/a n/a n/a n/a')"
+}
+# Interval (ms) and count of each rate: 1 s, 3 s and 10 s of traffic.
+LAT_RATES=("1 1000" "15 200" "200 50")
+declare -A LAT
+latency_figures() {
+  local rate ms n path a fam
+  for rate in "${LAT_RATES[@]}"; do
+    read -r ms n <<<"$rate"
+    for path in nat64d tayga kernel; do
+      echo "-- latency, one every $ms ms: $path" >&2
+      # NAT44 only while TAYGA and the kernel are measured (conntrack).
+      if [ "$path" = nat64d ]; then nat_off; else nat_off; nat_on; fi
+      fam=-6
+      a="[${DST[$path]}]"
+      [ "$path" = kernel ] && { fam=-4; a=${DST[$path]}; }
+      LAT[$path, ping, $ms]=$(lab_exec v6client ping "$fam" -c "$n" -i "0.$(printf '%03d' "$ms")" -W 1 "${DST[$path]}" 2>/dev/null | percentiles)
+      LAT[$path, call, $ms]=$(lab_exec v6client "$CONNRATE" latency "$a:${CONN_PORT[$path]}" "$n" "$ms")
+    done
+  done
+  nat_off
+}
+latency_table() {
+  local rate ms n kind path v t k
+  echo "| figure | rate | nat64d p50 / p90 / p99 / max (ms) | TAYGA | kernel NAT44 | nat64d ÷ TAYGA, p50 / p99 | nat64d ÷ kernel, p50 / p99 |"
+  echo "|---|---|---|---|---|---|---|"
+  for kind in ping call; do
+    for rate in "${LAT_RATES[@]}"; do
+      read -r ms n <<<"$rate"
+      v=${LAT[nat64d, $kind, $ms]}
+      t=${LAT[tayga, $kind, $ms]}
+      k=${LAT[kernel, $kind, $ms]}
+      printf '| %s | every %s ms (%s) | %s | %s | %s | %s / %s | %s / %s |\n' \
+        "$([ "$kind" = ping ] && echo ping || echo "API call (connect, request, reply)")" "$ms" "$n" \
+        "$(cut -d' ' -f1-4 <<<"$v" | sed 's/ / \/ /g')" "$(cut -d' ' -f1-4 <<<"$t" | sed 's/ / \/ /g')" \
+        "$(cut -d' ' -f1-4 <<<"$k" | sed 's/ / \/ /g')" \
+        "$(ratio "$(col "$v" 1)" "$(col "$t" 1)")" "$(ratio "$(col "$v" 3)" "$(col "$t" 3)")" \
+        "$(ratio "$(col "$v" 1)" "$(col "$k" 1)")" "$(ratio "$(col "$v" 3)" "$(col "$k" 3)")"
+    done
+  done
+}
+
+offloads on
+latency_figures
+if [ "$LATENCY_ONLY" = 1 ]; then
+  latency_table
+  exit 0
+fi
 
 # ---- nat64d with 1 M live sessions ----------------------------------------------
 
@@ -256,8 +332,6 @@ RSS1=$(awk '/VmRSS/ {print $2}' "/proc/$NAT64_PID/status")
 
 # ---- report ---------------------------------------------------------------------
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "n/a") printf "%.2f", a / b; else print "n/a" }'; }
-col() { awk -v i="$2" '{print $i}' <<<"$1"; }
 row() { # NAME UNIT KEY-SUFFIX FIELD LOWER-IS-BETTER
   local name=$1 unit=$2 k=$3 f=$4 n t kn kf o
   n=$(col "${R[nat64d, $k]}" "$f")
@@ -290,6 +364,10 @@ row() { # NAME UNIT KEY-SUFFIX FIELD LOWER-IS-BETTER
   row "whole machine CPU per Gb, TCP 1 stream" "CPU s, of $NCPU cores" mcpu 1
   echo
   echo "nat64d with $SESSIONS live UDP sessions (1 M sent from distinct address/port pairs in $pass pass(es); $TUN_DROPS dropped by the kernel at the TUN queue): resident memory $(awk -v k="$RSS1" 'BEGIN {printf "%.1f", k / 1024}') MB (before: $(awk -v k="$RSS0" 'BEGIN {printf "%.1f", k / 1024}') MB)."
+  echo
+  echo "Latency at three rates, the paths alternating within each rate (ping: ICMP echo through the translator; API call: connect, a 19-byte request, a 40-byte reply, close, timed to the reply's last byte):"
+  echo
+  latency_table
   echo
   echo "Added latency over the kernel path: nat64d $(awk -v a="$(col "${R[nat64d, ping]}" 1)" -v k="$(col "${R[kernel, ping]}" 1)" 'BEGIN {printf "%.3f", a - k}') ms, TAYGA $(awk -v a="$(col "${R[tayga, ping]}" 1)" -v k="$(col "${R[kernel, ping]}" 1)" 'BEGIN {printf "%.3f", a - k}') ms (averages)."
 } >"$ROOT/BENCHMARKS.md.new"
