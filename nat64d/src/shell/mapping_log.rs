@@ -1,6 +1,8 @@
 //! The mapping log (req O3, RFC 6888 REQ-12): one line per binding created
 //! or removed, `TIME created|removed PROTO IPV6#PORT IPV4#PORT [static]`,
-//! written by a thread of its own so that no worker waits on the disk.
+//! written by a thread of its own so that no worker waits on the disk
+//! (it drains what the workers handed over every 20 ms, so a new flow
+//! never wakes it).
 //! An audit trail: the wall-clock time each batch of events was handed
 //! over (never the start time plus an offset, which a clock step would
 //! falsify), `TIME start nat64d VERSION` and `TIME stop nat64d` markers, a
@@ -14,7 +16,7 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -26,6 +28,10 @@ use nat64d::state::Event;
 /// Batches of events the log thread may have queued before workers' lines
 /// are dropped (and counted) rather than waited for.
 const QUEUE: usize = 65536;
+
+/// How often the log thread takes what the workers handed over and writes
+/// it, in one write.
+const FLUSH_EVERY: Duration = Duration::from_millis(20);
 
 /// How often the thread checks that its file is still the one at the path.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -224,7 +230,30 @@ fn write_lines(
     let mut out = first;
     let mut checked = Instant::now();
     let log = common::logging::Throttle::new(Duration::from_secs(60), 1);
-    while let Ok(msg) = rx.recv() {
+    let mut finish = false;
+    while !finish {
+        // Drained every FLUSH_EVERY, never waited on: a worker's send never
+        // wakes this thread, so a new flow costs no context switch on the
+        // packet's CPU (the lines keep the time they were handed over).
+        std::thread::sleep(FLUSH_EVERY);
+        let mut text = String::new();
+        loop {
+            match rx.try_recv() {
+                Ok(Msg::Batch(at, batch)) => {
+                    for e in batch {
+                        line(&mut text, &e, at);
+                    }
+                }
+                Ok(Msg::Mark(at, what)) => {
+                    let _ = writeln!(text, "{} {what}", utc(at));
+                }
+                Ok(Msg::Finish) | Err(TryRecvError::Disconnected) => {
+                    finish = true;
+                    break;
+                }
+                Err(TryRecvError::Empty) => break,
+            }
+        }
         if reopen.swap(false, Ordering::AcqRel) {
             if let Some(o) = reopen_at(lock(path).as_deref(), "reload") {
                 out = o;
@@ -237,20 +266,6 @@ fn write_lines(
                 out = o;
             }
         }
-        let mut text = String::new();
-        let finish = match msg {
-            Msg::Batch(at, batch) => {
-                for e in batch {
-                    line(&mut text, &e, at);
-                }
-                false
-            }
-            Msg::Mark(at, what) => {
-                let _ = writeln!(text, "{} {what}", utc(at));
-                false
-            }
-            Msg::Finish => true,
-        };
         if !text.is_empty()
             && let Err(e) = out
                 .out
@@ -263,9 +278,6 @@ fn write_lines(
                     "mapping log write failed: {e} ({n} failed writes in all, {held} lines like this held back; nat64d_mapping_log_write_failures_total)"
                 );
             }
-        }
-        if finish {
-            break;
         }
     }
 }
