@@ -11,7 +11,9 @@
 # the upstream per client query are counted from its /metrics. Prints a
 # Markdown table: queries per second, lost queries, average latency,
 # resident memory after the run, upstream questions per query, and dns64d's
-# ratio to each peer. Needs root and the Debian packages
+# ratio to each peer; then answer latency percentiles (p50, p90, p99, max)
+# of dns64d, Unbound and BIND, cached and uncached, at a moderate rate and
+# at saturation. Needs root and the Debian packages
 # dnsperf, unbound, bind9, nsd.
 #
 # Usage: sudo scripts/bench-dns64.sh [DURATION]   (default 10 s)
@@ -44,7 +46,8 @@ lab_gateway_config "$LAB_DIR/gateway.toml" nat64=no dns64_listen="\"[$ADDR]:$POR
   dns64_allow='"2001:db8:1::/64"' cache_size=1000000 dns64_metrics=127.0.0.1:9465 || exit 1
 # The same dns64d, asking A only after AAAA (`a_query = "after_aaaa"`).
 lab_gateway_config "$LAB_DIR/after.toml" nat64=no dns64_listen="\"[$ADDR]:$PORT_AFTER\"" \
-  dns64_allow='"2001:db8:1::/64"' cache_size=1000000 dns64_metrics=127.0.0.1:9466 || exit 1
+  dns64_allow='"2001:db8:1::/64"' cache_size=1000000 dns64_metrics=127.0.0.1:9466 \
+  dns64_control="$LAB_DIR/dns64d-after.sock" || exit 1
 sed -i 's/^\(cache_size = .*\)$/\1\na_query = "after_aaaa"/' "$LAB_DIR/after.toml"
 grep -q '^a_query = "after_aaaa"' "$LAB_DIR/after.toml" || { echo "bench-dns64.sh: cannot write after.toml" >&2; exit 1; }
 
@@ -195,6 +198,34 @@ for load in "${LOADS[@]}"; do
   done
 done
 
+# Answer latency: every answer's time from dnsperf -v, 5 s a run, cached
+# and uncached (fresh unique names), at a moderate rate (dnsperf -Q 1000)
+# and at saturation; prints "p50 p90 p99 max" in ms (nearest rank).
+lat_run() {
+  local limit=()
+  [ "$4" != 0 ] && limit=(-Q "$4")
+  lab_exec v6client dnsperf -s "$ADDR" -p "$2" -d "$3" -l 5 -c 4 -q 500 -t 2 -v "${limit[@]}" 2>/dev/null |
+    awk '$1 == ">" {printf "%.3f\n", $5 * 1000}' | sort -n |
+    awk '{v[NR] = $1}
+      function p(q,  r) { r = int(q * NR); if (r < q * NR) r++; if (r < 1) r = 1; return v[r] }
+      END { if (NR == 0) print "n/a n/a n/a n/a"; else printf "%s %s %s %s\n", p(0.5), p(0.9), p(0.99), v[NR] }'
+}
+LAT_SERVERS=(dns64d unbound bind)
+declare -A L
+for load in cached uncached; do
+  for rate in 1000 0; do
+    for s in "${LAT_SERVERS[@]}"; do
+      case $s in dns64d) port=$PORT_OURS ;; unbound) port=$PORT_UNBOUND ;; bind) port=$PORT_BIND ;; esac
+      case $load in
+        cached) file=$CACHED ;;
+        uncached) file=$(uncached_file "lat$rate-$s" bench.test) ;;
+      esac
+      echo "dnsperf latency: $load, $s, $([ "$rate" = 0 ] && echo saturation || echo "$rate/s")..." >&2
+      L[$load,$rate,$s]=$(lat_run "$s" "$port" "$file" "$rate")
+    done
+  done
+done
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo
 echo "DNS64 benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, dnsperf -l $DURATION -c 4 -q 500 from v6client; upstream NSD $(nsd -v 2>&1 | head -1 | awk '{print $3}'), $(unbound -V | head -1), BIND $(named -v | awk '{print $2}')"
@@ -210,3 +241,17 @@ for load in "${LOADS[@]}"; do
 done
 echo
 echo "CPU per query counts the server process only (upstream NSD and dnsperf share the same $(nproc) cores)."
+echo
+echo "Answer latency (dnsperf -v, every answer of a 5 s run; cached: the five names above; uncached: fresh unique names; moderate: dnsperf -Q 1000, saturation: as fast as dnsperf goes), ms:"
+echo
+echo "| load | rate | dns64d p50 / p90 / p99 / max | Unbound | BIND | dns64d ÷ Unbound, p50 / p99 | dns64d ÷ BIND, p50 / p99 |"
+echo "|---|---|---|---|---|---|---|"
+col() { awk -v i="$2" '{print $i}' <<<"$1"; }
+for load in cached uncached; do
+  for rate in 1000 0; do
+    o=${L[$load,$rate,dns64d]}
+    u=${L[$load,$rate,unbound]}
+    b=${L[$load,$rate,bind]}
+    echo "| $load | $([ "$rate" = 0 ] && echo saturation || echo "$rate/s") | ${o// / \/ } | ${u// / \/ } | ${b// / \/ } | $(ratio "$(col "$o" 1)" "$(col "$u" 1)") / $(ratio "$(col "$o" 3)" "$(col "$u" 3)") | $(ratio "$(col "$o" 1)" "$(col "$b" 1)") / $(ratio "$(col "$o" 3)" "$(col "$b" 3)") |"
+  done
+done
