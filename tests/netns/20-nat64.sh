@@ -226,7 +226,8 @@ t_nat64_tcp_simultaneous_open_takes_the_held_syns_port() {
   lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/tcp_simultaneous.py" "$LAB_V6CLIENT" 0 "$(v6_of 203.0.113.10)" 5555 0 v6client || rc=1
   wait "$v4side" || rc=1
   cat "$LAB_DIR/simopen-v4.log"
-  grep -q " created tcp $LAB_V6CLIENT#[0-9]* $x#$port" "$LAB_DIR/mappings.log" || { echo "no binding on $x#$port"; rc=1; }
+  # The log is written every 20 ms: waited for, bounded.
+  lab_wait 20 grep -q " created tcp $LAB_V6CLIENT#[0-9]* $x#$port" "$LAB_DIR/mappings.log" || { echo "no binding on $x#$port"; rc=1; }
   return $rc
 }
 
@@ -269,7 +270,7 @@ t_nat64_static_entry_ipv4_to_ipv6_server() {
     { cat "$LAB_DIR/static-server.log"; return 1; }
   got=$(lab_exec v4server "${CURL[@]}" "http://$NAT64_STATIC4:$NAT64_STATIC_PORT/") || return 1
   expect "IPv6 server's view of the IPv4 client" "$got" "ipv6 server saw 64:ff9b::c000:202" &&
-    grep -q " created tcp $LAB_V6CLIENT#$NAT64_STATIC_PORT $NAT64_STATIC4#$NAT64_STATIC_PORT static$" "$LAB_DIR/mappings.log" &&
+    lab_wait 20 grep -q " created tcp $LAB_V6CLIENT#$NAT64_STATIC_PORT $NAT64_STATIC4#$NAT64_STATIC_PORT static$" "$LAB_DIR/mappings.log" &&
     [ "$(metric nat64d_static_bib_entries)" = 1 ]
 }
 
@@ -286,6 +287,7 @@ t_nat64_fragments_out_of_order() {
   lab_wait 30 grep -q "^echo" "$LAB_DIR/frag-client.log"
   grep -q "^echo 2000 True$" "$LAB_DIR/frag-client.log" ||
     { echo "IPv6 fragments out of order:"; cat "$LAB_DIR/frag-client.log"; return 1; }
+  lab_wait 20 grep -q " created udp $LAB_V6CLIENT#$port " "$LAB_DIR/mappings.log" || { echo "no binding logged"; return 1; }
   line=$(grep " created udp $LAB_V6CLIENT#$port " "$LAB_DIR/mappings.log" | tail -1)
   v4=$(awk '{print $5}' <<<"$line")
   p=${v4#*#}
@@ -330,7 +332,7 @@ t_nat64_mapping_log_and_metrics() {
   lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_exchange.py" "$(v6_of 203.0.113.10)" || return 1
   lab_exec v6client curl --silent --show-error --fail --max-time 30 -o /dev/null \
     "http://[$(v6_of 203.0.113.10)]/bytes/20000000" || return 1
-  grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z created tcp 2001:db8:1::2#[0-9]+ 198\.51\.100\.[0-9]+#[0-9]+$' \
+  lab_wait 20 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z created tcp 2001:db8:1::2#[0-9]+ 198\.51\.100\.[0-9]+#[0-9]+$' \
     "$LAB_DIR/mappings.log" || { echo "no TCP binding in the mapping log:"; head "$LAB_DIR/mappings.log"; return 1; }
   grep -qE ' created udp 2001:db8:1::2#' "$LAB_DIR/mappings.log" || { echo "no UDP binding logged"; return 1; }
   local out6 in4

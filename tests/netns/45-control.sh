@@ -63,7 +63,8 @@ t_control_bib_remove_and_trace_an_abuse_report() {
   n=$(gw_ctl --json sessions --proto udp --ipv4 "${pool%#*}" --port "${pool#*#}" | jget 'len(d["sessions"])')
   [ "$n" -ge 1 ] || { echo "no session listed for the binding"; return 1; }
   # An abuse report names the pool address and port: trace finds the host,
-  # alive now, and in the mapping log.
+  # alive now, and in the mapping log (written every 20 ms: waited for).
+  lab_wait 20 grep -q " created udp $LAB_V6CLIENT#$port $pool$" "$LAB_DIR/mappings.log" || { echo "not logged"; return 1; }
   out=$(gw_ctl trace --proto udp "${pool/\#/:}") || { echo "$out"; return 1; }
   echo "$out"
   echo "$out" | grep -q "^udp .*$LAB_V6CLIENT#$port .*(open)" || { echo "trace found no holder"; rc=1; }

@@ -91,7 +91,7 @@ t_deploy_units_run_unprivileged() {
     expect "uid of $p" "$(awk '/^Uid:/ {print $2}' "/proc/$p/status")" "$uid" || rc=1
     grep -E '^Cap(Eff|Bnd):' "/proc/$p/status"
   done
-  grep -q " created tcp 2001:db8:1::2#" "$LAB_DIR/log-nat64d/mappings.log" || { echo "no mapping logged"; rc=1; }
+  lab_wait 20 grep -q " created tcp 2001:db8:1::2#" "$LAB_DIR/log-nat64d/mappings.log" || { echo "no mapping logged"; rc=1; }
   expect "mapping log owner" "$(stat -c %u "$LAB_DIR/log-nat64d/mappings.log")" "$uid" || rc=1
   # The control sockets: the service user's, mode 0660; root's nat64gw
   # reaches both daemons.
