@@ -435,10 +435,12 @@ t_nat64d_second_instance_and_foreign_tun_refused() {
   cp "$LAB_DIR/gateway.toml" "$second"
   own_sockets "$second" second
   lab_bg gw nat64d-second "$NAT64D" --config "$second"
+  # The refusal is awaited first: right after lab_bg the process may not
+  # have been started yet, so "gone" alone would pass before it ran.
+  lab_wait 50 grep -q "another nat64d in this network namespace already runs on TUN device nat64" "$LAB_DIR/nat64d-second.log" ||
+    { echo "second instance's log:"; cat "$LAB_DIR/nat64d-second.log"; rc=1; }
   lab_wait 50 nat64d_gone "$second" ||
     { echo "the second nat64d is still running"; pkill -f -- "$NAT64D --config $second"; rc=1; }
-  grep -q "another nat64d in this network namespace already runs on TUN device nat64" "$LAB_DIR/nat64d-second.log" ||
-    { echo "second instance's log:"; cat "$LAB_DIR/nat64d-second.log"; rc=1; }
   expect "the first one's route" "$(lab_exec gw ip -6 route show 64:ff9b::/96 | awk '{print $1, $2, $3}')" "64:ff9b::/96 dev nat64" || rc=1
   t_nat64_http_through_the_prefix || { echo "the first nat64d stopped translating"; rc=1; }
   # A persistent TUN device of another name, refused, then adopted.
@@ -446,9 +448,9 @@ t_nat64d_second_instance_and_foreign_tun_refused() {
   sed -e 's/^tun = .*/tun = "nat64p"/' -e 's/^listen = "127.0.0.1:9464"/listen = "127.0.0.1:9474"/' "$LAB_DIR/gateway.toml" >"$second"
   own_sockets "$second" second
   lab_bg gw nat64d-persistent "$NAT64D" --config "$second"
-  lab_wait 50 nat64d_gone "$second" || rc=1
-  grep -q "a network device named nat64p exists already" "$LAB_DIR/nat64d-persistent.log" ||
+  lab_wait 50 grep -q "a network device named nat64p exists already" "$LAB_DIR/nat64d-persistent.log" ||
     { cat "$LAB_DIR/nat64d-persistent.log"; rc=1; }
+  lab_wait 50 nat64d_gone "$second" || rc=1
   sed -i 's/^tun = "nat64p"/tun = "nat64p"\nadopt_tun = true/' "$second"
   lab_bg gw nat64d-adopt "$NAT64D" --config "$second"
   lab_wait 50 lab_exec gw "${CURL[@]}" -o /dev/null "http://127.0.0.1:9474/metrics" || { cat "$LAB_DIR/nat64d-adopt.log"; rc=1; }
