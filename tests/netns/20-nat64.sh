@@ -123,6 +123,41 @@ t_nat64_ping_small_and_large() {
     [ "$(metric nat64d_fragments_sent_total)" -ge 6 ]
 }
 
+# With pinned workers, each packet goes to the queue of the worker on the
+# CPU it arrives on (docs/performance.md, "Queues and CPUs"): pings sent
+# from one CPU, and their replies, are read by that CPU's worker, whatever
+# the flow; a cross-CPU wake-up per packet was nat64d's latency tail.
+t_nat64_queue_follows_the_arrival_cpu() {
+  need_nat64d || return 1
+  local cpus i cpu w after got others n rc=0
+  cpus=$(sed -n 's/.*workers pinned to CPUs \([0-9, ]*\);.*/\1/p' "$LAB_DIR/nat64d.log" | tail -1 | tr -d ',')
+  read -ra cpus <<<"$cpus"
+  if [ "${#cpus[@]}" -lt 2 ]; then
+    echo "workers not pinned, or one CPU: $(grep -o 'translating on [^;]*;[^;]*' "$LAB_DIR/nat64d.log" | tail -1)"
+    grep -q "workers not pinned" "$LAB_DIR/nat64d.log" || [ "$(nproc)" -lt 2 ]
+    return
+  fi
+  grep -q "queue by arrival CPU" "$LAB_DIR/nat64d.log" || { grep -E "WARN|translating on" "$LAB_DIR/nat64d.log"; return 1; }
+  n=${#cpus[@]}
+  for ((i = 0; i < n; i++)); do
+    cpu=${cpus[$i]}
+    declare -A before=()
+    for ((w = 0; w < n; w++)); do before[$w]=$(metric "nat64d_worker_packets_read_total{worker=\"$w\"}"); done
+    # Distinct identifiers (a new flow each time), all from one CPU.
+    lab_exec v6client taskset -c "$cpu" ping -6 -c 20 -i 0.01 -W 1 -q "$(v6_of 203.0.113.10)" >/dev/null || rc=1
+    others=0
+    for ((w = 0; w < n; w++)); do
+      after=$(metric "nat64d_worker_packets_read_total{worker=\"$w\"}")
+      if [ "$w" = "$i" ]; then got=$((${after:-0} - ${before[$w]:-0})); else others=$((others + ${after:-0} - ${before[$w]:-0})); fi
+    done
+    echo "20 pings from CPU $cpu: worker $i read $got packets, the others $others"
+    # 20 requests and 20 replies; a stray packet of the kernel's may go
+    # elsewhere.
+    if [ "$got" -lt 40 ] || [ "$others" -gt 4 ]; then rc=1; fi
+  done
+  return $rc
+}
+
 # After a download, v4server has learnt path MTU 1260 towards the pool
 # (nat64d answered its DF-set 1500-byte segments with Fragmentation Needed),
 # so it fragments its 1428-byte echo replies itself. ICMP cannot be

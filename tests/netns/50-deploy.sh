@@ -92,6 +92,11 @@ t_deploy_units_run_unprivileged() {
     grep -E '^Cap(Eff|Bnd):' "/proc/$p/status"
   done
   lab_wait 20 grep -q " created tcp 2001:db8:1::2#" "$LAB_DIR/log-nat64d/mappings.log" || { echo "no mapping logged"; rc=1; }
+  # The unit's capabilities suffice to steer packets by arrival CPU.
+  if grep -q "workers pinned to CPUs" "$LAB_DIR/nat64d-unit.log"; then
+    grep -q "queue by arrival CPU" "$LAB_DIR/nat64d-unit.log" ||
+      { echo "the unit's nat64d could not steer:"; grep -E "WARN|translating on" "$LAB_DIR/nat64d-unit.log"; rc=1; }
+  fi
   expect "mapping log owner" "$(stat -c %u "$LAB_DIR/log-nat64d/mappings.log")" "$uid" || rc=1
   # The control sockets: the service user's, mode 0660; root's nat64gw
   # reaches both daemons.

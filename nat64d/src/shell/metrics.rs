@@ -123,6 +123,7 @@ pub(crate) struct Metrics {
     packets: IntCounterVec,
     bytes: IntCounterVec,
     read: IntCounterVec,
+    worker_read: IntCounterVec,
     forwarded: IntCounterVec,
     drops: IntCounterVec,
     totals: Vec<(IntCounterVec, Get)>,
@@ -160,6 +161,11 @@ impl Metrics {
             "Packets read from the TUN, by family (a super-packet is one).",
             &["family"],
         );
+        let worker_read = c(
+            "nat64d_worker_packets_read_total",
+            "Packets read from the TUN, by worker (each reads its own queue): how the queues share the load.",
+            &["worker"],
+        );
         let forwarded = c(
             "nat64d_forwarded_total",
             "Packets read that were translated and sent (a super-packet is one), by direction.",
@@ -195,6 +201,7 @@ impl Metrics {
             packets,
             bytes,
             read,
+            worker_read,
             forwarded,
             drops,
             totals,
@@ -218,6 +225,10 @@ impl Metrics {
         }
         for (i, family) in ["ipv6", "ipv4"].iter().enumerate() {
             set_counter(&self.read, &[family], s.sum(|c| &c.read[i]));
+        }
+        for (i, c) in s.counters.iter().enumerate() {
+            let n = c.read.iter().map(|r| r.load(Ordering::Relaxed)).sum();
+            set_counter(&self.worker_read, &[&i.to_string()], n);
         }
 
         for (i, r) in DropReason::ALL.iter().enumerate() {

@@ -13,6 +13,7 @@ mod reload;
 mod shared;
 mod sources;
 pub(crate) mod start;
+mod steering;
 mod trim;
 mod tun;
 mod worker;

@@ -27,7 +27,7 @@ use super::mapping_log::{self, LogWriter};
 use super::reload::{list, reload};
 use super::shared::Shared;
 use super::tun::{self, Queue, Routes};
-use super::{affinity, metrics, worker};
+use super::{affinity, metrics, steering, worker};
 use crate::Args;
 
 /// The coarse clock's tick; every shard is swept about once a second.
@@ -80,12 +80,13 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         .into_iter()
         .map(Arc::new)
         .collect();
+    let steered = steer(&queues[0], &cpus, c.tun_mtu());
     let routes = Routes::install(c, &f.prefix)?;
     let workers = spawn_workers(&queues, &shared, &cpus)?;
     if let Some(l) = metrics_listener {
         metrics::start(l, shared.clone(), metrics).context("cannot start the metrics thread")?;
     }
-    started(&f, &shared, threads, &cpus);
+    started(&f, &shared, threads, &cpus, steered);
     let signals = Signals::new([SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2])
         .context("cannot install signal handlers")?;
     let mut lp = Loop {
@@ -114,17 +115,23 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
 }
 
 /// The start-up line, and the limits' warnings.
-fn started(f: &File, shared: &Shared, threads: usize, cpus: &[usize]) {
+fn started(f: &File, shared: &Shared, threads: usize, cpus: &[usize], steered: bool) {
     let c = &f.nat64;
     tracing::info!(
         "translating on {} ({} queues, {} shards; {}); {}; pool4 {}; allow_from {}; {}; control socket {}",
         c.tun,
         threads,
         shared.gateway.table.shard_count(),
-        if cpus.is_empty() {
-            "workers not pinned".to_string()
-        } else {
-            format!("workers pinned to CPUs {}", affinity::describe(cpus))
+        match (cpus.is_empty(), steered) {
+            (true, _) => "workers not pinned; queue by flow hash".to_string(),
+            (false, true) => format!(
+                "workers pinned to CPUs {}; queue by arrival CPU",
+                affinity::describe(cpus)
+            ),
+            (false, false) => format!(
+                "workers pinned to CPUs {}; queue by flow hash",
+                affinity::describe(cpus)
+            ),
         },
         f.prefix.summary(),
         list(&c.pool4),
@@ -297,6 +304,25 @@ impl Loop<'_> {
         let r = reload(self.args, running, self.shared, self.log, now);
         self.info.hash_file();
         r
+    }
+}
+
+/// With pinned workers, steers each packet to the queue of the worker on
+/// the CPU it arrives on ([`steering`]); whether it could.
+fn steer(q0: &SyncDevice, cpus: &[usize], mtu: u16) -> bool {
+    if cpus.is_empty() {
+        return false;
+    }
+    match steering::attach(q0, cpus, mtu) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(
+                "nat64.pin_workers: cannot steer packets to the worker on their CPU ({e}; \
+                 loading the program needs CAP_BPF); the kernel picks queues by flow hash, \
+                 and a packet may wait for a worker on another CPU"
+            );
+            false
+        }
     }
 }
 
