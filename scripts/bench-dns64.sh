@@ -16,14 +16,21 @@
 # at saturation. Needs root and the Debian packages
 # dnsperf, unbound, bind9, nsd.
 #
-# Usage: sudo scripts/bench-dns64.sh [DURATION]   (default 10 s)
+# Rounds: every figure is taken once per round, the servers in turn within
+# each load, so a slow minute of the machine hits all of them; each cell of
+# the tables is the median of the rounds with their range, each ratio the
+# median (and range) of the per-round ratios (scripts/bench_stats.py).
+#
+# Usage: sudo scripts/bench-dns64.sh [DURATION [ROUNDS]]   (default 10 s, 3)
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/netns.sh
 source "$HERE/netns.sh"
 DURATION=${1:-10}
-case $DURATION in '' | *[!0-9]*) echo "usage: $0 [DURATION-SECONDS]" >&2; exit 2 ;; esac
+ROUNDS=${2:-3}
+case $DURATION$ROUNDS in '' | *[!0-9]*) echo "usage: $0 [DURATION-SECONDS [ROUNDS]]" >&2; exit 2 ;; esac
+if [ "$DURATION" -lt 1 ] || [ "$ROUNDS" -lt 1 ]; then echo "usage: $0 [DURATION-SECONDS [ROUNDS]] (both at least 1)" >&2; exit 2; fi
 for tool in dnsperf unbound named nsd; do
   command -v "$tool" >/dev/null || { echo "bench-dns64.sh: $tool is missing (apt-get install dnsperf unbound bind9 nsd)" >&2; exit 1; }
 done
@@ -161,42 +168,44 @@ upstream_sent() {
     awk '/^dns64d_upstream_total\{/ && /result="sent"/ {s += $2} END {print s + 0}'
 }
 
-# run NAME PORT FILE: prints "qps lost avg_ms rss_mb cpu_us_per_query
-# drops_at_server drops_at_client upstream_questions_per_query".
+# Every figure of every round: "ROUND FIGURE SERVER VALUE" (scripts/bench_stats.py).
+RESULTS=$LAB_DIR/dns-results.txt
+: >"$RESULTS"
+# put ROUND SERVER FIGURE VALUE (empty: n/a).
+put() { echo "$1 $3 $2 ${4:-n/a}" >>"$RESULTS"; }
+
+# run ROUND LOAD NAME PORT FILE: queries per second, lost queries,
+# average latency, resident memory after, server CPU per query, kernel
+# drops at the server and at the client, upstream questions per query.
 run() {
-  local out qps lost lat pid c0 c1 completed g0 g1 v0 v1 u0 u1
-  pid=$(pid_of "$1")
-  u0=$(upstream_sent "$1")
+  local r=$1 load=$2 s=$3 out qps lost lat pid c0 c1 completed g0 g1 v0 v1 u0 u1
+  pid=$(pid_of "$s")
+  u0=$(upstream_sent "$s")
   c0=$(cpu_s "$pid")
   g0=$(rcvbuf_errors gw)
   v0=$(rcvbuf_errors v6client)
-  out=$(lab_exec v6client dnsperf -s "$ADDR" -p "$2" -d "$3" -l "$DURATION" -c 4 -q 500 -t 2 2>&1)
+  out=$(lab_exec v6client dnsperf -s "$ADDR" -p "$4" -d "$5" -l "$DURATION" -c 4 -q 500 -t 2 2>&1)
   c1=$(cpu_s "$pid")
-  u1=$(upstream_sent "$1")
+  u1=$(upstream_sent "$s")
   g1=$(rcvbuf_errors gw)
   v1=$(rcvbuf_errors v6client)
-  qps=$(awk '/Queries per second/ {print $4}' <<<"$out")
+  qps=$(awk '/Queries per second/ {printf "%.0f", $4}' <<<"$out")
   lost=$(awk '/Queries lost/ {print $3}' <<<"$out")
   lat=$(awk '/Average Latency/ {printf "%.2f", $4 * 1000}' <<<"$out")
   completed=$(awk '/Queries completed/ {print $3}' <<<"$out")
-  echo "$(printf '%.0f' "${qps:-0}") ${lost:-?} ${lat:-?} $(rss_mb "$pid") $(awk -v a="$c0" -v b="$c1" -v n="${completed:-0}" 'BEGIN { if (n > 0) printf "%.2f", (b - a) * 1e6 / n; else print "n/a" }') $((g1 - g0)) $((v1 - v0)) $(awk -v a="$u0" -v b="$u1" -v n="${completed:-0}" 'BEGIN { if (a != "" && n > 0) printf "%.2f", (b - a) / n; else print "n/a" }')"
+  put "$r" "$s" "$load.qps" "$qps"
+  put "$r" "$s" "$load.lost" "$lost"
+  put "$r" "$s" "$load.latency" "$lat"
+  put "$r" "$s" "$load.rss" "$(rss_mb "$pid")"
+  put "$r" "$s" "$load.cpu" "$(awk -v a="$c0" -v b="$c1" -v n="${completed:-0}" 'BEGIN { if (n > 0) printf "%.2f", (b - a) * 1e6 / n }')"
+  put "$r" "$s" "$load.drops_server" "$((g1 - g0))"
+  put "$r" "$s" "$load.drops_client" "$((v1 - v0))"
+  put "$r" "$s" "$load.upstream" "$(awk -v a="$u0" -v b="$u1" -v n="${completed:-0}" 'BEGIN { if (a != "" && n > 0) printf "%.2f", (b - a) / n }')"
 }
 
-declare -A R
-SERVERS=(dns64d dns64d-after unbound bind)
-LOADS=(cached uncached uncached-dual)
-for load in "${LOADS[@]}"; do
-  for s in "${SERVERS[@]}"; do
-    case $s in dns64d) port=$PORT_OURS ;; dns64d-after) port=$PORT_AFTER ;; unbound) port=$PORT_UNBOUND ;; bind) port=$PORT_BIND ;; esac
-    case $load in
-      cached) file=$CACHED ;;
-      uncached) file=$(uncached_file "$s" bench.test) ;;
-      uncached-dual) file=$(uncached_file "$s" dual.bench.test) ;;
-    esac
-    echo "dnsperf: $load, $s ($DURATION s)..." >&2
-    R[$load,$s]=$(run "$s" "$port" "$file")
-  done
-done
+port_of() {
+  case $1 in dns64d) echo $PORT_OURS ;; dns64d-after) echo $PORT_AFTER ;; unbound) echo $PORT_UNBOUND ;; bind) echo $PORT_BIND ;; esac
+}
 
 # Answer latency: every answer's time from dnsperf -v, 5 s a run, cached
 # and uncached (fresh unique names), at a moderate rate (dnsperf -Q 1000)
@@ -208,50 +217,72 @@ lat_run() {
     awk '$1 == ">" {printf "%.3f\n", $5 * 1000}' | sort -n |
     awk '{v[NR] = $1}
       function p(q,  r) { r = int(q * NR); if (r < q * NR) r++; if (r < 1) r = 1; return v[r] }
-      END { if (NR == 0) print "n/a n/a n/a n/a"; else printf "%s %s %s %s\n", p(0.5), p(0.9), p(0.99), v[NR] }'
+      END { if (NR > 0) printf "%s %s %s %s\n", p(0.5), p(0.9), p(0.99), v[NR] }'
 }
+
+SERVERS=(dns64d dns64d-after unbound bind)
+LOADS=(cached uncached uncached-dual)
 LAT_SERVERS=(dns64d unbound bind)
-declare -A L
-for load in cached uncached; do
-  for rate in 1000 0; do
-    for s in "${LAT_SERVERS[@]}"; do
-      case $s in dns64d) port=$PORT_OURS ;; unbound) port=$PORT_UNBOUND ;; bind) port=$PORT_BIND ;; esac
+LAT_STATS=(p50 p90 p99 max)
+for ((r = 1; r <= ROUNDS; r++)); do
+  for load in "${LOADS[@]}"; do
+    for s in "${SERVERS[@]}"; do
       case $load in
         cached) file=$CACHED ;;
-        uncached) file=$(uncached_file "lat$rate-$s" bench.test) ;;
+        uncached) file=$(uncached_file "$s-r$r" bench.test) ;;
+        uncached-dual) file=$(uncached_file "$s-r$r" dual.bench.test) ;;
       esac
-      echo "dnsperf latency: $load, $s, $([ "$rate" = 0 ] && echo saturation || echo "$rate/s")..." >&2
-      L[$load,$rate,$s]=$(lat_run "$s" "$port" "$file" "$rate")
+      echo "round $r of $ROUNDS, dnsperf: $load, $s ($DURATION s)..." >&2
+      run "$r" "$load" "$s" "$(port_of "$s")" "$file"
+    done
+  done
+  for load in cached uncached; do
+    for rate in 1000 0; do
+      for s in "${LAT_SERVERS[@]}"; do
+        case $load in
+          cached) file=$CACHED ;;
+          uncached) file=$(uncached_file "lat$rate-$s-r$r" bench.test) ;;
+        esac
+        echo "round $r of $ROUNDS, dnsperf latency: $load, $s, $([ "$rate" = 0 ] && echo saturation || echo "$rate/s")..." >&2
+        v=$(lat_run "$s" "$(port_of "$s")" "$file" "$rate")
+        read -ra v <<<"$v"
+        for i in 0 1 2 3; do put "$r" "$s" "lat.$load.$rate.${LAT_STATS[$i]}" "${v[$i]:-}"; done
+      done
     done
   done
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+stats() { "$LAB_PYTHON" "$HERE/bench_stats.py" "$@"; }
 echo
-echo "DNS64 benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, dnsperf -l $DURATION -c 4 -q 500 from v6client; upstream NSD $(nsd -v 2>&1 | head -1 | awk '{print $3}'), $(unbound -V | head -1), BIND $(named -v | awk '{print $2}')"
+echo "DNS64 benchmark, $(date -u +%Y-%m-%d): $ROUNDS rounds, the servers in turn within each load; dnsperf -l $DURATION -c 4 -q 500 from v6client; upstream NSD $(nsd -v 2>&1 | head -1 | awk '{print $3}'), $(unbound -V | head -1), BIND $(named -v | awk '{print $2}')."
+echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), Linux $(uname -r)."
 echo
-echo "| load | server | queries/s | lost | avg latency (ms) | RSS after (MB) | server CPU per query (µs) | kernel drops at server / client | upstream questions per query | dns64d ÷ this (q/s) | this ÷ dns64d (CPU/query) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "Each cell: the median of the rounds (lowest–highest); each ratio: the median of the per-round ratios (lowest–highest). Queries per second: higher is better; the rest: lower is better."
+echo
 for load in "${LOADS[@]}"; do
-  read -r ours _ _ _ ours_cpu _ _ _ <<<"${R[$load,dns64d]}"
-  for s in "${SERVERS[@]}"; do
-    read -r qps lost lat rss cpu gd vd up <<<"${R[$load,$s]}"
-    echo "| $load | $s | $qps | $lost | $lat | $rss | $cpu | $gd / $vd | $up | $(ratio "$ours" "$qps") | $(ratio "$cpu" "$ours_cpu") |"
-  done
-done
+  printf '%s\t%s\n' "$load.qps" "$load: queries/s" "$load.lost" "$load: lost" \
+    "$load.latency" "$load: average latency (ms)" "$load.rss" "$load: RSS after (MB)" \
+    "$load.cpu" "$load: server CPU per query (µs)" \
+    "$load.drops_server" "$load: kernel drops at the server" "$load.drops_client" "$load: kernel drops at the client" \
+    "$load.upstream" "$load: upstream questions per query"
+done | stats table "$RESULTS" "dns64d=dns64d,dns64d-after=dns64d after_aaaa,unbound=Unbound,bind=BIND" dns64d/unbound,dns64d/bind
 echo
-echo "CPU per query counts the server process only (upstream NSD and dnsperf share the same $(nproc) cores)."
+echo "CPU per query counts the server process only (upstream NSD and dnsperf share the same $(nproc) cores). RSS grows over the rounds: the caches keep the unique names of every round."
 echo
 echo "Answer latency (dnsperf -v, every answer of a 5 s run; cached: the five names above; uncached: fresh unique names; moderate: dnsperf -Q 1000, saturation: as fast as dnsperf goes), ms:"
 echo
-echo "| load | rate | dns64d p50 / p90 / p99 / max | Unbound | BIND | dns64d ÷ Unbound, p50 / p99 | dns64d ÷ BIND, p50 / p99 |"
-echo "|---|---|---|---|---|---|---|"
-col() { awk -v i="$2" '{print $i}' <<<"$1"; }
 for load in cached uncached; do
   for rate in 1000 0; do
-    o=${L[$load,$rate,dns64d]}
-    u=${L[$load,$rate,unbound]}
-    b=${L[$load,$rate,bind]}
-    echo "| $load | $([ "$rate" = 0 ] && echo saturation || echo "$rate/s") | ${o// / \/ } | ${u// / \/ } | ${b// / \/ } | $(ratio "$(col "$o" 1)" "$(col "$u" 1)") / $(ratio "$(col "$o" 3)" "$(col "$u" 3)") | $(ratio "$(col "$o" 1)" "$(col "$b" 1)") / $(ratio "$(col "$o" 3)" "$(col "$b" 3)") |"
+    for s in "${LAT_STATS[@]}"; do
+      printf '%s\t%s, %s, %s (ms)\n' "lat.$load.$rate.$s" "$load" "$([ "$rate" = 0 ] && echo saturation || echo "$rate/s")" "$s"
+    done
   done
-done
+done | stats table "$RESULTS" "dns64d=dns64d,unbound=Unbound,bind=BIND" dns64d/unbound,dns64d/bind
+echo
+echo "<details><summary>Every round's figures (ROUND FIGURE SERVER VALUE)</summary>"
+echo
+echo '```'
+cat "$RESULTS"
+echo '```'
+echo
+echo "</details>"

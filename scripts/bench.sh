@@ -24,10 +24,18 @@
 # Latency at three rates (a packet or a call every 1 ms, 15 ms, 200 ms: a
 # busy, a moderate and an idle client): p50, p90, p99 and max of ping, and
 # of API-call shaped connections (connect, a small request, its reply,
-# close: examples/connrate.rs `latency`), for each path, the paths
-# alternating within each rate.
+# close: examples/connrate.rs `latency`), for each path.
 #
-# Usage: sudo scripts/bench.sh [SECONDS]   (per figure, default 5)
+# Rounds: every figure is taken once per round, the paths alternating
+# within the round (nat64d, TAYGA, the kernel, then the offloads-off pair;
+# the latency figures rate by rate, the three paths in turn), so a slow
+# minute of the machine hits all of them. The report gives each figure's
+# median and range over the rounds, and each ratio as the median (and
+# range) of the per-round ratios (scripts/bench_stats.py); every round's
+# raw figures are kept at the end of BENCHMARKS.md.
+#
+# Usage: sudo scripts/bench.sh [SECONDS [ROUNDS]]   (per figure, default 5;
+#        rounds, default 3)
 #        BENCH_DNS=0 skips the DNS64 part; BENCH_LATENCY_ONLY=1 measures
 #        only the latency figures and prints their table (BENCHMARKS.md
 #        is left as it is); BENCH_PIN_WORKERS=false sets nat64d's
@@ -40,7 +48,9 @@ ROOT=$(cd "$HERE/.." && pwd)
 . "$HERE/netns.sh"
 
 DUR=${1:-5}
-case $DUR in '' | *[!0-9]*) echo "usage: sudo $0 [SECONDS]" >&2; exit 2 ;; esac
+ROUNDS=${2:-3}
+case $DUR$ROUNDS in '' | *[!0-9]*) echo "usage: sudo $0 [SECONDS [ROUNDS]]" >&2; exit 2 ;; esac
+if [ "$DUR" -lt 1 ] || [ "$ROUNDS" -lt 1 ]; then echo "usage: sudo $0 [SECONDS [ROUNDS]] (both at least 1)" >&2; exit 2; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "bench.sh: the lab needs root; run: sudo $0" >&2
   exit 2
@@ -138,13 +148,16 @@ offloads() {
 }
 
 lab_bg v4server iperf3 iperf3 -s -B "$SERVER4"
-# One short-connection server port per measurement: TAYGA's and the
-# kernel's masquerades both use 192.0.2.1, and the conntrack TIME_WAIT
+# One short-connection server port per measurement and round: TAYGA's and
+# the kernel's masquerades both use 192.0.2.1, and the conntrack TIME_WAIT
 # entries one run leaves would collide with the next run's ports
 # (measured: 21 000 connections/s fell to 2 900).
-declare -A CONN_PORT=([nat64d]=8000 [nat64d_nooff]=8001 [tayga]=8002 [kernel]=8003 [kernel_nooff]=8004)
-for k in "${!CONN_PORT[@]}"; do
-  lab_bg v4server "connrate-$k" "$CONNRATE" serve "$SERVER4:${CONN_PORT[$k]}"
+declare -A CONN_BASE=([nat64d]=8000 [nat64d_nooff]=8001 [tayga]=8002 [kernel]=8003 [kernel_nooff]=8004)
+conn_port() { echo $((CONN_BASE[$1] + 10 * $2)); }
+for ((r = 1; r <= ROUNDS; r++)); do
+  for k in "${!CONN_BASE[@]}"; do
+    lab_bg v4server "connrate-$k-$r" "$CONNRATE" serve "$SERVER4:$(conn_port "$k" "$r")"
+  done
 done
 # The UDP flood's sink: dropped in v4server, no Port Unreachable back.
 lab_exec v4server nft -f - <<'EOF'
@@ -165,68 +178,59 @@ busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 HZ=$(getconf CLK_TCK)
 NCPU=$(nproc)
 
-# measure KEY PATH PID: every figure for one path; results in R[KEY,...].
-declare -A R
+# Every figure of every round: "ROUND FIGURE PATH VALUE" (scripts/bench_stats.py).
+RESULTS=$LAB_DIR/results.txt
+: >"$RESULTS"
+# put ROUND KEY FIGURE VALUE: one figure of one path (KEY) in one round;
+# an empty VALUE is written as n/a (not measured).
+put() {
+  local r=$1 key=$2 fig=$3 v=${4:-n/a}
+  echo "$r $fig $key $v" >>"$RESULTS"
+}
+
+# measure ROUND KEY PATH PID: every figure for one path, once.
 measure() {
-  local key=$1 path=$2 pid=$3 dst=${DST[$2]} out c0 c1 b0 b1 bps
+  local r=$1 key=$2 path=$3 pid=$4 dst=${DST[$3]} out c0 c1 b0 b1 bps v
   local fam=-6
   [ "$path" = kernel ] && fam=-4
-  echo "-- $key: TCP 1 stream" >&2
+  echo "-- round $r, $key: TCP 1 stream" >&2
   c0=$(cpu_ticks "$pid")
   b0=$(busy_ticks)
   out=$(lab_exec v6client iperf3 -c "$dst" -t "$DUR" -J 2>/dev/null)
   c1=$(cpu_ticks "$pid")
   b1=$(busy_ticks)
   bps=$(json "d['end']['sum_received']['bits_per_second']" <<<"$out" 2>/dev/null || echo 0)
-  R[$key, tcp1]=$(awk -v b="$bps" 'BEGIN {printf "%.2f", b / 1e9}')
+  put "$r" "$key" tcp1 "$(awk -v b="$bps" 'BEGIN { if (b > 0) printf "%.2f", b / 1e9 }')"
   # CPU seconds per Gb moved: (ticks / HZ) / (Gb/s × seconds).
-  R[$key, cpu]=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v b="$bps" -v s="$DUR" -v p="$pid" 'BEGIN { if (p == "" || b == 0) print "n/a"; else printf "%.2f", (t / hz) / (b / 1e9 * s) }')
-  R[$key, mcpu]=$(awk -v t=$((b1 - b0)) -v hz="$HZ" -v b="$bps" -v s="$DUR" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", (t / hz) / (b / 1e9 * s) }')
-  echo "-- $key: TCP 4 streams" >&2
+  put "$r" "$key" cpu "$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v b="$bps" -v s="$DUR" -v p="$pid" 'BEGIN { if (p != "" && b > 0) printf "%.3f", (t / hz) / (b / 1e9 * s) }')"
+  put "$r" "$key" mcpu "$(awk -v t=$((b1 - b0)) -v hz="$HZ" -v b="$bps" -v s="$DUR" 'BEGIN { if (b > 0) printf "%.3f", (t / hz) / (b / 1e9 * s) }')"
+  echo "-- round $r, $key: TCP 4 streams" >&2
   out=$(lab_exec v6client iperf3 -c "$dst" -t "$DUR" -P 4 -J 2>/dev/null)
-  R[$key, tcp4]=$(json "'%.2f' % (d['end']['sum_received']['bits_per_second'] / 1e9)" <<<"$out" 2>/dev/null || echo 0)
-  echo "-- $key: UDP 64 bytes" >&2
+  put "$r" "$key" tcp4 "$(json "'%.2f' % (d['end']['sum_received']['bits_per_second'] / 1e9)" <<<"$out" 2>/dev/null)"
+  echo "-- round $r, $key: UDP 64 bytes" >&2
   out=$(lab_exec v6client iperf3 -c "$dst" -u -b 0 -l 64 -t "$DUR" -J 2>/dev/null)
-  R[$key, udp]=$(json "'%d %.2f' % ((d['end']['sum']['packets'] - d['end']['sum']['lost_packets']) / d['end']['sum']['seconds'], d['end']['sum']['lost_percent'])" <<<"$out" 2>/dev/null || echo "0 n/a")
-  echo "-- $key: ping" >&2
-  R[$key, ping]=$(lab_exec v6client ping "$fam" -c 300 -i 0.01 -W 1 "$dst" 2>/dev/null |
+  v=$(json "'%d %.2f' % ((d['end']['sum']['packets'] - d['end']['sum']['lost_packets']) / d['end']['sum']['seconds'], d['end']['sum']['lost_percent'])" <<<"$out" 2>/dev/null)
+  put "$r" "$key" udp "$(col "$v" 1)"
+  put "$r" "$key" udp_loss "$(col "$v" 2)"
+  echo "-- round $r, $key: ping" >&2
+  v=$(lab_exec v6client ping "$fam" -c 300 -i 0.01 -W 1 "$dst" 2>/dev/null |
     "$LAB_PYTHON" -c "
 import re, sys
 t = sorted(float(m.group(1)) for m in re.finditer(r'time=([0-9.]+)', sys.stdin.read()))
-print('%.3f %.3f' % (sum(t) / len(t), t[min(len(t) - 1, int(len(t) * 0.99))]) if t else 'n/a n/a')")
-  echo "-- $key: short connections" >&2
+print('%.3f %.3f' % (sum(t) / len(t), t[min(len(t) - 1, int(len(t) * 0.99))]) if t else '')")
+  put "$r" "$key" ping_avg "$(col "$v" 1)"
+  put "$r" "$key" ping_p99 "$(col "$v" 2)"
+  echo "-- round $r, $key: short connections" >&2
   local a=$dst
   [ "$fam" = -6 ] && a="[$dst]"
-  out=$(lab_exec v6client "$CONNRATE" run "$a:${CONN_PORT[$key]}" 8 "$DUR")
-  R[$key, conn]=$(awk '{ if ($3 > 0) printf "%d %d", $1 / $3, $2; else print "0 n/a" }' <<<"$out")
+  out=$(lab_exec v6client "$CONNRATE" run "$a:$(conn_port "$key" "$r")" 8 "$DUR")
+  put "$r" "$key" conn "$(awk '{ if ($3 > 0) printf "%d", $1 / $3 }' <<<"$out")"
+  put "$r" "$key" conn_failed "$(awk '{ if ($3 > 0) print $2 }' <<<"$out")"
 }
 
 pid_of() { pgrep -f -- "$1" | head -1; }
 TAYGA_PID=$(pid_of "tayga -c $LAB_DIR/tayga.conf -n")
 
-LATENCY_ONLY=${BENCH_LATENCY_ONLY:-0}
-if [ "$LATENCY_ONLY" != 1 ]; then
-offloads on
-measure nat64d nat64d "$NAT64_PID"
-# The fallback path: no offload anywhere, nat64d's TUN included.
-offloads off
-start_nat64d false
-measure nat64d_nooff nat64d "$NAT64_PID"
-offloads on
-start_nat64d true
-nat_on
-measure tayga tayga "$TAYGA_PID"
-measure kernel kernel ""
-offloads off
-measure kernel_nooff kernel ""
-offloads on
-nat_off
-fi
-
-# ---- latency at three rates -------------------------------------------------------
-
-# A ÷ B with two decimals; n/a without a B.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "n/a") printf "%.2f", a / b; else print "n/a" }'; }
 # Field I of a space-separated figure.
 col() { awk -v i="$2" '{print $i}' <<<"$1"; }
 # percentiles: "P50 P90 P99 MAX" (ms, nearest rank) of ping's times on stdin.
@@ -235,52 +239,77 @@ percentiles() {
 import math, re, sys
 t = sorted(float(m.group(1)) for m in re.finditer(r'time=([0-9.]+)', sys.stdin.read()))
 p = lambda q: t[max(1, math.ceil(q * len(t))) - 1]
-print('%.3f %.3f %.3f %.3f' % (p(0.5), p(0.9), p(0.99), t[-1]) if t else 'n/a n/a n/a n/a')"
+print('%.3f %.3f %.3f %.3f' % (p(0.5), p(0.9), p(0.99), t[-1]) if t else '')"
 }
 # Interval (ms) and count of each rate: 1 s, 3 s and 10 s of traffic.
 LAT_RATES=("1 1000" "15 200" "200 50")
-declare -A LAT
+LAT_STATS=(p50 p90 p99 max)
+# latency_figures ROUND: every rate, the three paths in turn.
 latency_figures() {
-  local rate ms n path a fam
+  local r=$1 rate ms n path a fam v kind i
   for rate in "${LAT_RATES[@]}"; do
     read -r ms n <<<"$rate"
     for path in nat64d tayga kernel; do
-      echo "-- latency, one every $ms ms: $path" >&2
+      echo "-- round $r, latency, one every $ms ms: $path" >&2
       # NAT44 only while TAYGA and the kernel are measured (conntrack).
       if [ "$path" = nat64d ]; then nat_off; else nat_off; nat_on; fi
       fam=-6
       a="[${DST[$path]}]"
       [ "$path" = kernel ] && { fam=-4; a=${DST[$path]}; }
-      LAT[$path, ping, $ms]=$(lab_exec v6client ping "$fam" -c "$n" -i "0.$(printf '%03d' "$ms")" -W 1 "${DST[$path]}" 2>/dev/null | percentiles)
-      LAT[$path, call, $ms]=$(lab_exec v6client "$CONNRATE" latency "$a:${CONN_PORT[$path]}" "$n" "$ms")
+      for kind in ping call; do
+        if [ "$kind" = ping ]; then
+          v=$(lab_exec v6client ping "$fam" -c "$n" -i "0.$(printf '%03d' "$ms")" -W 1 "${DST[$path]}" 2>/dev/null | percentiles)
+        else
+          v=$(lab_exec v6client "$CONNRATE" latency "$a:$(conn_port "$path" "$r")" "$n" "$ms" 2>/dev/null)
+        fi
+        for i in 0 1 2 3; do
+          put "$r" "$path" "$kind$ms.${LAT_STATS[$i]}" "$(col "$v" $((i + 1)))"
+        done
+      done
     done
   done
   nat_off
 }
-latency_table() {
-  local rate ms n kind path v t k
-  echo "| figure | rate | nat64d p50 / p90 / p99 / max (ms) | TAYGA | kernel NAT44 | nat64d ÷ TAYGA, p50 / p99 | nat64d ÷ kernel, p50 / p99 |"
-  echo "|---|---|---|---|---|---|---|"
+# latency_rows: the latency table's rows for bench_stats.py.
+latency_rows() {
+  local kind rate ms n s name
   for kind in ping call; do
     for rate in "${LAT_RATES[@]}"; do
       read -r ms n <<<"$rate"
-      v=${LAT[nat64d, $kind, $ms]}
-      t=${LAT[tayga, $kind, $ms]}
-      k=${LAT[kernel, $kind, $ms]}
-      printf '| %s | every %s ms (%s) | %s | %s | %s | %s / %s | %s / %s |\n' \
-        "$([ "$kind" = ping ] && echo ping || echo "API call (connect, request, reply)")" "$ms" "$n" \
-        "$(cut -d' ' -f1-4 <<<"$v" | sed 's/ / \/ /g')" "$(cut -d' ' -f1-4 <<<"$t" | sed 's/ / \/ /g')" \
-        "$(cut -d' ' -f1-4 <<<"$k" | sed 's/ / \/ /g')" \
-        "$(ratio "$(col "$v" 1)" "$(col "$t" 1)")" "$(ratio "$(col "$v" 3)" "$(col "$t" 3)")" \
-        "$(ratio "$(col "$v" 1)" "$(col "$k" 1)")" "$(ratio "$(col "$v" 3)" "$(col "$k" 3)")"
+      name=ping
+      [ "$kind" = call ] && name="API call"
+      for s in "${LAT_STATS[@]}"; do
+        printf '%s\t%s, one every %s ms (%s), %s (ms)\n' "$kind$ms.$s" "$name" "$ms" "$n" "$s"
+      done
     done
   done
 }
 
-offloads on
-latency_figures
+LATENCY_ONLY=${BENCH_LATENCY_ONLY:-0}
+for ((r = 1; r <= ROUNDS; r++)); do
+  echo "== round $r of $ROUNDS" >&2
+  offloads on
+  if [ "$LATENCY_ONLY" != 1 ]; then
+    measure "$r" nat64d nat64d "$NAT64_PID"
+    nat_on
+    measure "$r" tayga tayga "$TAYGA_PID"
+    measure "$r" kernel kernel ""
+    # The fallback paths: no offload anywhere, nat64d's TUN included.
+    offloads off
+    measure "$r" kernel_nooff kernel ""
+    nat_off
+    start_nat64d false
+    measure "$r" nat64d_nooff nat64d "$NAT64_PID"
+    start_nat64d true
+    offloads on
+  fi
+  latency_figures "$r"
+done
+
+stats() { "$LAB_PYTHON" "$HERE/bench_stats.py" "$@"; }
+LAT_COLUMNS="nat64d=nat64d,tayga=TAYGA,kernel=kernel NAT44"
 if [ "$LATENCY_ONLY" = 1 ]; then
-  latency_table
+  latency_rows | stats table "$RESULTS" "$LAT_COLUMNS" nat64d/tayga,nat64d/kernel
   exit 0
 fi
 
@@ -332,51 +361,53 @@ RSS1=$(awk '/VmRSS/ {print $2}' "/proc/$NAT64_PID/status")
 
 # ---- report ---------------------------------------------------------------------
 
-row() { # NAME UNIT KEY-SUFFIX FIELD LOWER-IS-BETTER
-  local name=$1 unit=$2 k=$3 f=$4 n t kn kf o
-  n=$(col "${R[nat64d, $k]}" "$f")
-  t=$(col "${R[tayga, $k]}" "$f")
-  kn=$(col "${R[kernel, $k]}" "$f")
-  kf=$(col "${R[kernel_nooff, $k]}" "$f")
-  o=$(col "${R[nat64d_nooff, $k]}" "$f")
-  echo "| $name ($unit) | $n | $o | $t | $kn | $kf | $(ratio "$n" "$t") | $(ratio "$n" "$kn") | $(ratio "$o" "$kf") |"
+MACHINE="$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), Linux $(uname -r)"
+main_rows() {
+  printf '%s\t%s\n' tcp1 "TCP, 1 stream (Gb/s)" tcp4 "TCP, 4 streams (Gb/s)" \
+    udp "UDP 64 B received (packets/s)" udp_loss "UDP 64 B loss (%)" \
+    ping_avg "ping average (ms)" ping_p99 "ping p99 (ms)" \
+    conn "short connections (per s)" conn_failed "short connections failed (count)" \
+    cpu "translator CPU per Gb, TCP 1 stream (CPU s)" \
+    mcpu "whole machine CPU per Gb, TCP 1 stream (CPU s, of $NCPU cores)"
 }
 {
   echo "# Benchmarks"
   echo
   echo "## NAT64"
   echo
-  echo "Measured $(date -u +%Y-%m-%d) by \`sudo scripts/bench.sh $DUR\` ($DUR s per figure) on $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), Linux $(uname -r)."
+  echo "Measured $(date -u +%Y-%m-%d) by \`sudo scripts/bench.sh $DUR $ROUNDS\`: $ROUNDS rounds, $DUR s per figure, the paths alternating within each round."
+  echo "Machine: $MACHINE."
   echo "Versions: nat64d $(cd "$ROOT" && git describe --always --dirty 2>/dev/null), TAYGA $(dpkg-query -W -f '${Version}' tayga 2>/dev/null), iperf3 $(iperf3 --version | head -1 | awk '{print $2}'), nftables $(nft --version | awk '{print $2}')."
   echo "Paths, client and server in the namespace lab (docs/testing.md): nat64d (64:ff9b::/96); TAYGA (2001:db8:64::/96, stateless, nftables masquerade for the ports); the kernel's NAT44 (IPv4 client, nftables masquerade). \"off\": TSO/GSO/GRO off on every veth of the path, and for nat64d also its TUN offload (\`offload = false\`: the fallback path)."
   echo
-  echo "| figure | nat64d | nat64d, offloads off | TAYGA | kernel NAT44 | kernel NAT44, offloads off | nat64d ÷ TAYGA | nat64d ÷ kernel | nat64d off ÷ kernel off |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  row "TCP, 1 stream" "Gb/s" tcp1 1
-  row "TCP, 4 streams" "Gb/s" tcp4 1
-  row "UDP 64 B received" "packets/s" udp 1
-  row "UDP 64 B loss" "%" udp 2
-  row "ping average" "ms" ping 1
-  row "ping p99" "ms" ping 2
-  row "short connections" "per s" conn 1
-  row "short connections failed" "count" conn 2
-  row "translator CPU per Gb, TCP 1 stream" "CPU s" cpu 1
-  row "whole machine CPU per Gb, TCP 1 stream" "CPU s, of $NCPU cores" mcpu 1
+  echo "Each cell: the median of the rounds (lowest–highest). Each ratio: the median of the per-round ratios (lowest–highest)."
   echo
-  echo "nat64d with $SESSIONS live UDP sessions (1 M sent from distinct address/port pairs in $pass pass(es); $TUN_DROPS dropped by the kernel at the TUN queue): resident memory $(awk -v k="$RSS1" 'BEGIN {printf "%.1f", k / 1024}') MB (before: $(awk -v k="$RSS0" 'BEGIN {printf "%.1f", k / 1024}') MB)."
+  main_rows | stats table "$RESULTS" \
+    "nat64d=nat64d,nat64d_nooff=nat64d offloads off,tayga=TAYGA,kernel=kernel NAT44,kernel_nooff=kernel NAT44 offloads off" \
+    nat64d/tayga,nat64d/kernel,nat64d_nooff/kernel_nooff
   echo
-  echo "Latency at three rates, the paths alternating within each rate (ping: ICMP echo through the translator; API call: connect, a 19-byte request, a 40-byte reply, close, timed to the reply's last byte):"
+  echo "nat64d with $SESSIONS live UDP sessions (1 M sent from distinct address/port pairs in $pass pass(es); $TUN_DROPS dropped by the kernel at the TUN queue): resident memory $(awk -v k="$RSS1" 'BEGIN {printf "%.1f", k / 1024}') MB (before: $(awk -v k="$RSS0" 'BEGIN {printf "%.1f", k / 1024}') MB). One measurement, after the rounds."
   echo
-  latency_table
+  echo "### Latency"
   echo
-  echo "Added latency over the kernel path: nat64d $(awk -v a="$(col "${R[nat64d, ping]}" 1)" -v k="$(col "${R[kernel, ping]}" 1)" 'BEGIN {printf "%.3f", a - k}') ms, TAYGA $(awk -v a="$(col "${R[tayga, ping]}" 1)" -v k="$(col "${R[kernel, ping]}" 1)" 'BEGIN {printf "%.3f", a - k}') ms (averages)."
+  echo "At three rates (a packet or a call every 1, 15, 200 ms), the three paths in turn within each rate and round. Ping: ICMP echo through the translator; API call: connect, a 19-byte request, a 40-byte reply, close, timed to the reply's last byte."
+  echo
+  latency_rows | stats table "$RESULTS" "$LAT_COLUMNS" nat64d/tayga,nat64d/kernel
+  echo
+  echo "<details><summary>Every round's figures (ROUND FIGURE PATH VALUE)</summary>"
+  echo
+  echo '```'
+  cat "$RESULTS"
+  echo '```'
+  echo
+  echo "</details>"
 } >"$ROOT/BENCHMARKS.md.new"
 lab_down
 trap - EXIT
 
 if [ "${BENCH_DNS:-1}" != 0 ]; then
   echo "== DNS64: dns64d, Unbound, BIND (scripts/bench-dns64.sh)" >&2
-  if dns=$("$HERE/bench-dns64.sh" 10); then
+  if dns=$("$HERE/bench-dns64.sh" 10 "$ROUNDS"); then
     { echo; echo "## DNS64"; echo "$dns"; } >>"$ROOT/BENCHMARKS.md.new"
   else
     echo "bench.sh: the DNS64 benchmark failed; BENCHMARKS.md has the NAT64 part only" >&2

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Medians, ranges and per-round ratios of a benchmark's rounds.
+
+scripts/bench.sh and scripts/bench-dns64.sh measure every path (nat64d,
+TAYGA, the kernel; dns64d, Unbound, BIND) once per round, the paths
+alternating within the round, and append one line per figure to a results
+file:
+
+    ROUND KEY PATH VALUE
+
+(whitespace-separated; VALUE "n/a" when the figure could not be taken).
+This script turns such a file into Markdown tables:
+
+    bench_stats.py table RESULTS COLUMNS [RATIOS] < ROWS
+
+COLUMNS is a comma-separated list of PATH=Label, RATIOS a comma-separated
+list of A/B (path names). ROWS, on standard input, one per line:
+KEY<TAB>row label. Each cell is the median of the rounds and, with more
+than one round, their range: "13.40 (12.10–14.20)". Each ratio is the
+median of the per-round ratios A ÷ B (rounds where both were measured),
+with the range of those ratios: a slow minute of the machine hits both
+paths of its round alike, so per-round ratios vary less than the figures.
+
+    bench_stats.py ratio RESULTS KEY A B    ->  "median min max"
+    bench_stats.py median RESULTS KEY PATH  ->  "median min max"
+
+for the sentences written from a run.
+"""
+
+import statistics
+import sys
+
+
+def load(path):
+    """{(key, path): {round: value}} of the numeric lines of RESULTS."""
+    data = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 4:
+                sys.exit(f"{path}:{n}: expected ROUND KEY PATH VALUE, got {line.strip()!r}")
+            rnd, key, p, value = parts
+            if value == "n/a":
+                continue
+            try:
+                v = float(value)
+            except ValueError:
+                sys.exit(f"{path}:{n}: {value!r} is not a number")
+            data.setdefault((key, p), {})[rnd] = (v, decimals(value))
+    return data
+
+
+def decimals(text):
+    """Digits after the decimal point in a figure as it was written."""
+    return len(text.split(".", 1)[1]) if "." in text else 0
+
+
+def fmt(v, d):
+    return f"{v:.{d}f}"
+
+
+def summary(values, d):
+    """'median (min–max)', or the one value when there is one round."""
+    if not values:
+        return "n/a"
+    m = statistics.median(values)
+    if len(values) == 1:
+        return fmt(m, d)
+    return f"{fmt(m, d)} ({fmt(min(values), d)}–{fmt(max(values), d)})"
+
+
+def figure(data, key, p):
+    """(values in round order, decimals) of one figure."""
+    rounds = data.get((key, p), {})
+    vals = [rounds[r][0] for r in sorted(rounds, key=sort_key)]
+    d = max((rounds[r][1] for r in rounds), default=0)
+    return vals, d
+
+
+def ratios(data, key, a, b):
+    """Per-round A ÷ B, for the rounds where both were measured and B > 0."""
+    ra, rb = data.get((key, a), {}), data.get((key, b), {})
+    return [ra[r][0] / rb[r][0] for r in sorted(ra, key=sort_key) if r in rb and rb[r][0] > 0]
+
+
+def sort_key(r):
+    return (0, int(r)) if r.isdigit() else (1, r)
+
+
+def table(data, columns, ratio_pairs, rows):
+    labels = dict(columns)
+    head = ["figure"] + [label for _, label in columns]
+    head += [f"{labels.get(a, a)} ÷ {labels.get(b, b)}" for a, b in ratio_pairs]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, label in rows:
+        cells = [label]
+        for p, _ in columns:
+            vals, d = figure(data, key, p)
+            cells.append(summary(vals, d))
+        for a, b in ratio_pairs:
+            cells.append(summary(ratios(data, key, a, b), 2))
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def triple(values, d):
+    if not values:
+        return "n/a n/a n/a"
+    return " ".join(fmt(v, d) for v in (statistics.median(values), min(values), max(values)))
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == "table":
+        data = load(argv[2])
+        columns = [tuple(c.split("=", 1)) for c in argv[3].split(",")] if len(argv) > 3 else []
+        pairs = [tuple(r.split("/", 1)) for r in argv[4].split(",") if r] if len(argv) > 4 else []
+        if any(len(c) != 2 for c in columns) or any(len(p) != 2 for p in pairs):
+            sys.exit("bench_stats.py: COLUMNS are PATH=Label, RATIOS are A/B")
+        rows = []
+        for line in sys.stdin:
+            line = line.rstrip("\n")
+            if line:
+                key, _, label = line.partition("\t")
+                rows.append((key, label or key))
+        print(table(data, columns, pairs, rows))
+    elif len(argv) == 6 and argv[1] == "ratio":
+        print(triple(ratios(load(argv[2]), argv[3], argv[4], argv[5]), 2))
+    elif len(argv) == 5 and argv[1] == "median":
+        vals, d = figure(load(argv[2]), argv[3], argv[4])
+        print(triple(vals, d))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
