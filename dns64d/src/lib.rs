@@ -9,5 +9,6 @@ pub mod core;
 pub mod fast;
 pub mod listen;
 pub mod querylog;
+pub mod reuseport;
 pub mod server;
 pub mod upstream;

@@ -269,20 +269,33 @@ async fn listeners(
         let tcp = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on TCP {addr} (`dns64.listen`)"))?;
-        // One blocking reader thread per core, each on its own socket
-        // (SO_REUSEPORT: the kernel spreads clients over them): cache hits
-        // are answered on that thread, the rest go to the runtime.
-        let readers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // One blocking reader thread per CPU, each on its own socket
+        // (SO_REUSEPORT) and pinned to its CPU; a query goes to the reader
+        // of the CPU it arrived on (dns64d::reuseport). Cache hits are
+        // answered on that thread, the rest go to the runtime.
+        let cpus = dns64d::reuseport::allowed_cpus();
+        let readers = cpus.len().max(1);
+        let mut socks = Vec::with_capacity(readers);
         for _ in 0..readers {
-            let udp = Arc::new(
-                udp_socket(*addr)
-                    .with_context(|| format!("cannot listen on UDP {addr} (`dns64.listen`)"))?,
-            );
+            socks.push(Arc::new(udp_socket(*addr).with_context(|| {
+                format!("cannot listen on UDP {addr} (`dns64.listen`)")
+            })?));
+        }
+        steer_udp(*addr, &socks[0], &cpus);
+        for (i, udp) in socks.into_iter().enumerate() {
             let (server, rt) = (server.clone(), tokio::runtime::Handle::current());
             let admission = admission.clone();
+            let cpu = cpus.get(i).copied();
             std::thread::Builder::new()
                 .name("dns64d-udp".into())
-                .spawn(move || serve_udp(server, admission, udp, rt))
+                .spawn(move || {
+                    if let Some(cpu) = cpu
+                        && let Err(e) = dns64d::reuseport::pin_current_thread(cpu)
+                    {
+                        tracing::warn!("UDP reader {i} cannot be pinned to CPU {cpu} ({e}); it runs where the scheduler puts it");
+                    }
+                    serve_udp(server, admission, udp, rt)
+                })
                 .context("cannot start a UDP reader thread")?;
         }
         tasks.push(tokio::spawn(serve_tcp(
@@ -292,6 +305,19 @@ async fn listeners(
         )));
     }
     Ok(tasks)
+}
+
+/// Hands each UDP query on `addr` to the reader on its arrival CPU; when
+/// the kernel refuses, says so: the kernel's hash then picks the reader.
+fn steer_udp(addr: SocketAddr, first: &std::net::UdpSocket, cpus: &[usize]) {
+    if cpus.len() < 2 {
+        return;
+    }
+    if let Err(e) = dns64d::reuseport::attach(first, cpus) {
+        tracing::warn!(
+            "UDP {addr}: cannot steer queries to the reader on their CPU ({e}); the kernel picks readers by the client's address"
+        );
+    }
 }
 
 /// A UDP socket bound to `addr` with SO_REUSEPORT and a receive buffer of
