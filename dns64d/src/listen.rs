@@ -52,7 +52,16 @@ pub struct AdmissionStats {
     pub tcp_not_allowed: AtomicU64,
     /// TCP connections closed: idle, or not reading its answers.
     pub tcp_timed_out: AtomicU64,
+    /// UDP datagrams read, by reader (reader `i` runs on the `i`-th CPU
+    /// dns64d may use; summed over the listen addresses).
+    pub udp_reads: Box<[ReaderCount]>,
 }
+
+/// One reader's count, on a cache line of its own (readers on different
+/// CPUs would otherwise contend for one line at every datagram).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct ReaderCount(pub AtomicU64);
 
 impl Limits {
     /// Descriptors the bounds may use at once: up to two upstream TCP
@@ -104,14 +113,18 @@ pub struct Admission {
 }
 
 impl Admission {
-    /// Bounds as `limits` says.
-    pub fn new(limits: Limits) -> Self {
+    /// Bounds as `limits` says, for `udp_readers` UDP readers per listen
+    /// address.
+    pub fn new(limits: Limits, udp_readers: usize) -> Self {
         Admission {
             limits,
             inflight: Arc::new(Semaphore::new(limits.max_inflight)),
             tcp: Arc::new(Semaphore::new(limits.max_tcp_connections)),
             per_client: Mutex::new(HashMap::new()),
-            stats: AdmissionStats::default(),
+            stats: AdmissionStats {
+                udp_reads: (0..udp_readers).map(|_| ReaderCount::default()).collect(),
+                ..AdmissionStats::default()
+            },
             accept_log: Throttle::new(Duration::from_secs(60), 5),
         }
     }
@@ -176,17 +189,20 @@ impl Drop for TcpSlot {
     }
 }
 
-/// Serves UDP on `sock` from a plain thread (start one per core on the same
-/// socket): answers from the fast path are sent at once; everything else
-/// becomes a task on `rt`, within `max_inflight`. Runs until the process
-/// ends.
+/// Serves UDP on `sock` from a plain thread, as reader number `reader`
+/// (start one per CPU, each on its own socket of the reuseport group):
+/// answers from the fast path are sent at once; everything else becomes a
+/// task on `rt`, within `max_inflight`. Runs until the process ends.
 pub fn serve_udp<R: Resolve>(
     server: Arc<Server<R>>,
     admission: Arc<Admission>,
     sock: Arc<std::net::UdpSocket>,
     rt: tokio::runtime::Handle,
+    reader: usize,
 ) {
     let mut buf = vec![0u8; 65535];
+    let no_count = ReaderCount::default();
+    let reads = &admission.stats.udp_reads.get(reader).unwrap_or(&no_count).0;
     loop {
         let (n, peer) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
@@ -198,6 +214,7 @@ pub fn serve_udp<R: Resolve>(
                 continue;
             }
         };
+        reads.fetch_add(1, Ordering::Relaxed);
         if let Some(out) = server.answer_fast(&buf[..n], peer.ip(), true) {
             let _ = sock.send_to(&out, peer);
             continue;

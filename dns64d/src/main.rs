@@ -175,7 +175,10 @@ async fn run(args: Args, f: File) -> anyhow::Result<()> {
     server.querylog.set(f.dns64.querylog);
     let files = raise_descriptor_limit(&f.dns64.limits()).map_err(anyhow::Error::msg)?;
     tracing::debug!("open files limit {files}");
-    let admission = Arc::new(Admission::new(f.dns64.limits()));
+    let admission = Arc::new(Admission::new(
+        f.dns64.limits(),
+        dns64d::reuseport::allowed_cpus().len().max(1),
+    ));
     let mut tasks = listeners(&f, &server, &admission).await?;
     let metrics = Arc::new(metrics::Metrics::for_server(&server));
     if let Some(addr) = f.dns64.metrics.listen {
@@ -294,7 +297,7 @@ async fn listeners(
                     {
                         tracing::warn!("UDP reader {i} cannot be pinned to CPU {cpu} ({e}); it runs where the scheduler puts it");
                     }
-                    serve_udp(server, admission, udp, rt)
+                    serve_udp(server, admission, udp, rt, i)
                 })
                 .context("cannot start a UDP reader thread")?;
         }

@@ -27,6 +27,7 @@ pub(crate) struct Metrics {
     cache_entries: IntGaugeVec,
     answers_kept: IntGaugeVec,
     shed: IntCounterVec,
+    udp_reads: IntCounterVec,
     tcp_refused: IntCounterVec,
     inflight: IntGaugeVec,
     tcp_connections: IntGaugeVec,
@@ -93,6 +94,11 @@ impl Metrics {
                 "Queries dropped unanswered: max_inflight queries were in flight.",
                 &[],
             ),
+            udp_reads: c(
+                "dns64d_udp_reader_datagrams_total",
+                "UDP datagrams read, by reader (one per CPU, each pinned to its CPU and given the queries that arrive on it).",
+                &["reader"],
+            ),
             tcp_refused: c(
                 "dns64d_tcp_connections_closed_total",
                 "TCP connections closed by dns64d, by reason.",
@@ -128,6 +134,9 @@ impl Metrics {
     fn refresh_admission(&self, a: &Admission) {
         let get = |x: &std::sync::atomic::AtomicU64| x.load(Ordering::Relaxed);
         set_counter(&self.shed, &[], get(&a.stats.shed));
+        for (i, n) in a.stats.udp_reads.iter().enumerate() {
+            set_counter(&self.udp_reads, &[&i.to_string()], get(&n.0));
+        }
         for (reason, v) in [
             ("full", &a.stats.tcp_full),
             ("client_full", &a.stats.tcp_client_full),

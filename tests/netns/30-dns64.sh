@@ -142,6 +142,32 @@ t_dns64_metrics() {
   [ "$(dns_metric 'dns64d_upstream_rtt_seconds_count{server="192.0.2.53:53"}')" -ge 1 ] || { echo "no upstream round trips"; return 1; }
 }
 
+# Each UDP reader is pinned to a CPU and gets the queries that arrive on
+# it (docs/performance.md, "dns64d's UDP readers"): queries sent from one
+# CPU, from new source ports each time, are all read by that CPU's reader.
+t_dns64_udp_query_read_on_its_arrival_cpu() {
+  need_dns64d || return 1
+  local cpus n i w after got others rc=0
+  mapfile -t cpus < <(taskset -cp "$(dns64_pid)" | sed 's/.*: //' | tr ',' '\n' |
+    awk -F- '{ if (NF == 2) for (c = $1; c <= $2; c++) print c; else print $1 }')
+  n=${#cpus[@]}
+  [ "$n" -ge 2 ] || { echo "one CPU: nothing to steer"; return 0; }
+  for ((i = 0; i < n; i++)); do
+    declare -A before=()
+    for ((w = 0; w < n; w++)); do before[$w]=$(dns_metric "dns64d_udp_reader_datagrams_total{reader=\"$w\"}"); done
+    lab_exec v6client taskset -c "${cpus[$i]}" sh -c \
+      "for q in 1 2 3 4 5 6 7 8 9 10; do ${DIG[*]} @$LAB_GW6 +short twitter.test AAAA >/dev/null || exit 1; done" || rc=1
+    others=0
+    for ((w = 0; w < n; w++)); do
+      after=$(dns_metric "dns64d_udp_reader_datagrams_total{reader=\"$w\"}")
+      if [ "$w" = "$i" ]; then got=$((${after:-0} - ${before[$w]:-0})); else others=$((others + ${after:-0} - ${before[$w]:-0})); fi
+    done
+    echo "10 queries from CPU ${cpus[$i]}: reader $i read $got, the others $others"
+    if [ "$got" -lt 10 ] || [ "$others" -gt 1 ]; then rc=1; fi
+  done
+  return $rc
+}
+
 t_dns64d_sighup_and_stop() {
   need_dns64d || return 1
   local pid
