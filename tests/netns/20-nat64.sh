@@ -138,6 +138,7 @@ t_nat64_queue_follows_the_arrival_cpu() {
     return
   fi
   grep -q "queue by arrival CPU" "$LAB_DIR/nat64d.log" || { grep -E "WARN|translating on" "$LAB_DIR/nat64d.log"; return 1; }
+  "$NAT64GW" --config "$LAB_DIR/gateway.toml" status | grep '^queue_choice: by arrival CPU' || { echo "not in nat64gw status"; rc=1; }
   n=${#cpus[@]}
   for ((i = 0; i < n; i++)); do
     cpu=${cpus[$i]}

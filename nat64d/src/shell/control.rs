@@ -36,6 +36,9 @@ pub(crate) struct Info {
     pub(crate) tun: String,
     pub(crate) workers: usize,
     pub(crate) cpus: Vec<usize>,
+    /// Whether the steering program picks the queues (set once the TUN
+    /// is open; docs/performance.md).
+    pub(crate) steered: std::sync::atomic::AtomicBool,
     pub(crate) offload: bool,
     pub(crate) mapping_log: Option<PathBuf>,
 }
@@ -134,6 +137,11 @@ fn status(s: &Shared, info: &Info) -> Value {
             "not pinned".to_string()
         } else {
             super::affinity::describe(&info.cpus)
+        },
+        "queue_choice": if info.steered.load(Ordering::Relaxed) {
+            "by arrival CPU (super-packets by flow)"
+        } else {
+            "by flow hash (the kernel's)"
         },
         "offload": info.offload,
         "mapping_log": info.mapping_log.as_deref().map_or("-".into(), |p| p.display().to_string()),

@@ -64,6 +64,7 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         tun: c.tun.clone(),
         workers: threads,
         cpus: cpus.clone(),
+        steered: Default::default(),
         offload: c.offload,
         mapping_log: c.mapping_log.clone(),
     });
@@ -81,6 +82,7 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         .map(Arc::new)
         .collect();
     let steered = steer(&queues[0], &cpus, c.tun_mtu());
+    info.steered.store(steered, Ordering::Relaxed);
     let routes = Routes::install(c, &f.prefix)?;
     let workers = spawn_workers(&queues, &shared, &cpus)?;
     if let Some(l) = metrics_listener {
