@@ -81,8 +81,7 @@ pub(crate) fn run(args: Args, f: File) -> anyhow::Result<()> {
         .into_iter()
         .map(Arc::new)
         .collect();
-    let steered = steer(&queues[0], &cpus, c.tun_mtu());
-    info.steered.store(steered, Ordering::Relaxed);
+    let steered = steer(&queues[0], &cpus, c.tun_mtu(), &info);
     let routes = Routes::install(c, &f.prefix)?;
     let workers = spawn_workers(&queues, &shared, &cpus)?;
     if let Some(l) = metrics_listener {
@@ -310,12 +309,13 @@ impl Loop<'_> {
 }
 
 /// With pinned workers, steers each packet to the queue of the worker on
-/// the CPU it arrives on ([`steering`]); whether it could.
-fn steer(q0: &SyncDevice, cpus: &[usize], mtu: u16) -> bool {
+/// the CPU it arrives on ([`steering`]); whether it could (also noted in
+/// `info`, for `nat64gw status`).
+fn steer(q0: &SyncDevice, cpus: &[usize], mtu: u16, info: &Info) -> bool {
     if cpus.is_empty() {
         return false;
     }
-    match steering::attach(q0, cpus, mtu) {
+    let done = match steering::attach(q0, cpus, mtu) {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(
@@ -325,7 +325,9 @@ fn steer(q0: &SyncDevice, cpus: &[usize], mtu: u16) -> bool {
             );
             false
         }
-    }
+    };
+    info.steered.store(done, Ordering::Relaxed);
+    done
 }
 
 /// The CPU of each worker: none with `nat64.pin_workers = false`, or when
