@@ -39,7 +39,10 @@
 #        BENCH_DNS=0 skips the DNS64 part; BENCH_LATENCY_ONLY=1 measures
 #        only the latency figures and prints their table (BENCHMARKS.md
 #        is left as it is); BENCH_PIN_WORKERS=false sets nat64d's
-#        `pin_workers` (default: the file's default, true).
+#        `pin_workers` (default: the file's default, true);
+#        BENCH_COMPARE=PATH measures another nat64d binary (an earlier
+#        build, say) as one more path in every round, right after nat64d,
+#        with its ratio to it (before/after in one run).
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -78,14 +81,20 @@ TAYGA_PREFIX=2001:db8:64::/96
 TAYGA_POOL=198.51.100.128/25
 K_CLIENT4=198.51.100.194
 K_GW4=198.51.100.193
-declare -A DST=([nat64d]=64:ff9b::cb00:710a [tayga]=2001:db8:64::cb00:710a [kernel]=$SERVER4)
+declare -A DST=([nat64d]=64:ff9b::cb00:710a [before]=64:ff9b::cb00:710a [tayga]=2001:db8:64::cb00:710a [kernel]=$SERVER4)
 
 # ---- the three paths ----------------------------------------------------------
 
-# start_nat64d true|false: (re)starts nat64d with the TUN offload on or off
-# (the `offload` key); sets NAT64_PID.
+# start_nat64d true|false [BINARY]: (re)starts nat64d (or BINARY) with the
+# TUN offload on or off (the `offload` key); sets NAT64_PID.
 NAT64_PID=
+COMPARE=${BENCH_COMPARE:-}
+if [ -n "$COMPARE" ] && [ ! -x "$COMPARE" ]; then
+  echo "bench.sh: BENCH_COMPARE=$COMPARE is not an executable nat64d" >&2
+  exit 2
+fi
 start_nat64d() {
+  local bin=${2:-$NAT64D}
   if [ -n "$NAT64_PID" ]; then
     kill "$NAT64_PID" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$NAT64_PID" 2>/dev/null || break; sleep 0.1; done
@@ -99,9 +108,9 @@ start_nat64d() {
   # BENCH_PIN_WORKERS=false: nat64d's workers left to the scheduler.
   [ -n "${BENCH_PIN_WORKERS:-}" ] &&
     sed -i "s/^tun = \"nat64\"$/tun = \"nat64\"\npin_workers = ${BENCH_PIN_WORKERS}/" "$LAB_DIR/gateway.toml"
-  lab_bg gw "nat64d-offload-$1" "$NAT64D" --config "$LAB_DIR/gateway.toml"
+  lab_bg gw "nat64d-offload-$1" "$bin" --config "$LAB_DIR/gateway.toml"
   lab_wait 50 lab_exec gw curl -sf -o /dev/null http://127.0.0.1:9464/metrics || { cat "$LAB_DIR/nat64d-offload-$1.log" >&2; exit 1; }
-  NAT64_PID=$(pgrep -f -- "$NAT64D --config $LAB_DIR/gateway.toml" | head -1)
+  NAT64_PID=$(pgrep -f -- "$bin --config $LAB_DIR/gateway.toml" | head -1)
 }
 start_nat64d true
 
@@ -152,7 +161,7 @@ lab_bg v4server iperf3 iperf3 -s -B "$SERVER4"
 # the kernel's masquerades both use 192.0.2.1, and the conntrack TIME_WAIT
 # entries one run leaves would collide with the next run's ports
 # (measured: 21 000 connections/s fell to 2 900).
-declare -A CONN_BASE=([nat64d]=8000 [nat64d_nooff]=8001 [tayga]=8002 [kernel]=8003 [kernel_nooff]=8004)
+declare -A CONN_BASE=([nat64d]=8000 [nat64d_nooff]=8001 [tayga]=8002 [kernel]=8003 [kernel_nooff]=8004 [before]=8005)
 conn_port() { echo $((CONN_BASE[$1] + 10 * $2)); }
 for ((r = 1; r <= ROUNDS; r++)); do
   for k in "${!CONN_BASE[@]}"; do
@@ -249,8 +258,9 @@ latency_figures() {
   local r=$1 rate ms n path a fam v kind i
   for rate in "${LAT_RATES[@]}"; do
     read -r ms n <<<"$rate"
-    for path in nat64d tayga kernel; do
+    for path in nat64d ${COMPARE:+before} tayga kernel; do
       echo "-- round $r, latency, one every $ms ms: $path" >&2
+      [ "$path" = before ] && start_nat64d true "$COMPARE"
       # NAT44 only while TAYGA and the kernel are measured (conntrack).
       if [ "$path" = nat64d ]; then nat_off; else nat_off; nat_on; fi
       fam=-6
@@ -266,6 +276,7 @@ latency_figures() {
           put "$r" "$path" "$kind$ms.${LAT_STATS[$i]}" "$(col "$v" $((i + 1)))"
         done
       done
+      [ "$path" = before ] && start_nat64d true
     done
   done
   nat_off
@@ -291,6 +302,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   offloads on
   if [ "$LATENCY_ONLY" != 1 ]; then
     measure "$r" nat64d nat64d "$NAT64_PID"
+    if [ -n "$COMPARE" ]; then
+      start_nat64d true "$COMPARE"
+      measure "$r" before nat64d "$NAT64_PID"
+      start_nat64d true
+    fi
     nat_on
     measure "$r" tayga tayga "$TAYGA_PID"
     measure "$r" kernel kernel ""
@@ -307,9 +323,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 stats() { "$LAB_PYTHON" "$HERE/bench_stats.py" "$@"; }
-LAT_COLUMNS="nat64d=nat64d,tayga=TAYGA,kernel=kernel NAT44"
+LAT_COLUMNS="nat64d=nat64d,${COMPARE:+before=nat64d (BENCH_COMPARE),}tayga=TAYGA,kernel=kernel NAT44"
+LAT_RATIOS=nat64d/tayga,nat64d/kernel${COMPARE:+,nat64d/before}
 if [ "$LATENCY_ONLY" = 1 ]; then
-  latency_rows | stats table "$RESULTS" "$LAT_COLUMNS" nat64d/tayga,nat64d/kernel
+  latency_rows | stats table "$RESULTS" "$LAT_COLUMNS" "$LAT_RATIOS"
   exit 0
 fi
 
@@ -377,14 +394,15 @@ main_rows() {
   echo
   echo "Measured $(date -u +%Y-%m-%d) by \`sudo scripts/bench.sh $DUR $ROUNDS\`: $ROUNDS rounds, $DUR s per figure, the paths alternating within each round."
   echo "Machine: $MACHINE."
+  [ -n "$COMPARE" ] && echo "Compared build (BENCH_COMPARE): $COMPARE ($("$COMPARE" --version 2>/dev/null | head -1)), measured right after nat64d in every round."
   echo "Versions: nat64d $(cd "$ROOT" && git describe --always --dirty 2>/dev/null), TAYGA $(dpkg-query -W -f '${Version}' tayga 2>/dev/null), iperf3 $(iperf3 --version | head -1 | awk '{print $2}'), nftables $(nft --version | awk '{print $2}')."
   echo "Paths, client and server in the namespace lab (docs/testing.md): nat64d (64:ff9b::/96); TAYGA (2001:db8:64::/96, stateless, nftables masquerade for the ports); the kernel's NAT44 (IPv4 client, nftables masquerade). \"off\": TSO/GSO/GRO off on every veth of the path, and for nat64d also its TUN offload (\`offload = false\`: the fallback path)."
   echo
   echo "Each cell: the median of the rounds (lowest–highest). Each ratio: the median of the per-round ratios (lowest–highest)."
   echo
   main_rows | stats table "$RESULTS" \
-    "nat64d=nat64d,nat64d_nooff=nat64d offloads off,tayga=TAYGA,kernel=kernel NAT44,kernel_nooff=kernel NAT44 offloads off" \
-    nat64d/tayga,nat64d/kernel,nat64d_nooff/kernel_nooff
+    "nat64d=nat64d,${COMPARE:+before=nat64d (BENCH_COMPARE),}nat64d_nooff=nat64d offloads off,tayga=TAYGA,kernel=kernel NAT44,kernel_nooff=kernel NAT44 offloads off" \
+    "nat64d/tayga,nat64d/kernel,nat64d_nooff/kernel_nooff${COMPARE:+,nat64d/before}"
   echo
   echo "nat64d with $SESSIONS live UDP sessions (1 M sent from distinct address/port pairs in $pass pass(es); $TUN_DROPS dropped by the kernel at the TUN queue): resident memory $(awk -v k="$RSS1" 'BEGIN {printf "%.1f", k / 1024}') MB (before: $(awk -v k="$RSS0" 'BEGIN {printf "%.1f", k / 1024}') MB). One measurement, after the rounds."
   echo
@@ -392,7 +410,7 @@ main_rows() {
   echo
   echo "At three rates (a packet or a call every 1, 15, 200 ms), the three paths in turn within each rate and round. Ping: ICMP echo through the translator; API call: connect, a 19-byte request, a 40-byte reply, close, timed to the reply's last byte."
   echo
-  latency_rows | stats table "$RESULTS" "$LAT_COLUMNS" nat64d/tayga,nat64d/kernel
+  latency_rows | stats table "$RESULTS" "$LAT_COLUMNS" "$LAT_RATIOS"
   echo
   echo "<details><summary>Every round's figures (ROUND FIGURE PATH VALUE)</summary>"
   echo
