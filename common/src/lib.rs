@@ -14,6 +14,7 @@ pub mod manpage;
 pub mod metrics;
 pub mod prefix;
 pub mod special;
+pub mod stdout;
 pub mod sync;
 
 pub use config::{ConfigError, GatewayFile, PrefixConfig};

@@ -3,6 +3,8 @@
 //! each daemon's errors and warnings under its name.
 
 use std::path::Path;
+
+use common::outln;
 use std::process::ExitCode;
 
 /// Checks `file`; status 0 when both daemons would start with it.
@@ -11,7 +13,7 @@ pub(crate) fn run(file: &Path) -> ExitCode {
     match load_nat64(file) {
         Ok(f) => {
             let c = &f.nat64;
-            println!(
+            outln!(
                 "nat64d: OK; {}; pool4 {}; {}",
                 f.prefix.summary(),
                 c.pool4
@@ -22,16 +24,16 @@ pub(crate) fn run(file: &Path) -> ExitCode {
                 c.limits_summary()
             );
             for w in c.limits_warnings() {
-                println!("nat64d: warning: {w}");
+                outln!("nat64d: warning: {w}");
             }
             if let Some(e) = c.placeholder_pool(f.prefix.allow_non_global) {
-                println!("nat64d: warning: {e}; nat64d will not start with it");
+                outln!("nat64d: warning: {e}; nat64d will not start with it");
             }
         }
         Err(e) => {
             ok = false;
             for line in e.lines() {
-                println!("nat64d: {line}");
+                outln!("nat64d: {line}");
             }
         }
     }
@@ -44,19 +46,19 @@ pub(crate) fn run(file: &Path) -> ExitCode {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            println!(
+            outln!(
                 "dns64d: OK; listen {}; upstreams {}",
                 list(&d.listen),
                 list(&d.upstreams)
             );
             if let Some(e) = d.placeholder_upstream(f.prefix.allow_non_global) {
-                println!("dns64d: warning: {e}; dns64d will not start with it");
+                outln!("dns64d: warning: {e}; dns64d will not start with it");
             }
         }
         Err(e) => {
             ok = false;
             for line in e.to_string().lines() {
-                println!("dns64d: {line}");
+                outln!("dns64d: {line}");
             }
         }
     }

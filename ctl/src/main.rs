@@ -16,6 +16,7 @@ use clap::Parser;
 
 use cli::{BibCmd, CacheCmd, Cli, Cmd, DnsCmd, OnOff};
 use common::control::{Request, Response, Value, json};
+use common::{out, outln};
 
 /// Which daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,9 +113,9 @@ impl Out {
     /// Prints one daemon's answer.
     pub(crate) fn show(&self, v: &Value) {
         if self.json {
-            println!("{v}");
+            outln!("{v}");
         } else {
-            print!("{}", render::text(v));
+            out!("{}", render::text(v));
         }
     }
 }
@@ -125,7 +126,7 @@ fn both(cli: &Cli, out: &mut Out, req: &Request, each: impl Fn(&Out, Daemon, Val
     if cli.socket.is_some() {
         if let Some(v) = out.ask(cli, Daemon::Nat64d, req) {
             if out.json {
-                println!("{v}");
+                outln!("{v}");
             } else {
                 each(out, Daemon::Nat64d, v);
             }
@@ -138,13 +139,13 @@ fn both(cli: &Cli, out: &mut Out, req: &Request, each: impl Fn(&Out, Daemon, Val
             if out.json {
                 answers.insert(d.name().into(), v);
             } else {
-                println!("== {} ==", d.name());
+                outln!("== {} ==", d.name());
                 each(out, d, v);
             }
         }
     }
     if out.json {
-        println!("{}", Value::Object(answers));
+        outln!("{}", Value::Object(answers));
     }
 }
 
@@ -159,7 +160,7 @@ fn main() -> ExitCode {
         Cmd::Check { file } => return check::run(file.as_deref().unwrap_or(&cli.config)),
         Cmd::Status => both(&cli, &mut out, &Request::Status, |o, _, v| o.show(&v)),
         Cmd::Stats { nonzero } => both(&cli, &mut out, &Request::Stats, |_, _, v| {
-            print!("{}", stats_table(&v, *nonzero));
+            out!("{}", stats_table(&v, *nonzero));
         }),
         Cmd::Reload => both(&cli, &mut out, &Request::Reload, |o, _, v| o.show(&v)),
         Cmd::Sessions(f) => one(
@@ -228,7 +229,7 @@ fn dns(cli: &Cli, out: &mut Out, cmd: &DnsCmd) {
                 if out.json {
                     out.show(&v);
                 } else {
-                    print!("{}", stats_table(&v, *nonzero));
+                    out!("{}", stats_table(&v, *nonzero));
                 }
             }
             return;

@@ -94,3 +94,26 @@ fn o6_the_man_page_comes_from_the_command_line() {
         assert!(out.contains(sub), "{sub} not in the man page");
     }
 }
+
+/// `nat64gw ... | head`: a reader that has gone away ends the command
+/// quietly (status 0, nothing on standard error), never with a panic.
+#[test]
+fn o1_a_closed_pipe_on_standard_output_ends_quietly() {
+    let good = write("pipe.toml", GOOD);
+    for args in [vec!["check", good.as_str()], vec!["man"]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(&args)
+            .stdout(writer)
+            .output()
+            .expect("run nat64gw");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            args[0] == "man" || (out.status.success() && err.is_empty()),
+            "{args:?}: {:?} {err}",
+            out.status
+        );
+    }
+}

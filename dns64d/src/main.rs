@@ -134,13 +134,13 @@ fn main() -> ExitCode {
         }
     };
     if args.check_config {
-        println!(
+        common::outln!(
             "{}: configuration OK; {}",
             args.config.display(),
             summary(&f)
         );
         if let Some(e) = f.dns64.placeholder_upstream(f.prefix.allow_non_global) {
-            println!("warning: {e}; dns64d will not start with it");
+            common::outln!("warning: {e}; dns64d will not start with it");
         }
         return ExitCode::SUCCESS;
     }

@@ -113,7 +113,7 @@ fn main() -> ExitCode {
         // when the unit starts, and the start itself refuses without it).
         if let Err(e) = shell::mapping_log_usable(f.nat64.mapping_log.as_deref()) {
             if e.contains("does not exist") {
-                println!(
+                common::outln!(
                     "warning: key `nat64.mapping_log`: {e}; nat64d will not start until it does"
                 );
             } else {
@@ -125,7 +125,7 @@ fn main() -> ExitCode {
             }
         }
         let pool: Vec<String> = f.nat64.pool4.iter().map(|p| p.to_string()).collect();
-        println!(
+        common::outln!(
             "{}: configuration OK; {}; pool4: {}; tun {}; {}",
             args.config.display(),
             f.prefix.summary(),
@@ -134,10 +134,10 @@ fn main() -> ExitCode {
             f.nat64.limits_summary()
         );
         for w in f.nat64.limits_warnings() {
-            println!("warning: {w}");
+            common::outln!("warning: {w}");
         }
         if let Some(e) = f.nat64.placeholder_pool(f.prefix.allow_non_global) {
-            println!("warning: {e}; nat64d will not start with it");
+            common::outln!("warning: {e}; nat64d will not start with it");
         }
         return ExitCode::SUCCESS;
     }
