@@ -636,7 +636,7 @@ mod tests {
         );
         let p = with_value(&t, "a[1]", "invalid IP address syntax".into());
         assert!(
-            p.starts_with("`nope` is not an address") && p.contains("198.51.100.0/28"),
+            p.starts_with("`nope` is not a prefix") && p.contains("198.51.100.0/28"),
             "{p}"
         );
         // Checks after parsing on a key parsing took out are not repeated.
@@ -653,5 +653,69 @@ mod tests {
         let keys: Vec<_> = all.iter().filter_map(|p| p.key.as_deref()).collect();
         assert_eq!(keys, ["nat64.pool4[0]", "nat64.pool4x"]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Each address type's own parse error, as serde hands it over, turned
+    /// into the value and the form the key takes (req O1).
+    #[test]
+    fn o1_address_errors_name_the_form_the_key_takes() {
+        use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+        fn err<T: std::str::FromStr>(s: &str) -> String
+        where
+            T::Err: std::fmt::Display,
+        {
+            s.parse::<T>()
+                .err()
+                .map(|e| e.to_string())
+                .expect("a bad value")
+        }
+        let cases: [(&str, String, &str); 8] = [
+            (
+                "1.2.3.4",
+                err::<SocketAddr>("1.2.3.4"),
+                "is not an address and a port, such as `192.0.2.53:53`",
+            ),
+            (
+                "198.51.100.1",
+                err::<SocketAddrV4>("198.51.100.1"),
+                "is not an IPv4 address and a port",
+            ),
+            (
+                "2001:db8::2",
+                err::<SocketAddrV6>("2001:db8::2"),
+                "is not an IPv6 address in brackets and a port",
+            ),
+            (
+                "2001:db8::1",
+                err::<Ipv4Addr>("2001:db8::1"),
+                "is not an IPv4 address, such as `192.0.2.1`",
+            ),
+            (
+                "192.0.2.1",
+                err::<Ipv6Addr>("192.0.2.1"),
+                "is not an IPv6 address, such as `2001:db8::1`",
+            ),
+            (
+                "2001:db8::/64",
+                err::<ipnet::Ipv4Net>("2001:db8::/64"),
+                "is an IPv6 prefix; this key takes IPv4 prefixes",
+            ),
+            (
+                "192.0.2.0/24",
+                err::<ipnet::Ipv6Net>("192.0.2.0/24"),
+                "is an IPv4 prefix; this key takes IPv6 prefixes",
+            ),
+            (
+                "2001:db8:1::",
+                err::<ipnet::IpNet>("2001:db8:1::"),
+                "has no `/LENGTH`: this key takes prefixes (`2001:db8:1::/128` is this one address)",
+            ),
+        ];
+        for (written, parser_said, want) in cases {
+            let t: toml::Table = format!("k = {written:?}\n").parse().unwrap();
+            let p = with_value(&t, "k", parser_said.clone());
+            assert!(p.starts_with(&format!("`{written}` ")), "{p}");
+            assert!(p.contains(want), "{written} ({parser_said}): {p}");
+        }
     }
 }

@@ -62,6 +62,31 @@ fn o1_check_runs_both_daemons_checks_at_once() {
     ] {
         assert!(out.contains(want), "{want} not in {out}");
     }
+    // Each daemon's problems come in the file's order, each address error
+    // with the value and the form its key takes.
+    let bad = write(
+        "many.toml",
+        "[nat64]\npool4 = [\"2001:db8::/64\"]\nallow_from = []\nmtu = \"big\"\nbogus = 1\n\
+         [nat64.timeouts]\nudp = 0\n[dns64]\nlisten = [\"192.0.2.1\"]\n\
+         upstreams = [\"192.0.2.53:53\"]\ntimeout_ms = 0\ncache_size = -1\n",
+    );
+    let (code, out, _) = run(&["check", &bad]);
+    assert_eq!(code, 1);
+    for want in [
+        ":2:1: key `nat64.pool4[0]`: `2001:db8::/64` is an IPv6 prefix; this key takes IPv4",
+        ":9:1: key `dns64.listen[0]`: `192.0.2.1` is not an address and a port",
+    ] {
+        assert!(out.contains(want), "{want} not in {out}");
+    }
+    for daemon in ["nat64d: ", "dns64d: "] {
+        let at: Vec<usize> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix(daemon))
+            .filter_map(|l| l.strip_prefix(bad.as_str()))
+            .filter_map(|l| l.strip_prefix(':')?.split(':').next()?.parse().ok())
+            .collect();
+        assert!(at.len() >= 2 && at.is_sorted(), "{daemon}{at:?} in {out}");
+    }
 }
 
 #[test]

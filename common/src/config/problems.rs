@@ -72,7 +72,11 @@ pub fn combine(parsed: Vec<Invalid>, checked: Vec<Invalid>) -> Vec<Invalid> {
         let k = c.key.as_deref().unwrap_or_default();
         !taken.iter().any(|t| under(k, t))
     }));
-    all.into_iter().map(Invalid::located).collect()
+    let mut all: Vec<Invalid> = all.into_iter().map(Invalid::located).collect();
+    // In the file's order; problems without a position (a table that could
+    // not be located) last, in the order found.
+    all.sort_by_key(|p| p.position.map_or((usize::MAX, usize::MAX), |at| at));
+    all
 }
 
 /// [`combine`], one problem per line; `Ok` when there are none.
@@ -145,8 +149,8 @@ fn remove(table: &mut toml::Table, key: &str) -> bool {
     at.remove(last).is_some()
 }
 
-/// An address that does not parse: the value written and the forms an
-/// address takes, instead of the parser's bare "invalid IP address syntax".
+/// An address that does not parse: the value written and the form the
+/// key takes, instead of the parser's bare "invalid IP address syntax".
 pub(super) fn with_value(table: &toml::Table, key: &str, problem: String) -> String {
     if !problem.contains("address syntax") {
         return problem;
@@ -158,11 +162,62 @@ pub(super) fn with_value(table: &toml::Table, key: &str, problem: String) -> Str
         toml::Value::String(s) => format!("`{s}`"),
         other => format!("`{other:?}`"),
     };
-    format!(
-        "{shown} is not an address in the form this key takes: IPv4 `192.0.2.1`, IPv6 \
-         `2001:db8::1`; a prefix adds `/LENGTH` (`198.51.100.0/28`); with a port, \
-         `192.0.2.53:53` or `[2001:db8::53]:53`"
-    )
+    if let toml::Value::String(written) = v
+        && let Some(why) = prefix_mismatch(written, &problem)
+    {
+        return format!("{shown} {why}");
+    }
+    format!("{shown} is not {}", address_form(&problem))
+}
+
+/// A prefix key given something that parses as another kind: an IPv6
+/// prefix where an IPv4 one was wanted (the only way a valid prefix fails
+/// the prefix parser), or an address without its length.
+fn prefix_mismatch(written: &str, problem: &str) -> Option<String> {
+    if !problem.contains("invalid IP address syntax") {
+        return None;
+    }
+    let written = written.trim();
+    if written.parse::<ipnet::Ipv6Net>().is_ok() {
+        return Some(
+            "is an IPv6 prefix; this key takes IPv4 prefixes, such as `198.51.100.0/28`".into(),
+        );
+    }
+    if written.parse::<ipnet::Ipv4Net>().is_ok() {
+        return Some(
+            "is an IPv4 prefix; this key takes IPv6 prefixes, such as `2001:db8:1::/64`".into(),
+        );
+    }
+    match written.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => Some(format!(
+            "has no `/LENGTH`: this key takes prefixes (`{written}/32` is this one address)"
+        )),
+        Ok(std::net::IpAddr::V6(_)) => Some(format!(
+            "has no `/LENGTH`: this key takes prefixes (`{written}/128` is this one address)"
+        )),
+        Err(_) => None,
+    }
+}
+
+/// The form a key takes, read from the parser's message: the standard
+/// library names the kind of address it wanted (`invalid IPv6 socket
+/// address syntax`); the prefix parser says only `invalid IP address
+/// syntax`, and every key parsed by it is a prefix.
+fn address_form(problem: &str) -> &'static str {
+    if problem.contains("IPv4 socket address") {
+        "an IPv4 address and a port, such as `198.51.100.1:25`"
+    } else if problem.contains("IPv6 socket address") {
+        "an IPv6 address in brackets and a port, such as `[2001:db8:1::2]:25`"
+    } else if problem.contains("socket address") {
+        "an address and a port, such as `192.0.2.53:53` or `[2001:db8::53]:53`"
+    } else if problem.contains("IPv4 address") {
+        "an IPv4 address, such as `192.0.2.1`"
+    } else if problem.contains("IPv6 address") {
+        "an IPv6 address, such as `2001:db8::1`"
+    } else {
+        "a prefix, an address and `/LENGTH`, such as `198.51.100.0/28` or \
+         `2001:db8:1::/64` (docs/configuration.md gives each key's family)"
+    }
 }
 
 /// The value at dotted `key` (with `[i]` indexes) in `table`.
