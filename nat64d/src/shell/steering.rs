@@ -468,6 +468,20 @@ mod tests {
         }
     }
 
+    /// The kernel's verifier takes the program (it refuses, for one, an
+    /// unreachable instruction or a jump out of it) for one CPU, two, a
+    /// narrowed mask and many. Needs CAP_BPF: skipped without it.
+    #[test]
+    fn the_kernel_verifier_accepts_the_program() {
+        for cpus in [vec![0], vec![0, 1], vec![3, 4], (0..64).collect()] {
+            match load(&program(&cpus, MTU)) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => return,
+                Err(e) => panic!("{cpus:?}: {e}"),
+            }
+        }
+    }
+
     #[test]
     fn instructions_are_encoded_as_the_kernel_reads_them() {
         if cfg!(target_endian = "little") {
