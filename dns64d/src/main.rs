@@ -96,14 +96,15 @@ fn list<T: ToString>(v: &[T]) -> String {
 fn summary(f: &File) -> String {
     let d = &f.dns64;
     format!(
-        "{}; listen {}; upstreams {}; allow_from {}; control socket {}",
+        "{}; listen {}; upstreams {}; allow_from {}; control socket {}; runtime threads {}",
         f.prefix.summary(),
         list(&d.listen),
         list(&d.upstreams),
         list(&d.allow_from),
         d.control
             .path()
-            .map_or("off".into(), |p| p.display().to_string())
+            .map_or("off".into(), |p| p.display().to_string()),
+        d.runtime_threads(dns64d::reuseport::allowed_cpus().len().max(1))
     )
 }
 
@@ -144,7 +145,11 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    let threads = f
+        .dns64
+        .runtime_threads(dns64d::reuseport::allowed_cpus().len().max(1));
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
         .enable_all()
         .build()
     {

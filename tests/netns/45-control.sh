@@ -127,6 +127,10 @@ t_control_dns_cache_upstreams_and_querylog() {
   out=$(gw_ctl dns upstreams) || rc=1
   echo "$out"
   echo "$out" | grep -q "^$LAB_DNS4:53 *up " || rc=1
+  # The runtime's threads, one per four CPUs (at least one) by default.
+  local threads=$(($(nproc) / 4))
+  [ "$threads" -ge 1 ] || threads=1
+  gw_ctl dns status | grep -q "runtime threads $threads\$" || { echo "no 'runtime threads $threads' in dns status"; rc=1; }
   # The query log: on, one line per query; off, none.
   gw_ctl dns querylog on >/dev/null || rc=1
   dig6 +short twitter.test AAAA >/dev/null
