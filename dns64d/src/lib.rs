@@ -9,6 +9,7 @@ pub mod core;
 pub mod fast;
 pub mod listen;
 pub mod querylog;
+pub mod readers;
 pub mod reuseport;
 pub mod server;
 pub mod upstream;

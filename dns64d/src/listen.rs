@@ -21,6 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::readers::Group;
 use crate::server::Server;
 use crate::upstream::Resolve;
 
@@ -55,6 +56,9 @@ pub struct AdmissionStats {
     /// UDP datagrams read, by reader (reader `i` runs on the `i`-th CPU
     /// dns64d may use; summed over the listen addresses).
     pub udp_reads: Box<[ReaderCount]>,
+    /// Of those, the datagrams each reader read from another reader's
+    /// socket, helping it with a queue (`crate::readers`).
+    pub udp_helped: Box<[ReaderCount]>,
 }
 
 /// One reader's count, on a cache line of its own (readers on different
@@ -123,6 +127,7 @@ impl Admission {
             per_client: Mutex::new(HashMap::new()),
             stats: AdmissionStats {
                 udp_reads: (0..udp_readers).map(|_| ReaderCount::default()).collect(),
+                udp_helped: (0..udp_readers).map(|_| ReaderCount::default()).collect(),
                 ..AdmissionStats::default()
             },
             accept_log: Throttle::new(Duration::from_secs(60), 5),
@@ -189,40 +194,32 @@ impl Drop for TcpSlot {
     }
 }
 
-/// Serves UDP on `sock` from a plain thread, as reader number `reader`
+/// Serves UDP as reader number `reader` of `group`, from a plain thread
 /// (start one per CPU, each on its own socket of the reuseport group):
 /// answers from the fast path are sent at once; everything else becomes a
-/// task on `rt`, within `max_inflight`. Runs until the process ends.
+/// task on `rt`, within `max_inflight`. A reader with a queue is helped by
+/// the idle ones (`crate::readers`). Runs until the process ends.
 pub fn serve_udp<R: Resolve>(
     server: Arc<Server<R>>,
     admission: Arc<Admission>,
-    sock: Arc<std::net::UdpSocket>,
+    group: Arc<Group>,
     rt: tokio::runtime::Handle,
     reader: usize,
 ) {
-    let mut buf = vec![0u8; 65535];
     let no_count = ReaderCount::default();
-    let reads = &admission.stats.udp_reads.get(reader).unwrap_or(&no_count).0;
-    loop {
-        let (n, peer) = match sock.recv_from(&mut buf) {
-            Ok(x) => x,
-            Err(e) => {
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    tracing::error!("UDP receive failed: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                continue;
-            }
-        };
+    let stats = &admission.stats;
+    let reads = &stats.udp_reads.get(reader).unwrap_or(&no_count).0;
+    let helped = &stats.udp_helped.get(reader).unwrap_or(&no_count).0;
+    let mut answer = |wire: &[u8], peer: SocketAddr, sock: &Arc<std::net::UdpSocket>| {
         reads.fetch_add(1, Ordering::Relaxed);
-        if let Some(out) = server.answer_fast(&buf[..n], peer.ip(), true) {
+        if let Some(out) = server.answer_fast(wire, peer.ip(), true) {
             let _ = sock.send_to(&out, peer);
-            continue;
+            return;
         }
         let Some(slot) = admission.query_slot() else {
-            continue;
+            return;
         };
-        let wire = buf[..n].to_vec();
+        let wire = wire.to_vec();
         let (server, sock) = (server.clone(), sock.clone());
         rt.spawn(async move {
             if let Some(out) = server.answer_wire(&wire, peer.ip(), true).await {
@@ -230,7 +227,10 @@ pub fn serve_udp<R: Resolve>(
             }
             drop(slot);
         });
-    }
+    };
+    group.serve(reader, &mut answer, &|n| {
+        helped.fetch_add(n, Ordering::Relaxed);
+    });
 }
 
 /// Serves TCP on `l` until the task is dropped: one task per admitted

@@ -290,7 +290,11 @@ async fn listeners(
             })?));
         }
         steer_udp(*addr, &socks[0], &cpus);
-        for (i, udp) in socks.into_iter().enumerate() {
+        // A reader with a queue is helped by the idle ones (dns64d::readers).
+        let group = dns64d::readers::Group::new(socks)
+            .with_context(|| format!("cannot set up the UDP readers of {addr}"))?;
+        for i in 0..group.len() {
+            let group = group.clone();
             let (server, rt) = (server.clone(), tokio::runtime::Handle::current());
             let admission = admission.clone();
             let cpu = cpus.get(i).copied();
@@ -302,7 +306,7 @@ async fn listeners(
                     {
                         tracing::warn!("UDP reader {i} cannot be pinned to CPU {cpu} ({e}); it runs where the scheduler puts it");
                     }
-                    serve_udp(server, admission, udp, rt, i)
+                    serve_udp(server, admission, group, rt, i)
                 })
                 .context("cannot start a UDP reader thread")?;
         }

@@ -28,15 +28,34 @@ pub(crate) struct Metrics {
     answers_kept: IntGaugeVec,
     shed: IntCounterVec,
     udp_reads: IntCounterVec,
+    udp_helped: IntCounterVec,
     tcp_refused: IntCounterVec,
     inflight: IntGaugeVec,
     tcp_connections: IntGaugeVec,
+}
+
+/// The UDP readers' counters, by reader: datagrams read, and of those the
+/// ones read from another reader's socket (`dns64d::readers`).
+fn reader_families(f: &Families) -> (IntCounterVec, IntCounterVec) {
+    (
+        f.counter(
+            "dns64d_udp_reader_datagrams_total",
+            "UDP datagrams read, by reader (one per CPU, each pinned to its CPU and given the queries that arrive on it).",
+            &["reader"],
+        ),
+        f.counter(
+            "dns64d_udp_reader_helped_total",
+            "UDP datagrams a reader read from another reader's socket, helping it with a queue.",
+            &["reader"],
+        ),
+    )
 }
 
 impl Metrics {
     pub(crate) fn new() -> Self {
         let f = Families::for_daemon("dns64d", env!("CARGO_PKG_VERSION"));
         let c = |n, h, l: &[&str]| f.counter(n, h, l);
+        let (udp_reads, udp_helped) = reader_families(&f);
         Metrics {
             queries: c(
                 "dns64d_queries_total",
@@ -94,11 +113,8 @@ impl Metrics {
                 "Queries dropped unanswered: max_inflight queries were in flight.",
                 &[],
             ),
-            udp_reads: c(
-                "dns64d_udp_reader_datagrams_total",
-                "UDP datagrams read, by reader (one per CPU, each pinned to its CPU and given the queries that arrive on it).",
-                &["reader"],
-            ),
+            udp_reads,
+            udp_helped,
             tcp_refused: c(
                 "dns64d_tcp_connections_closed_total",
                 "TCP connections closed by dns64d, by reason.",
@@ -136,6 +152,9 @@ impl Metrics {
         set_counter(&self.shed, &[], get(&a.stats.shed));
         for (i, n) in a.stats.udp_reads.iter().enumerate() {
             set_counter(&self.udp_reads, &[&i.to_string()], get(&n.0));
+        }
+        for (i, n) in a.stats.udp_helped.iter().enumerate() {
+            set_counter(&self.udp_helped, &[&i.to_string()], get(&n.0));
         }
         for (reason, v) in [
             ("full", &a.stats.tcp_full),

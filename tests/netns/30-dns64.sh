@@ -142,14 +142,19 @@ t_dns64_metrics() {
   [ "$(dns_metric 'dns64d_upstream_rtt_seconds_count{server="192.0.2.53:53"}')" -ge 1 ] || { echo "no upstream round trips"; return 1; }
 }
 
+# The CPUs dns64d may run on, one per line (its readers' CPUs, in order).
+dns64_cpus() {
+  taskset -cp "$(dns64_pid)" | sed 's/.*: //' | tr ',' '\n' |
+    awk -F- '{ if (NF == 2) for (c = $1; c <= $2; c++) print c; else print $1 }'
+}
+
 # Each UDP reader is pinned to a CPU and gets the queries that arrive on
 # it (docs/performance.md, "dns64d's UDP readers"): queries sent from one
 # CPU, from new source ports each time, are all read by that CPU's reader.
 t_dns64_udp_query_read_on_its_arrival_cpu() {
   need_dns64d || return 1
   local cpus n i w after got others rc=0
-  mapfile -t cpus < <(taskset -cp "$(dns64_pid)" | sed 's/.*: //' | tr ',' '\n' |
-    awk -F- '{ if (NF == 2) for (c = $1; c <= $2; c++) print c; else print $1 }')
+  mapfile -t cpus < <(dns64_cpus)
   n=${#cpus[@]}
   [ "$n" -ge 2 ] || { echo "one CPU: nothing to steer"; return 0; }
   for ((i = 0; i < n; i++)); do
@@ -165,6 +170,28 @@ t_dns64_udp_query_read_on_its_arrival_cpu() {
     echo "10 queries from CPU ${cpus[$i]}: reader $i read $got, the others $others"
     if [ "$got" -lt 10 ] || [ "$others" -gt 1 ]; then rc=1; fi
   done
+  return $rc
+}
+
+# A reader with a queue is helped by the idle ones (docs/performance.md,
+# "dns64d's UDP readers"): a flood of cached queries sent from one CPU,
+# all steered to that CPU's reader, is read by the other readers too, and
+# a client on another CPU is answered while it lasts.
+t_dns64_readers_help_one_with_a_queue() {
+  need_dns64d || return 1
+  local cpus helped0 helped1 out rc=0
+  mapfile -t cpus < <(dns64_cpus)
+  [ "${#cpus[@]}" -ge 2 ] || { echo "one CPU: one reader, nobody to help"; return 0; }
+  helped0=$(dns_metric_sum dns64d_udp_reader_helped_total)
+  lab_exec v6client taskset -c "${cpus[0]}" "$LAB_PYTHON" "$NETNS_PY/dns_flood.py" "$LAB_GW6" 53 200000 twitter.test >"$LAB_DIR/cached-flood.out" &
+  local flood=$!
+  sleep 1
+  out=$(lab_exec v6client taskset -c "${cpus[1]}" "${DIG[@]}" @"$LAB_GW6" +short twitter.test AAAA)
+  expect "answer to another client during the flood" "$out" "64:ff9b::cb00:710a" || rc=1
+  wait "$flood"
+  helped1=$(dns_metric_sum dns64d_udp_reader_helped_total)
+  echo "flood from CPU ${cpus[0]}: $(cat "$LAB_DIR/cached-flood.out"); read by helping readers: $((helped1 - helped0))"
+  [ $((helped1 - helped0)) -gt 0 ] || { echo "no reader helped"; rc=1; }
   return $rc
 }
 

@@ -130,6 +130,10 @@ status() { dig6 "$@" +noall +comments | sed -n 's/.*status: \([A-Z]*\),.*/\1/p';
 dns_metric() {
   lab_exec gw "${CURL[@]}" "http://$DNS64_METRICS/metrics" | awk -v k="$1" '$1 == k {print $2}'
 }
+# dns_metric_sum NAME: a family of dns64d's summed over its labels.
+dns_metric_sum() {
+  lab_exec gw "${CURL[@]}" "http://$DNS64_METRICS/metrics" | awk -v k="$1" 'index($1, k "{") == 1 || $1 == k {s += $2} END {print s + 0}'
+}
 
 
 # curl from ROLE with the lab's CA; names resolve through dns64d (the
