@@ -59,6 +59,9 @@ pub struct AdmissionStats {
     /// Of those, the datagrams each reader read from another reader's
     /// socket, helping it with a queue (`crate::readers`).
     pub udp_helped: Box<[ReaderCount]>,
+    /// UDP answers the kernel refused to send (a full send buffer, no
+    /// route to the client).
+    pub udp_unsent: AtomicU64,
 }
 
 /// One reader's count, on a cache line of its own (readers on different
@@ -131,6 +134,15 @@ impl Admission {
                 ..AdmissionStats::default()
             },
             accept_log: Throttle::new(Duration::from_secs(60), 5),
+        }
+    }
+
+    /// Sends a UDP answer; counts it when the kernel refuses it (the
+    /// sockets are non-blocking: a full send buffer drops the answer, as a
+    /// full queue further down would).
+    pub fn send_udp(&self, sock: &std::net::UdpSocket, out: &[u8], peer: SocketAddr) {
+        if sock.send_to(out, peer).is_err() {
+            self.stats.udp_unsent.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -213,17 +225,17 @@ pub fn serve_udp<R: Resolve>(
     let mut answer = |wire: &[u8], peer: SocketAddr, sock: &Arc<std::net::UdpSocket>| {
         reads.fetch_add(1, Ordering::Relaxed);
         if let Some(out) = server.answer_fast(wire, peer.ip(), true) {
-            let _ = sock.send_to(&out, peer);
+            admission.send_udp(sock, &out, peer);
             return;
         }
         let Some(slot) = admission.query_slot() else {
             return;
         };
         let wire = wire.to_vec();
-        let (server, sock) = (server.clone(), sock.clone());
+        let (server, sock, admission) = (server.clone(), sock.clone(), admission.clone());
         rt.spawn(async move {
             if let Some(out) = server.answer_wire(&wire, peer.ip(), true).await {
-                let _ = sock.send_to(&out, peer);
+                admission.send_udp(&sock, &out, peer);
             }
             drop(slot);
         });
@@ -320,5 +332,27 @@ async fn tcp_connection<R: Resolve>(
             Ok(r) => r?,
             Err(_) => return timed_out(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_the_kernel_refuses_is_counted() {
+        let limits = Limits {
+            max_inflight: 4,
+            max_tcp_connections: 4,
+            max_tcp_per_client: 1,
+        };
+        let a = Admission::new(limits, 1);
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = sock.local_addr().unwrap();
+        a.send_udp(&sock, b"answer", to);
+        assert_eq!(a.stats.udp_unsent.load(Ordering::Relaxed), 0);
+        // An IPv4 socket cannot send to an IPv6 client: refused, counted.
+        a.send_udp(&sock, b"answer", "[2001:db8::1]:53".parse().unwrap());
+        assert_eq!(a.stats.udp_unsent.load(Ordering::Relaxed), 1);
     }
 }

@@ -27,6 +27,7 @@ pub(crate) struct Metrics {
     cache_entries: IntGaugeVec,
     answers_kept: IntGaugeVec,
     shed: IntCounterVec,
+    unsent: IntCounterVec,
     udp_reads: IntCounterVec,
     udp_helped: IntCounterVec,
     tcp_refused: IntCounterVec,
@@ -35,8 +36,9 @@ pub(crate) struct Metrics {
 }
 
 /// The UDP readers' counters, by reader: datagrams read, and of those the
-/// ones read from another reader's socket (`dns64d::readers`).
-fn reader_families(f: &Families) -> (IntCounterVec, IntCounterVec) {
+/// ones read from another reader's socket (`dns64d::readers`); and the
+/// answers the kernel refused to send.
+fn udp_families(f: &Families) -> (IntCounterVec, IntCounterVec, IntCounterVec) {
     (
         f.counter(
             "dns64d_udp_reader_datagrams_total",
@@ -48,6 +50,11 @@ fn reader_families(f: &Families) -> (IntCounterVec, IntCounterVec) {
             "UDP datagrams a reader read from another reader's socket, helping it with a queue.",
             &["reader"],
         ),
+        f.counter(
+            "dns64d_udp_answers_unsent_total",
+            "UDP answers the kernel refused to send (a full send buffer, no route to the client).",
+            &[],
+        ),
     )
 }
 
@@ -55,7 +62,7 @@ impl Metrics {
     pub(crate) fn new() -> Self {
         let f = Families::for_daemon("dns64d", env!("CARGO_PKG_VERSION"));
         let c = |n, h, l: &[&str]| f.counter(n, h, l);
-        let (udp_reads, udp_helped) = reader_families(&f);
+        let (udp_reads, udp_helped, unsent) = udp_families(&f);
         Metrics {
             queries: c(
                 "dns64d_queries_total",
@@ -113,6 +120,7 @@ impl Metrics {
                 "Queries dropped unanswered: max_inflight queries were in flight.",
                 &[],
             ),
+            unsent,
             udp_reads,
             udp_helped,
             tcp_refused: c(
@@ -150,6 +158,7 @@ impl Metrics {
     fn refresh_admission(&self, a: &Admission) {
         let get = |x: &std::sync::atomic::AtomicU64| x.load(Ordering::Relaxed);
         set_counter(&self.shed, &[], get(&a.stats.shed));
+        set_counter(&self.unsent, &[], get(&a.stats.udp_unsent));
         for (i, n) in a.stats.udp_reads.iter().enumerate() {
             set_counter(&self.udp_reads, &[&i.to_string()], get(&n.0));
         }
