@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::logging::Throttle;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
@@ -57,6 +58,8 @@ struct Slot {
 pub struct Group {
     socks: Box<[Arc<UdpSocket>]>,
     slots: Box<[Slot]>,
+    /// Bounds the log lines of failed reads.
+    log: Throttle,
 }
 
 /// The first reader after `me`, in turn, for which `pick` holds.
@@ -102,20 +105,25 @@ enum Read {
     Failed,
 }
 
-fn read(sock: &UdpSocket, buf: &mut [u8]) -> Read {
-    match sock.recv_from(buf) {
-        Ok((n, peer)) => Read::Got(n, peer),
-        Err(e) if e.kind() == ErrorKind::WouldBlock => Read::Empty,
-        Err(e) if e.kind() == ErrorKind::Interrupted => Read::Failed,
-        Err(e) => {
-            tracing::error!("UDP receive failed: {e}");
-            std::thread::sleep(Duration::from_millis(10));
-            Read::Failed
+impl Group {
+    /// One non-blocking read of `sock`. An error other than "empty" or
+    /// "interrupted" pauses the reader 10 ms and is logged a few times a
+    /// minute (the next line says how many were held back).
+    fn read(&self, sock: &UdpSocket, buf: &mut [u8]) -> Read {
+        match sock.recv_from(buf) {
+            Ok((n, peer)) => Read::Got(n, peer),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Read::Empty,
+            Err(e) if e.kind() == ErrorKind::Interrupted => Read::Failed,
+            Err(e) => {
+                if let Some(held) = self.log.allow() {
+                    tracing::error!("UDP receive failed: {e} ({held} more since the last line)");
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                Read::Failed
+            }
         }
     }
-}
 
-impl Group {
     /// A group of `socks`, reader `i` reading `socks[i]`. Sets the sockets
     /// non-blocking: readers wait in `poll`, not in `recv`.
     ///
@@ -134,6 +142,7 @@ impl Group {
         Ok(Arc::new(Group {
             socks: socks.into(),
             slots: slots.into(),
+            log: Throttle::new(Duration::from_secs(60), 5),
         }))
     }
 
@@ -176,7 +185,7 @@ impl Group {
         let mut streak = Streak::default();
         let own = &self.socks[me];
         loop {
-            match read(own, &mut buf) {
+            match self.read(own, &mut buf) {
                 Read::Got(n, peer) => {
                     if streak.read() {
                         self.ask_help(me);
@@ -204,12 +213,12 @@ impl Group {
         let sock = &self.socks[j];
         let mut done = 0;
         for _ in 0..HELP_BATCH {
-            match read(sock, buf) {
+            match self.read(sock, buf) {
                 Read::Got(n, peer) => {
                     handle.datagram(&buf[..n], peer, sock);
                     done += 1;
                 }
-                Read::Failed => {}
+                Read::Failed => break,
                 Read::Empty => {
                     self.slots[j].wants_help.store(false, Ordering::Release);
                     break;
