@@ -454,7 +454,7 @@ c_a_daemon_dies_and_its_route_goes() {
   [ -z "$(hops4 "$(pool_of g1)")" ] || { echo "g1's pool slice still routed"; rc=1; }
   [ "$(hop_count "$ANYCAST")" = 3 ] || { echo "dns64d's anycast went with nat64d"; rc=1; }
   start_nat64d g1 && disown -a
-  ms=$(wait_hops "$LAB_PREFIX" 3 15) || rc=1
+  ms=$(wait_hops "$LAB_PREFIX" 3 15) || { rc=1; echo "the restarted nat64d's log:"; tail -n 5 "$LAB_DIR/g1-nat64d.log"; }
   echo "nat64d on g1 restarted: prefix back in $ms ms"
   pid=$(pgrep -f -- "$DNS64D --config $LAB_DIR/g2.toml" | head -1)
   kill -KILL "$pid"
@@ -462,7 +462,7 @@ c_a_daemon_dies_and_its_route_goes() {
   note "dns64d on g2 killed: anycast address withdrawn in $ms ms"
   [ -n "$(lab_exec client dig +time=2 +tries=2 +short "@$ANYCAST" twitter.test AAAA)" ] || { echo "no answer from the anycast address"; rc=1; }
   start_dns64d g2 && disown -a
-  ms=$(wait_hops "$ANYCAST" 3 15) || rc=1
+  ms=$(wait_hops "$ANYCAST" 3 15) || { rc=1; echo "the restarted dns64d's log:"; tail -n 5 "$LAB_DIR/g2-dns64d.log"; }
   echo "dns64d on g2 restarted: anycast back in $ms ms"
   return $rc
 }

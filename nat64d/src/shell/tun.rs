@@ -55,7 +55,10 @@ impl Claim {
 
 /// Refuses a TUN device that exists already unless `adopt`: nat64d would
 /// attach its queues to a device something else made. A device whose owner
-/// just died (a restart after SIGKILL) is given a second to go away.
+/// just died (a restart after SIGKILL) is given five seconds to go away:
+/// the kernel unregisters it under the routing lock after the last
+/// descriptor closes, which took over a second on a loaded 2-CPU machine
+/// with other namespaces coming and going.
 pub(crate) fn refuse_existing(name: &str, adopt: bool) -> anyhow::Result<()> {
     let exists = || std::path::Path::new("/sys/class/net").join(name).exists();
     if adopt {
@@ -64,7 +67,7 @@ pub(crate) fn refuse_existing(name: &str, adopt: bool) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    for _ in 0..20 {
+    for _ in 0..100 {
         if !exists() {
             return Ok(());
         }
