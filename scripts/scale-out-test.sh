@@ -233,6 +233,22 @@ wait_hops() {
   return 1
 }
 
+# Waits up to SECS for the router to route gateway G's pool slice via G;
+# prints ms. The pool slice and the prefix are learnt from the kernel and
+# announced by two BGP sessions (examples/bird/gateway.conf), so a returning
+# gateway's prefix can be routed to it before the replies to its pool are:
+# a case that wants new connections through a returned gateway waits for both.
+wait_pool() {
+  local g=$1 secs=$2 t0 i
+  t0=$(now_ms)
+  for ((i = 0; i < secs * 20; i++)); do
+    [ "$(hops4 "$(pool_of "$g")")" = "$(gw4 "$g")" ] && { echo $(($(now_ms) - t0)); return 0; }
+    sleep 0.05
+  done
+  echo "never"
+  return 1
+}
+
 # Which gateway carries the client's TCP flow from source port PORT.
 gateway_of_port() {
   local g
@@ -352,7 +368,7 @@ c_flows_spread_and_intact() {
 # two others, so their transfers must finish intact; the dead gateway's own
 # flows stall and their clients give up (curl --speed-time) and reconnect.
 c_gateway_dies_and_returns() {
-  local mid rc=0 t_kill ms ok fail dns_ok=0 dns_fail=0 i
+  local mid rc=0 t_kill ms pool_ms ok fail dns_ok=0 dns_fail=0 i
   mapfile -t order < <(hops "$LAB_PREFIX")
   mid=$(gw_of_hop "${order[1]}")
   echo "next hops in the router's order: $(for h in "${order[@]}"; do gw_of_hop "$h"; done | tr '\n' ' ')-> $mid dies"
@@ -396,7 +412,9 @@ c_gateway_dies_and_returns() {
   t_kill=$(now_ms)
   start_gateway "$mid"
   wait_hops "$LAB_PREFIX" 3 30 >/dev/null || rc=1
-  note "gateway $mid restarted: back in the prefix route after $(($(now_ms) - t_kill)) ms"
+  ms=$(($(now_ms) - t_kill))
+  pool_ms=$(wait_pool "$mid" 10) || rc=1
+  note "gateway $mid restarted: back in the prefix route after $ms ms, its pool slice $pool_ms ms later"
   read -r ok fail < <(probe_connections)
   note "20 new connections after $mid's return: $ok succeeded, $fail failed"
   [ "$ok" -ge 18 ] || rc=1
@@ -410,7 +428,7 @@ c_gateway_dies_and_returns() {
 # middle one's range shifts, and the share of its flows that moves to the
 # first is measured (what resilient nexthop groups would keep).
 c_silent_gateway_and_hash_threshold() {
-  local first mid last rc=0 t0 ms ok fail
+  local first mid last rc=0 t0 ms pool_ms ok fail
   mapfile -t order < <(hops "$LAB_PREFIX")
   first=$(gw_of_hop "${order[0]}")
   mid=$(gw_of_hop "${order[1]}")
@@ -435,7 +453,9 @@ NFT
   lab_exec "$last" nft delete table inet silent
   t0=$(now_ms)
   wait_hops "$LAB_PREFIX" 3 30 >/dev/null || rc=1
-  note "gateway $last heard again: back after $(($(now_ms) - t0)) ms"
+  ms=$(($(now_ms) - t0))
+  pool_ms=$(wait_pool "$last" 10) || rc=1
+  note "gateway $last heard again: back after $ms ms, its pool slice $pool_ms ms later"
   read -r ok fail < <(probe_connections)
   note "20 new connections after $last's return: $ok succeeded, $fail failed"
   [ "$ok" -ge 18 ] || rc=1
@@ -456,6 +476,8 @@ c_a_daemon_dies_and_its_route_goes() {
   start_nat64d g1 && disown -a
   ms=$(wait_hops "$LAB_PREFIX" 3 15) || { rc=1; echo "the restarted nat64d's log:"; tail -n 5 "$LAB_DIR/g1-nat64d.log"; }
   echo "nat64d on g1 restarted: prefix back in $ms ms"
+  ms=$(wait_pool g1 10) || rc=1
+  echo "and its pool slice $ms ms later"
   pid=$(pgrep -f -- "$DNS64D --config $LAB_DIR/g2.toml" | head -1)
   kill -KILL "$pid"
   ms=$(wait_hops "$ANYCAST" 2 10) || rc=1
