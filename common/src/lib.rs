@@ -4,8 +4,9 @@
 //!
 //! Everything here is pure (no I/O except [`config::load`], which reads the
 //! one file it is given), except the two shells both daemons share:
-//! [`metrics`] (the `/metrics` endpoint), [`control`] (the control socket)
-//! and [`logging`].
+//! [`metrics`] (the `/metrics` endpoint), [`control`] (the control socket),
+//! [`logging`] and [`sched`] (a short scheduler slice for the threads that
+//! carry packets).
 
 pub mod config;
 pub mod control;
@@ -13,6 +14,7 @@ pub mod logging;
 pub mod manpage;
 pub mod metrics;
 pub mod prefix;
+pub mod sched;
 pub mod special;
 pub mod stdout;
 pub mod sync;

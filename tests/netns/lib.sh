@@ -109,6 +109,23 @@ start_dns64d() {
 need_nat64d() { [ -n "$(nat64_pid)" ] || start_nat64d; }
 need_dns64d() { [ -n "$(dns64_pid)" ] || start_dns64d; }
 need_gateway() { need_nat64d && need_dns64d; }
+
+# thread_slices PID PATTERN: the scheduler slice (ns, `se.slice`) of each
+# thread of PID whose name matches PATTERN, one per line.
+thread_slices() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    grep -Eq "$2" "$t/comm" 2>/dev/null || continue
+    awk -F: '/^se.slice/ {gsub(/ /, "", $2); print $2}' "$t/sched"
+  done
+}
+# True when the kernel takes a thread's own slice (Linux 6.12 and later,
+# and shows it in /proc/*/sched).
+custom_slices() {
+  grep -q '^se.slice' /proc/self/sched && printf '%s\n' 6.12 "$(uname -r | cut -d- -f1)" | sort -V -C
+}
+# all_short SLICES: every line is the short slice (100 000 ns), and there is one.
+all_short() { [ -n "$1" ] && ! grep -qv '^100000$' <<<"$1"; }
 # dig6 [ROLE] ARGS...: dig from v6client (or ROLE) at dns64d on the gateway.
 dig6() {
   local role=v6client

@@ -225,6 +225,7 @@ fn spawn_workers(
                         "nat64.pin_workers: worker {i} cannot be pinned to CPU {cpu} ({e}); it runs where the scheduler puts it"
                     );
                 }
+                common::sched::short_slice_logged(&format!("worker {i}"));
                 worker::run(&q, &shared, i, &stop2);
             })?;
         workers.push((stop, handle));
