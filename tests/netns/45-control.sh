@@ -53,13 +53,16 @@ t_control_status_sessions_bib_and_stats() {
 
 t_control_bib_remove_and_trace_an_abuse_report() {
   need_nat64d || return 1
-  local port=40123 out pool rc=0 now n
+  local port=40123 out pool rc=0 now n removed
   lab_exec v6client "$LAB_PYTHON" "$NETNS_PY/udp_bind_via_echo.py" "$(v6_of 203.0.113.10)" "$port" || return 1
   pool=$(gw_ctl --json bib --proto udp --ipv6 "$LAB_V6CLIENT" |
     jget "[b['pool'] for b in d['bindings'] if b['ipv6'] == '$LAB_V6CLIENT#$port'][0]") || return 1
   echo "binding: $LAB_V6CLIENT#$port <-> $pool"
   # Its sessions: the echo's and the answer's (the lab's echo answers from
-  # another address, which endpoint-independent filtering lets in).
+  # another address, which endpoint-independent filtering lets in). The
+  # answer's session is one the IPv4 side opened and the host never
+  # answered: it lives `timeouts.unanswered_inbound` (6 s), and may be gone
+  # by the time the binding is removed below.
   n=$(gw_ctl --json sessions --proto udp --ipv4 "${pool%#*}" --port "${pool#*#}" | jget 'len(d["sessions"])')
   [ "$n" -ge 1 ] || { echo "no session listed for the binding"; return 1; }
   # An abuse report names the pool address and port: trace finds the host,
@@ -74,7 +77,10 @@ t_control_bib_remove_and_trace_an_abuse_report() {
   expect "and live" "$(echo "$out" | jget 'd["live"][0]["ipv6"]')" "$LAB_V6CLIENT#$port" || rc=1
   # Removed: the binding and its session go, the mapping log says so.
   out=$(gw_ctl --json bib remove --proto udp --ipv4 "${pool/\#/:}") || { echo "$out"; return 1; }
-  expect "sessions removed" "$(echo "$out" | jget 'd["sessions_removed"]')" "$n" || rc=1
+  removed=$(echo "$out" | jget 'd["sessions_removed"]')
+  echo "sessions removed: $removed (listed before: $n)"
+  if [ "$removed" -lt 1 ] || [ "$removed" -gt "$n" ]; then echo "want 1 to $n"; rc=1; fi
+  expect "no session left" "$(gw_ctl --json sessions --proto udp --ipv4 "${pool%#*}" --port "${pool#*#}" | jget 'len(d["sessions"])')" 0 || rc=1
   expect "gone from the table" "$(gw_ctl --json bib --proto udp --ipv6 "$LAB_V6CLIENT" |
     jget "len([b for b in d['bindings'] if b['ipv6'] == '$LAB_V6CLIENT#$port'])")" 0 || rc=1
   lab_wait 30 grep -q " removed udp $LAB_V6CLIENT#$port $pool$" "$LAB_DIR/mappings.log" ||
