@@ -306,7 +306,6 @@ async fn listeners(
                     {
                         tracing::warn!("UDP reader {i} cannot be pinned to CPU {cpu} ({e}); it runs where the scheduler puts it");
                     }
-                    common::sched::short_slice_logged(&format!("UDP reader {i}"));
                     serve_udp(server, admission, group, rt, i)
                 })
                 .context("cannot start a UDP reader thread")?;

@@ -159,10 +159,11 @@ t_nat64_queue_follows_the_arrival_cpu() {
   return $rc
 }
 
-# The threads that carry packets and queries ask for the kernel's shortest
-# slice, so that woken while another task runs on their CPU they run at
-# once (docs/performance.md, "What else could hold a packet"): nat64d's
-# workers and dns64d's UDP readers show `se.slice` 100 000 ns.
+# The threads that carry packets ask for the kernel's shortest slice, so
+# that woken while another task runs on their CPU they run at once
+# (docs/performance.md, "What else could hold a packet"): nat64d's workers
+# show `se.slice` 100 000 ns. dns64d's UDP readers keep the kernel's slice
+# (measured: no gain for them).
 t_packet_threads_run_with_a_short_slice() {
   need_gateway || return 1
   custom_slices || { echo "kernel $(uname -r) keeps its own slices: nothing to check"; return 0; }
@@ -171,7 +172,7 @@ t_packet_threads_run_with_a_short_slice() {
   r=$(thread_slices "$(dns64_pid)" '^dns64d-udp')
   echo "nat64d workers: $(tr '\n' ' ' <<<"$w"); dns64d readers: $(tr '\n' ' ' <<<"$r")"
   all_short "$w" || rc=1
-  all_short "$r" || rc=1
+  if [ -z "$r" ] || grep -q '^100000$' <<<"$r"; then echo "dns64d's readers: no slice read, or the short one"; rc=1; fi
   grep -h "short scheduler slice" "$LAB_DIR/nat64d.log" "$LAB_DIR/dns64d.log" && rc=1
   return $rc
 }

@@ -97,12 +97,10 @@ t_deploy_units_run_unprivileged() {
     grep -q "queue by arrival CPU" "$LAB_DIR/nat64d-unit.log" ||
       { echo "the unit's nat64d could not steer:"; grep -E "WARN|translating on" "$LAB_DIR/nat64d-unit.log"; rc=1; }
   fi
-  # As the unit's user, the packet threads still get their short slice.
+  # As the unit's user, nat64d's workers still get their short slice.
   if custom_slices; then
     all_short "$(thread_slices "$(pgrep -f -- "$NAT64D --config $DEPLOY_ETC")" '^worker-')" ||
       { echo "the unit's nat64d workers run without the short slice"; rc=1; }
-    all_short "$(thread_slices "$(pgrep -f -- "$DNS64D --config $DEPLOY_ETC")" '^dns64d-udp')" ||
-      { echo "the unit's dns64d readers run without the short slice"; rc=1; }
   fi
   expect "mapping log owner" "$(stat -c %u "$LAB_DIR/log-nat64d/mappings.log")" "$uid" || rc=1
   # The control sockets: the service user's, mode 0660; root's nat64gw
