@@ -10,6 +10,9 @@
 //!          other, one every INTERVAL_MS (the shape of an API call: connect,
 //!          a small request, its reply, close), each timed from connect to
 //!          the reply's last byte, in milliseconds.
+//!   connrate latency ADDR:PORT COUNT INTERVAL_MS raw
+//!       -> the same calls, each one's time on a line of its own (`failed`
+//!          for a failure), for a caller that pools several runs.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -116,7 +119,10 @@ fn pct(v: &[f64], p: f64) -> f64 {
     v[rank - 1]
 }
 
-fn latency(addr: SocketAddr, count: usize, interval: Duration) {
+/// `raw`: every call's time (ms) on a line of its own, `failed` for a
+/// call that failed, so a caller can pool several runs; otherwise the
+/// percentiles.
+fn latency(addr: SocketAddr, count: usize, interval: Duration, raw: bool) {
     let mut times = Vec::with_capacity(count);
     let mut failures = 0;
     let start = Instant::now();
@@ -131,6 +137,15 @@ fn latency(addr: SocketAddr, count: usize, interval: Duration) {
             None => failures += 1,
         }
     }
+    if raw {
+        for t in &times {
+            println!("{t:.3}");
+        }
+        for _ in 0..failures {
+            println!("failed");
+        }
+        return;
+    }
     times.sort_by(f64::total_cmp);
     println!(
         "{:.3} {:.3} {:.3} {:.3} {failures}",
@@ -143,7 +158,7 @@ fn latency(addr: SocketAddr, count: usize, interval: Duration) {
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
-    let usage = "usage: connrate serve ADDR:PORT | connrate run ADDR:PORT THREADS SECONDS | connrate latency ADDR:PORT COUNT INTERVAL_MS";
+    let usage = "usage: connrate serve ADDR:PORT | connrate run ADDR:PORT THREADS SECONDS | connrate latency ADDR:PORT COUNT INTERVAL_MS [raw]";
     let addr = |s: &str| -> SocketAddr {
         s.parse().unwrap_or_else(|_| {
             eprintln!("connrate: {s}: not ADDR:PORT");
@@ -164,12 +179,12 @@ fn main() {
             };
             run(addr(&a[2]), t, s)
         }
-        Some("latency") if a.len() == 5 => {
+        Some("latency") if a.len() == 5 || (a.len() == 6 && a[5] == "raw") => {
             let (Ok(n), Ok(ms)) = (a[3].parse(), a[4].parse()) else {
                 eprintln!("{usage}");
                 std::process::exit(2)
             };
-            latency(addr(&a[2]), n, Duration::from_millis(ms))
+            latency(addr(&a[2]), n, Duration::from_millis(ms), a.len() == 6)
         }
         _ => {
             eprintln!("{usage}");

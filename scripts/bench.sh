@@ -28,11 +28,12 @@
 #
 # Rounds: every figure is taken once per round, the paths alternating
 # within the round (nat64d, TAYGA, the kernel, then the offloads-off pair;
-# the latency figures rate by rate, the three paths in turn), so a slow
-# minute of the machine hits all of them. The report gives each figure's
-# median and range over the rounds, and each ratio as the median (and
-# range) of the per-round ratios (scripts/bench_stats.py); every round's
-# raw figures are kept at the end of BENCHMARKS.md.
+# the latency figures rate by rate, the paths taking turns in blocks, see
+# LAT_BLOCKS), so a slow minute of the machine hits all of them. The
+# report gives each figure's median and range over the rounds, and each
+# ratio as the median (and range) of the per-round ratios
+# (scripts/bench_stats.py); every round's raw figures are kept at the end
+# of BENCHMARKS.md.
 #
 # Usage: sudo scripts/bench.sh [SECONDS [ROUNDS]]   (per figure, default 5;
 #        rounds, default 3)
@@ -42,7 +43,12 @@
 #        `pin_workers` (default: the file's default, true);
 #        BENCH_COMPARE=PATH measures another nat64d binary (an earlier
 #        build, say) as one more path in every round, right after nat64d,
-#        with its ratio to it (before/after in one run).
+#        with its ratio to it (before/after in one run);
+#        BENCH_LATENCY_BLOCKS=N splits each latency rate's samples into N
+#        blocks the paths take turns in (default 5);
+#        BENCH_LATENCY_PIN="C S" runs the latency client on CPUs C and its
+#        server on CPUs S (taskset lists; default "0 1", "none" leaves
+#        them to the scheduler).
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -163,9 +169,28 @@ lab_bg v4server iperf3 iperf3 -s -B "$SERVER4"
 # (measured: 21 000 connections/s fell to 2 900).
 declare -A CONN_BASE=([nat64d]=8000 [nat64d_nooff]=8001 [tayga]=8002 [kernel]=8003 [kernel_nooff]=8004 [before]=8005)
 conn_port() { echo $((CONN_BASE[$1] + 10 * $2)); }
+# The latency calls' own servers (lat_port). The endpoints run on fixed
+# CPUs, BENCH_LATENCY_PIN="CLIENT_CPUS SERVER_CPUS" (taskset lists;
+# default "0 1": apart, so every path pays the same cross-CPU wake-ups;
+# "none": where the scheduler puts them). Unpinned, the scheduler's
+# placement, different in every run, decided how many cross-CPU wake-ups
+# a call paid (docs/performance.md, "Where the endpoints run").
+lat_port() { echo $(($(conn_port "$1" "$2") + 1000)); }
+LAT_PIN_C=() LAT_PIN_S=()
+LAT_PIN=${BENCH_LATENCY_PIN-0 1}
+[ "$(nproc)" -lt 2 ] && LAT_PIN=${BENCH_LATENCY_PIN-none}
+if [ "$LAT_PIN" != none ]; then
+  read -r pin_c pin_s pin_extra <<<"$LAT_PIN"
+  if [ -z "${pin_s:-}" ] || [ -n "${pin_extra:-}" ] || ! taskset -c "$pin_c" true || ! taskset -c "$pin_s" true; then
+    echo "bench.sh: BENCH_LATENCY_PIN=\"$LAT_PIN\" is neither \"CLIENT_CPUS SERVER_CPUS\" (taskset CPU lists) nor none" >&2
+    exit 2
+  fi
+  LAT_PIN_C=(taskset -c "$pin_c") LAT_PIN_S=(taskset -c "$pin_s")
+fi
 for ((r = 1; r <= ROUNDS; r++)); do
   for k in "${!CONN_BASE[@]}"; do
     lab_bg v4server "connrate-$k-$r" "$CONNRATE" serve "$SERVER4:$(conn_port "$k" "$r")"
+    lab_bg v4server "latency-$k-$r" "${LAT_PIN_S[@]}" "$CONNRATE" serve "$SERVER4:$(lat_port "$k" "$r")"
   done
 done
 # The UDP flood's sink: dropped in v4server, no Port Unreachable back.
@@ -242,41 +267,70 @@ TAYGA_PID=$(pid_of "tayga -c $LAB_DIR/tayga.conf -n")
 
 # Field I of a space-separated figure.
 col() { awk -v i="$2" '{print $i}' <<<"$1"; }
-# percentiles: "P50 P90 P99 MAX" (ms, nearest rank) of ping's times on stdin.
+# percentiles: "P50 P90 P99 MAX" (ms, nearest rank) of the times on stdin,
+# one a line; a line that is not a number (connrate's `failed`) is counted
+# on stderr and in none of them.
 percentiles() {
   "$LAB_PYTHON" -c "
-import math, re, sys
-t = sorted(float(m.group(1)) for m in re.finditer(r'time=([0-9.]+)', sys.stdin.read()))
+import math, sys
+t, failed = [], 0
+for line in sys.stdin:
+    try:
+        t.append(float(line))
+    except ValueError:
+        failed += 1
+t.sort()
+if failed:
+    print('bench.sh: %d of %d calls failed' % (failed, failed + len(t)), file=sys.stderr)
 p = lambda q: t[max(1, math.ceil(q * len(t))) - 1]
 print('%.3f %.3f %.3f %.3f' % (p(0.5), p(0.9), p(0.99), t[-1]) if t else '')"
 }
-# Interval (ms) and count of each rate: 1 s, 3 s and 10 s of traffic.
-LAT_RATES=("1 1000" "15 200" "200 50")
+# ping_times: each reply's time (ms) from ping's output, one a line.
+ping_times() { grep -o 'time=[0-9.]*' | cut -d= -f2; }
+# Interval (ms) and count of each rate: 1 s, 3 s and 20 s of traffic.
+LAT_RATES=("1 1000" "15 200" "200 100")
 LAT_STATS=(p50 p90 p99 max)
-# latency_figures ROUND: every rate, the three paths in turn.
+# A rate's samples come in LAT_BLOCKS blocks; the paths take turns block by
+# block, the order rotating, so a slow second of the machine (a host
+# hiccup of several ms lands in any run) hits every path alike rather than
+# whichever one was measuring. A path's percentiles pool its blocks.
+LAT_BLOCKS=${BENCH_LATENCY_BLOCKS:-5}
+case $LAT_BLOCKS in '' | *[!0-9]* | 0) echo "bench.sh: BENCH_LATENCY_BLOCKS=$LAT_BLOCKS is not a count of at least 1" >&2; exit 2 ;; esac
+# latency_block PATH MS COUNT ROUND: one block of pings and calls through
+# PATH, appended to the path's sample files.
+latency_block() {
+  local path=$1 ms=$2 n=$3 r=$4 a fam=-6
+  echo "-- round $r, latency, one every $ms ms: $path ($n)" >&2
+  [ "$path" = before ] && start_nat64d true "$COMPARE"
+  # NAT44 only while TAYGA and the kernel are measured (conntrack).
+  if [ "$path" = nat64d ] || [ "$path" = before ]; then nat_off; else nat_off; nat_on; fi
+  a="[${DST[$path]}]"
+  [ "$path" = kernel ] && { fam=-4; a=${DST[$path]}; }
+  lab_exec v6client "${LAT_PIN_C[@]}" ping "$fam" -c "$n" -i "0.$(printf '%03d' "$ms")" -W 1 "${DST[$path]}" 2>/dev/null |
+    ping_times >>"$LAB_DIR/lat-$path-ping"
+  lab_exec v6client "${LAT_PIN_C[@]}" "$CONNRATE" latency "$a:$(lat_port "$path" "$r")" "$n" "$ms" raw 2>/dev/null >>"$LAB_DIR/lat-$path-call"
+  [ "$path" = before ] && start_nat64d true
+  return 0
+}
+# latency_figures ROUND: every rate, the paths taking turns in blocks.
 latency_figures() {
-  local r=$1 rate ms n path a fam v kind i
+  local r=$1 rate ms n b k kind i v
+  local paths=(nat64d ${COMPARE:+before} tayga kernel)
   for rate in "${LAT_RATES[@]}"; do
     read -r ms n <<<"$rate"
-    for path in nat64d ${COMPARE:+before} tayga kernel; do
-      echo "-- round $r, latency, one every $ms ms: $path" >&2
-      [ "$path" = before ] && start_nat64d true "$COMPARE"
-      # NAT44 only while TAYGA and the kernel are measured (conntrack).
-      if [ "$path" = nat64d ]; then nat_off; else nat_off; nat_on; fi
-      fam=-6
-      a="[${DST[$path]}]"
-      [ "$path" = kernel ] && { fam=-4; a=${DST[$path]}; }
+    rm -f "$LAB_DIR"/lat-*
+    for ((b = 0; b < LAT_BLOCKS; b++)); do
+      for ((k = 0; k < ${#paths[@]}; k++)); do
+        latency_block "${paths[$(((k + b) % ${#paths[@]}))]}" "$ms" $(((n + LAT_BLOCKS - 1) / LAT_BLOCKS)) "$r"
+      done
+    done
+    for k in "${paths[@]}"; do
       for kind in ping call; do
-        if [ "$kind" = ping ]; then
-          v=$(lab_exec v6client ping "$fam" -c "$n" -i "0.$(printf '%03d' "$ms")" -W 1 "${DST[$path]}" 2>/dev/null | percentiles)
-        else
-          v=$(lab_exec v6client "$CONNRATE" latency "$a:$(conn_port "$path" "$r")" "$n" "$ms" 2>/dev/null)
-        fi
+        v=$(percentiles <"$LAB_DIR/lat-$k-$kind")
         for i in 0 1 2 3; do
-          put "$r" "$path" "$kind$ms.${LAT_STATS[$i]}" "$(col "$v" $((i + 1)))"
+          put "$r" "$k" "$kind$ms.${LAT_STATS[$i]}" "$(col "$v" $((i + 1)))"
         done
       done
-      [ "$path" = before ] && start_nat64d true
     done
   done
   nat_off
