@@ -462,7 +462,7 @@ main_rows() {
   echo
   echo "### Latency"
   echo
-  echo "At three rates (a packet or a call every 1, 15, 200 ms), the three paths in turn within each rate and round. Ping: ICMP echo through the translator; API call: connect, a 19-byte request, a 40-byte reply, close, timed to the reply's last byte."
+  echo "At three rates (a packet or a call every 1, 15, 200 ms), each rate's samples in $LAT_BLOCKS blocks the paths take turns in, pooled per path; the latency client on CPUs ${pin_c:-any} and its server on CPUs ${pin_s:-any} (BENCH_LATENCY_PIN). Ping: ICMP echo through the translator; API call: connect, a 19-byte request, a 40-byte reply, close, timed to the reply's last byte."
   echo
   latency_rows | stats table "$RESULTS" "$LAT_COLUMNS" "$LAT_RATIOS"
   echo
