@@ -21,6 +21,9 @@
 # the tables is the median of the rounds with their range, each ratio the
 # median (and range) of the per-round ratios (scripts/bench_stats.py).
 #
+# The latency figures come in one-second blocks the servers take turns in
+# (BENCH_LATENCY_BLOCKS=N blocks a figure, default 5), pooled per server.
+#
 # Usage: sudo scripts/bench-dns64.sh [DURATION [ROUNDS]]   (default 10 s, 3)
 set -u
 
@@ -131,11 +134,12 @@ done
 CACHED="$LAB_DIR/cached.txt"
 for n in twitter.test akismet.test chain.test multi.test www.legacy.test; do echo "$n AAAA"; done >"$CACHED"
 
-# Unique names: more than any server can answer in DURATION seconds;
-# uncached_file SERVER ZONE (bench.test, dual.bench.test).
+# Unique names: more than any server can answer in DURATION seconds (or
+# COUNT of them); uncached_file TAG ZONE [COUNT] (bench.test,
+# dual.bench.test).
 uncached_file() {
   "${LAB_PYTHON}" -c "import sys
-for i in range(int(sys.argv[2])): print('u%d.%s.%s AAAA' % (i, sys.argv[1], sys.argv[3]))" "$1" 2000000 "$2" >"$LAB_DIR/uncached-$1-$2.txt"
+for i in range(int(sys.argv[2])): print('u%d.%s.%s AAAA' % (i, sys.argv[1], sys.argv[3]))" "$1" "${3:-2000000}" "$2" >"$LAB_DIR/uncached-$1-$2.txt"
   echo "$LAB_DIR/uncached-$1-$2.txt"
 }
 
@@ -207,18 +211,43 @@ port_of() {
   case $1 in dns64d) echo $PORT_OURS ;; dns64d-after) echo $PORT_AFTER ;; unbound) echo $PORT_UNBOUND ;; bind) echo $PORT_BIND ;; esac
 }
 
-# Answer latency: every answer's time from dnsperf -v, 5 s a run, cached
-# and uncached (fresh unique names), at a moderate rate (dnsperf -Q 1000)
-# and at saturation; prints "p50 p90 p99 max" in ms (nearest rank).
-lat_run() {
+# Answer latency: every answer's time from dnsperf -v, cached and uncached
+# (fresh unique names), at a moderate rate (dnsperf -Q 1000) and at
+# saturation. Each figure's LAT_BLOCKS seconds come in one-second blocks
+# the servers take turns in, the order rotating, so a stall of the machine
+# hits every server alike; a server's percentiles pool its blocks
+# (scripts/bench_stats.py percentiles).
+LAT_BLOCKS=${BENCH_LATENCY_BLOCKS:-5}
+case $LAT_BLOCKS in '' | *[!0-9]* | 0) echo "bench-dns64.sh: BENCH_LATENCY_BLOCKS=$LAT_BLOCKS is not a count of at least 1" >&2; exit 2 ;; esac
+# lat_block SERVER FILE RATE: every answer's time (ms) of one second of
+# queries from FILE, one a line (RATE 0: as fast as dnsperf goes).
+lat_block() {
   local limit=()
-  [ "$4" != 0 ] && limit=(-Q "$4")
-  lab_exec v6client dnsperf -s "$ADDR" -p "$2" -d "$3" -l 5 -c 4 -q 500 -t 2 -v "${limit[@]}" 2>/dev/null |
-    awk '$1 == ">" {printf "%.3f\n", $5 * 1000}' | sort -n |
-    awk '{v[NR] = $1}
-      function p(q,  r) { r = int(q * NR); if (r < q * NR) r++; if (r < 1) r = 1; return v[r] }
-      END { if (NR > 0) printf "%s %s %s %s\n", p(0.5), p(0.9), p(0.99), v[NR] }'
+  [ "$3" != 0 ] && limit=(-Q "$3")
+  lab_exec v6client dnsperf -s "$ADDR" -p "$(port_of "$1")" -d "$2" -l 1 -c 4 -q 500 -t 2 -v "${limit[@]}" 2>/dev/null |
+    awk '$1 == ">" {printf "%.3f\n", $5 * 1000}'
 }
+# lat_figure ROUND LOAD RATE: the LOAD's latency at RATE, every server.
+lat_figure() {
+  local r=$1 load=$2 rate=$3 b k s file v
+  rm -f "$LAB_DIR"/dnslat-*
+  for ((b = 0; b < LAT_BLOCKS; b++)); do
+    for ((k = 0; k < ${#LAT_SERVERS[@]}; k++)); do
+      s=${LAT_SERVERS[$(((k + b) % ${#LAT_SERVERS[@]}))]}
+      file=$CACHED
+      [ "$load" = uncached ] && file=$(uncached_file "lat$rate-$s-r$r-b$b" bench.test 200000)
+      echo "round $r of $ROUNDS, dnsperf latency: $load, $(rate_label "$rate"), block $((b + 1)) of $LAT_BLOCKS: $s..." >&2
+      lat_block "$s" "$file" "$rate" >>"$LAB_DIR/dnslat-$s"
+      [ "$load" = uncached ] && rm -f "$file"
+    done
+  done
+  for s in "${LAT_SERVERS[@]}"; do
+    read -ra v <<<"$(stats percentiles <"$LAB_DIR/dnslat-$s")"
+    for k in 0 1 2 3; do put "$r" "$s" "lat.$load.$rate.${LAT_STATS[$k]}" "${v[$k]:-}"; done
+  done
+}
+rate_label() { if [ "$1" = 0 ]; then echo saturation; else echo "$1/s"; fi; }
+stats() { "$LAB_PYTHON" "$HERE/bench_stats.py" "$@"; }
 
 SERVERS=(dns64d dns64d-after unbound bind)
 LOADS=(cached uncached uncached-dual)
@@ -237,22 +266,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
   done
   for load in cached uncached; do
-    for rate in 1000 0; do
-      for s in "${LAT_SERVERS[@]}"; do
-        case $load in
-          cached) file=$CACHED ;;
-          uncached) file=$(uncached_file "lat$rate-$s-r$r" bench.test) ;;
-        esac
-        echo "round $r of $ROUNDS, dnsperf latency: $load, $s, $([ "$rate" = 0 ] && echo saturation || echo "$rate/s")..." >&2
-        v=$(lat_run "$s" "$(port_of "$s")" "$file" "$rate")
-        read -ra v <<<"$v"
-        for i in 0 1 2 3; do put "$r" "$s" "lat.$load.$rate.${LAT_STATS[$i]}" "${v[$i]:-}"; done
-      done
-    done
+    for rate in 1000 0; do lat_figure "$r" "$load" "$rate"; done
   done
 done
 
-stats() { "$LAB_PYTHON" "$HERE/bench_stats.py" "$@"; }
 echo
 echo "DNS64 benchmark, $(date -u +%Y-%m-%d): $ROUNDS rounds, the servers in turn within each load; dnsperf -l $DURATION -c 4 -q 500 from v6client; upstream NSD $(nsd -v 2>&1 | head -1 | awk '{print $3}'), $(unbound -V | head -1), BIND $(named -v | awk '{print $2}')."
 echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), Linux $(uname -r)."
@@ -269,12 +286,12 @@ done | stats table "$RESULTS" "dns64d=dns64d,dns64d-after=dns64d after_aaaa,unbo
 echo
 echo "CPU per query counts the server process only (upstream NSD and dnsperf share the same $(nproc) cores). RSS grows over the rounds: the caches keep the unique names of every round."
 echo
-echo "Answer latency (dnsperf -v, every answer of a 5 s run; cached: the five names above; uncached: fresh unique names; moderate: dnsperf -Q 1000, saturation: as fast as dnsperf goes), ms:"
+echo "Answer latency (dnsperf -v, every answer of $LAT_BLOCKS one-second blocks the servers take turns in, pooled per server; cached: the five names above; uncached: fresh unique names; moderate: dnsperf -Q 1000, saturation: as fast as dnsperf goes), ms:"
 echo
 for load in cached uncached; do
   for rate in 1000 0; do
     for s in "${LAT_STATS[@]}"; do
-      printf '%s\t%s, %s, %s (ms)\n' "lat.$load.$rate.$s" "$load" "$([ "$rate" = 0 ] && echo saturation || echo "$rate/s")" "$s"
+      printf '%s\t%s, %s, %s (ms)\n' "lat.$load.$rate.$s" "$load" "$(rate_label "$rate")" "$s"
     done
   done
 done | stats table "$RESULTS" "dns64d=dns64d,unbound=Unbound,bind=BIND" dns64d/unbound,dns64d/bind

@@ -267,24 +267,9 @@ TAYGA_PID=$(pid_of "tayga -c $LAB_DIR/tayga.conf -n")
 
 # Field I of a space-separated figure.
 col() { awk -v i="$2" '{print $i}' <<<"$1"; }
-# percentiles: "P50 P90 P99 MAX" (ms, nearest rank) of the times on stdin,
-# one a line; a line that is not a number (connrate's `failed`) is counted
-# on stderr and in none of them.
-percentiles() {
-  "$LAB_PYTHON" -c "
-import math, sys
-t, failed = [], 0
-for line in sys.stdin:
-    try:
-        t.append(float(line))
-    except ValueError:
-        failed += 1
-t.sort()
-if failed:
-    print('bench.sh: %d of %d calls failed' % (failed, failed + len(t)), file=sys.stderr)
-p = lambda q: t[max(1, math.ceil(q * len(t))) - 1]
-print('%.3f %.3f %.3f %.3f' % (p(0.5), p(0.9), p(0.99), t[-1]) if t else '')"
-}
+# percentiles: "P50 P90 P99 MAX" (ms) of the times on stdin, one a line
+# (scripts/bench_stats.py percentiles).
+percentiles() { "$LAB_PYTHON" "$HERE/bench_stats.py" percentiles; }
 # ping_times: each reply's time (ms) from ping's output, one a line.
 ping_times() { grep -o 'time=[0-9.]*' | cut -d= -f2; }
 # Interval (ms) and count of each rate: 1 s, 3 s and 20 s of traffic.

@@ -24,9 +24,17 @@ paths of its round alike, so per-round ratios vary less than the figures.
     bench_stats.py ratio RESULTS KEY A B    ->  "median min max"
     bench_stats.py median RESULTS KEY PATH  ->  "median min max"
 
-for the sentences written from a run.
+for the sentences written from a run, and
+
+    bench_stats.py percentiles < TIMES     ->  "p50 p90 p99 max"
+
+for the latency figures: TIMES holds one time (ms) a line, pooled from a
+figure's blocks; nearest rank, three decimals; a line that is not a number
+(connrate's `failed`) is counted on stderr and in none of them; nothing is
+printed when there is no time.
 """
 
+import math
 import statistics
 import sys
 
@@ -111,8 +119,30 @@ def triple(values, d):
     return " ".join(fmt(v, d) for v in (statistics.median(values), min(values), max(values)))
 
 
+def percentiles(lines):
+    """'p50 p90 p99 max' (nearest rank) of the numbers among LINES, or ''."""
+    t, failed = [], 0
+    for line in lines:
+        try:
+            t.append(float(line))
+        except ValueError:
+            failed += 1
+    t.sort()
+    if failed:
+        print(f"bench_stats.py: {failed} of {failed + len(t)} samples failed", file=sys.stderr)
+    if not t:
+        return ""
+
+    def rank(q):
+        return t[max(1, math.ceil(q * len(t))) - 1]
+
+    return "%.3f %.3f %.3f %.3f" % (rank(0.5), rank(0.9), rank(0.99), t[-1])
+
+
 def main(argv):
-    if len(argv) >= 3 and argv[1] == "table":
+    if len(argv) == 2 and argv[1] == "percentiles":
+        print(percentiles(sys.stdin))
+    elif len(argv) >= 3 and argv[1] == "table":
         data = load(argv[2])
         columns = [tuple(c.split("=", 1)) for c in argv[3].split(",")] if len(argv) > 3 else []
         pairs = [tuple(r.split("/", 1)) for r in argv[4].split(",") if r] if len(argv) > 4 else []

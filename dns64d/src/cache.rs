@@ -5,10 +5,21 @@
 //! dropped on the way). TTLs are honoured: an answer lives for its
 //! smallest TTL (negative answers: the RFC 2308 negative TTL), and comes
 //! out with TTLs lowered by the time it spent inside.
+//!
+//! Shared stores are split into shards ([`Shards`]), each behind a lock of
+//! its own and holding at most about [`SHARD_ENTRIES`] answers: a store's
+//! table grows by doubling, which moves every entry at once, and its
+//! eviction queue is compacted in one pass. In one table of a million
+//! answers those pauses reached 173 ms, every query waiting on the lock;
+//! in a shard they stay near a millisecond, and only the queries whose
+//! names hash to that shard wait.
 
 use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
 
-use std::hash::BuildHasher;
+use common::sync::lock;
+
+use std::hash::{BuildHasher, Hash};
 
 use hashbrown::HashTable;
 use hickory_proto::op::{Message, ResponseCode};
@@ -70,9 +81,15 @@ pub struct Store<K, V> {
 impl<K: std::hash::Hash + Eq, V> Store<K, V> {
     /// A store of at most `capacity` values (0: keeps nothing).
     pub fn new(capacity: usize) -> Self {
+        Self::with_hasher(capacity, foldhash::fast::RandomState::default())
+    }
+
+    /// A store hashing with `hasher` (shards share theirs: a key's hash
+    /// picks its shard and is then used inside it).
+    fn with_hasher(capacity: usize, hasher: foldhash::fast::RandomState) -> Self {
         Store {
             table: HashTable::new(),
-            hasher: foldhash::fast::RandomState::default(),
+            hasher,
             order: VecDeque::new(),
             capacity,
             generation: 0,
@@ -91,7 +108,11 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
 
     /// The value of `key` at `now` and its age in seconds, unless expired.
     pub fn get(&mut self, key: &K, now: u64) -> Option<(&V, u32)> {
-        let h = self.hasher.hash_one(key);
+        self.get_hashed(self.hasher.hash_one(key), key, now)
+    }
+
+    /// [`Self::get`] with the key's hash already taken.
+    fn get_hashed(&mut self, h: u64, key: &K, now: u64) -> Option<(&V, u32)> {
         let expired = now >= self.table.find(h, |e| e.key == *key)?.expires;
         if expired {
             if let Ok(e) = self.table.find_entry(h, |e| e.key == *key) {
@@ -105,10 +126,14 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
 
     /// Keeps `value` for `key` from `now` for `ttl` seconds.
     pub fn put(&mut self, key: K, value: V, ttl: u32, now: u64) {
+        self.put_hashed(self.hasher.hash_one(&key), key, value, ttl, now);
+    }
+
+    /// [`Self::put`] with the key's hash already taken.
+    fn put_hashed(&mut self, h: u64, key: K, value: V, ttl: u32, now: u64) {
         if self.capacity == 0 || ttl == 0 {
             return;
         }
-        let h = self.hasher.hash_one(&key);
         if let Ok(e) = self.table.find_entry(h, |e| e.key == key) {
             e.remove();
         }
@@ -143,26 +168,29 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
         );
     }
 
-    /// Forgets everything.
-    pub fn clear(&mut self) {
+    /// Forgets everything; returns how many values went.
+    pub fn clear(&mut self) -> usize {
+        let n = self.table.len();
         self.table.clear();
         self.order.clear();
+        n
     }
 
-    /// Up to `limit` live entries at `now` whose key `pick` accepts, as
-    /// (key, value, seconds left), and how many live entries it accepted
-    /// in all. One pass over the store.
-    pub fn entries(
+    /// Appends to `out`, while it holds fewer than `limit`, the live
+    /// entries at `now` whose key `pick` accepts, as (key, value, seconds
+    /// left); returns how many live entries it accepted in all. One pass
+    /// over the store.
+    fn collect(
         &self,
         now: u64,
         limit: usize,
-        pick: impl Fn(&K) -> bool,
-    ) -> (Vec<(K, V, u64)>, usize)
+        pick: &dyn Fn(&K) -> bool,
+        out: &mut Vec<(K, V, u64)>,
+    ) -> usize
     where
         K: Clone,
         V: Clone,
     {
-        let mut out = Vec::new();
         let mut n = 0;
         for e in self
             .table
@@ -174,7 +202,7 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
                 out.push((e.key.clone(), e.value.clone(), e.expires - now));
             }
         }
-        (out, n)
+        n
     }
 
     /// Forgets the entries whose key `pick` accepts; returns how many.
@@ -183,6 +211,116 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
         let before = self.table.len();
         self.table.retain(|e| !pick(&e.key));
         before - self.table.len()
+    }
+}
+
+/// Answers a shard holds at most (about): see the module's text. A shard
+/// of 8 192 answers grows from 4 096 buckets to 8 192 and then 16 384, each
+/// step a copy of at most about 7 000 entries.
+pub const SHARD_ENTRIES: usize = 8192;
+/// Most shards of one store (`cache_size` at its limit, 10 million, gives
+/// shards of about 9 800 answers).
+const MAX_SHARDS: usize = 1024;
+
+/// A [`Store`] shared by threads, split into shards by the key's hash,
+/// each behind its own lock. The bound is exact: the shards' capacities
+/// add up to the store's. Eviction is oldest-first within a shard, so
+/// about oldest-first overall (the hash spreads insertions evenly). A
+/// store of at most [`SHARD_ENTRIES`] values has one shard and behaves as
+/// one [`Store`].
+#[derive(Debug)]
+pub struct Shards<K, V> {
+    shards: Box<[Mutex<Store<K, V>>]>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl<K: Hash + Eq, V> Shards<K, V> {
+    /// A store of at most `capacity` values (0: keeps nothing).
+    pub fn new(capacity: usize) -> Self {
+        let n = capacity
+            .div_ceil(SHARD_ENTRIES)
+            .next_power_of_two()
+            .min(MAX_SHARDS);
+        let hasher = foldhash::fast::RandomState::default();
+        let shards = (0..n)
+            .map(|i| {
+                let cap = capacity / n + usize::from(i < capacity % n);
+                Mutex::new(Store::with_hasher(cap, hasher.clone()))
+            })
+            .collect();
+        Shards { shards, hasher }
+    }
+
+    /// The shard of hash `h`. The bits above 32 pick it: a shard's table
+    /// indexes its buckets with the low bits and tags them with the top 7,
+    /// which must stay spread within a shard.
+    fn shard(&self, h: u64) -> MutexGuard<'_, Store<K, V>> {
+        let i = usize::try_from(h >> 32).unwrap_or(0) & (self.shards.len() - 1);
+        lock(&self.shards[i])
+    }
+
+    /// Shards (for tests and the docs' figures).
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// `f` of the value of `key` at `now` and its age in seconds, unless
+    /// absent or expired; `f` runs under the shard's lock: keep it short.
+    pub fn get_with<T>(&self, key: &K, now: u64, f: impl FnOnce(&V, u32) -> T) -> Option<T> {
+        let h = self.hasher.hash_one(key);
+        let mut s = self.shard(h);
+        s.get_hashed(h, key, now).map(|(v, age)| f(v, age))
+    }
+
+    /// Keeps `value` for `key` from `now` for `ttl` seconds.
+    pub fn put(&self, key: K, value: V, ttl: u32, now: u64) {
+        let h = self.hasher.hash_one(&key);
+        self.shard(h).put_hashed(h, key, value, ttl, now);
+    }
+
+    /// Values kept (shard by shard: a moment's count under load).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).len()).sum()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.shards.iter().all(|s| lock(s).is_empty())
+    }
+
+    /// Forgets everything, shard by shard; returns how many values went.
+    pub fn clear(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).clear()).sum()
+    }
+
+    /// Up to `limit` live entries at `now` whose key `pick` accepts, as
+    /// (key, value, seconds left), and how many live entries it accepted
+    /// in all. One pass over each shard, one shard locked at a time.
+    pub fn entries(
+        &self,
+        now: u64,
+        limit: usize,
+        pick: impl Fn(&K) -> bool,
+    ) -> (Vec<(K, V, u64)>, usize)
+    where
+        K: Clone,
+        V: Clone,
+    {
+        let mut out = Vec::new();
+        let n = self
+            .shards
+            .iter()
+            .map(|s| lock(s).collect(now, limit, &pick, &mut out))
+            .sum();
+        (out, n)
+    }
+
+    /// [`Store::remove_where`] over every shard, one locked at a time.
+    pub fn remove_where(&self, pick: impl Fn(&K) -> bool) -> usize {
+        self.shards
+            .iter()
+            .map(|s| lock(s).remove_where(&pick))
+            .sum()
     }
 }
 
@@ -204,17 +342,18 @@ pub fn lifetime(m: &Message) -> Option<u32> {
     (ttl > 0).then_some(ttl.min(MAX_TTL))
 }
 
-/// The upstream answer cache: messages kept as wire bytes.
+/// The upstream answer cache: messages kept as wire bytes, in shards
+/// ([`Shards`]). Answers are parsed and serialised outside the locks.
 #[derive(Debug)]
 pub struct Cache {
-    store: Store<Key, Box<[u8]>>,
+    store: Shards<Key, Box<[u8]>>,
 }
 
 impl Cache {
     /// A cache of at most `capacity` answers (0: caches nothing).
     pub fn new(capacity: usize) -> Cache {
         Cache {
-            store: Store::new(capacity),
+            store: Shards::new(capacity),
         }
     }
 
@@ -229,9 +368,9 @@ impl Cache {
     }
 
     /// The cached answer to `key` at `now`, TTLs lowered by its age.
-    pub fn get(&mut self, key: &Key, now: u64) -> Option<Message> {
-        let (wire, age) = self.store.get(key, now)?;
-        let mut m = Message::from_vec(wire).ok()?;
+    pub fn get(&self, key: &Key, now: u64) -> Option<Message> {
+        let (wire, age) = self.store.get_with(key, now, |w, age| (w.to_vec(), age))?;
+        let mut m = Message::from_vec(&wire).ok()?;
         for r in m
             .answers
             .iter_mut()
@@ -244,7 +383,7 @@ impl Cache {
     }
 
     /// Keeps `m` as the answer to `key` from `now`, if it may be cached.
-    pub fn put(&mut self, key: Key, m: &Message, now: u64) {
+    pub fn put(&self, key: Key, m: &Message, now: u64) {
         let Some(ttl) = lifetime(m) else { return };
         let mut msg = m.clone();
         msg.edns = None;
@@ -254,13 +393,14 @@ impl Cache {
         }
     }
 
-    /// Forgets everything.
-    pub fn clear(&mut self) {
-        self.store.clear();
+    /// Forgets everything; returns how many answers went.
+    pub fn clear(&self) -> usize {
+        self.store.clear()
     }
 
     /// What the cache holds at `now` for the keys `pick` accepts (at most
-    /// `limit` rows), and how many it holds in all.
+    /// `limit` rows), and how many it holds in all. One shard is locked
+    /// at a time; the rows are parsed after.
     pub fn rows(&self, now: u64, limit: usize, pick: impl Fn(&Key) -> bool) -> (Vec<Row>, usize) {
         let (entries, n) = self.store.entries(now, limit, pick);
         let rows = entries
@@ -272,7 +412,7 @@ impl Cache {
 
     /// Forgets every answer for `name` (any type, class, CD bit); returns
     /// how many.
-    pub fn flush_name(&mut self, name: &Name) -> usize {
+    pub fn flush_name(&self, name: &Name) -> usize {
         let name = name.to_lowercase().to_ascii();
         self.store.remove_where(|k| *k.name == *name)
     }
@@ -338,7 +478,7 @@ mod tests {
 
     #[test]
     fn d13_ttls_are_honoured_and_lowered() {
-        let mut c = Cache::new(10);
+        let c = Cache::new(10);
         c.put(key("X.test."), &answer(100), 1000);
         let m = c.get(&key("x.TEST."), 1030).expect("case-insensitive hit");
         assert_eq!(m.answers[0].ttl, 70);
@@ -348,7 +488,7 @@ mod tests {
 
     #[test]
     fn d13_negative_answers_by_their_soa() {
-        let mut c = Cache::new(10);
+        let c = Cache::new(10);
         let mut nodata = Message::new(1, MessageType::Response, OpCode::Query);
         nodata.authorities.push(Record::from_rdata(
             n("test."),
@@ -375,7 +515,7 @@ mod tests {
     /// every type; a flush of one name leaves the others.
     #[test]
     fn o6_rows_and_flush_by_name() {
-        let mut c = Cache::new(10);
+        let c = Cache::new(10);
         c.put(key("x.test."), &answer(100), 0);
         let mut nx = answer(100);
         nx.answers.clear();
@@ -425,7 +565,7 @@ mod tests {
 
     #[test]
     fn d13_bounded_oldest_first() {
-        let mut c = Cache::new(3);
+        let c = Cache::new(3);
         for i in 0..5 {
             c.put(key(&format!("{i}.test.")), &answer(100), 0);
             assert!(c.len() <= 3);
@@ -437,10 +577,51 @@ mod tests {
         for t in 0..100 {
             c.put(key("4.test."), &answer(100), t);
         }
-        assert!(c.store.order.len() <= 2 * 3 + 1);
+        assert_eq!(c.store.shard_count(), 1);
+        assert!(lock(&c.store.shards[0]).order.len() <= 2 * 3 + 1);
         assert_eq!(c.len(), 3);
-        let mut none = Cache::new(0);
+        let none = Cache::new(0);
         none.put(key("x.test."), &answer(100), 0);
         assert!(none.is_empty());
+    }
+
+    /// A large store is split; every key put is found again (the shards
+    /// use the hash that picked them, across their tables' growth), the
+    /// bound holds, and eviction is oldest-first in every shard.
+    #[test]
+    fn d13_shards_bound_and_find() {
+        let cap = 10 * SHARD_ENTRIES + 3;
+        let s: Shards<u64, u64> = Shards::new(cap);
+        assert_eq!(s.shard_count(), 16);
+        let half = cap as u64 / 2;
+        for i in 0..half {
+            s.put(i, i * 2, 100, 0);
+        }
+        assert_eq!(s.len(), half as usize);
+        for i in 0..half {
+            assert_eq!(s.get_with(&i, 1, |v, age| (*v, age)), Some((i * 2, 1)));
+        }
+        for i in half..half + 3 * cap as u64 {
+            s.put(i, i, 100, 2);
+            assert!(s.len() <= cap);
+        }
+        // Full: a shard evicts once its own share is full, so the store
+        // holds within a few percent of the bound, never more.
+        let n = s.len();
+        assert!(n <= cap && n > cap * 97 / 100, "{n} of {cap}");
+        let old = (0..half).filter(|i| s.get_with(i, 3, |_, _| ()).is_some());
+        assert_eq!(old.count(), 0, "the oldest went first in every shard");
+        let even = (0..half + 3 * cap as u64)
+            .filter(|i| i % 2 == 0 && s.get_with(i, 3, |_, _| ()).is_some())
+            .count();
+        let (rows, m) = s.entries(3, 5, |k| k % 2 == 0);
+        assert_eq!((rows.len(), m), (5, even));
+        assert_eq!(s.remove_where(|k| k % 2 == 0), even);
+        assert_eq!(s.clear(), n - even);
+        assert!(s.is_empty());
+        assert_eq!(Shards::<u64, u64>::new(SHARD_ENTRIES).shard_count(), 1);
+        assert_eq!(Shards::<u64, u64>::new(0).shard_count(), 1);
+        let most = Shards::<u64, u64>::new(crate::config::MAX_CACHE_SIZE);
+        assert_eq!(most.shard_count(), MAX_SHARDS);
     }
 }

@@ -5,16 +5,15 @@
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
-use common::sync::lock;
 use std::time::Instant;
 
 use hickory_proto::op::{Edns, Message, MessageType, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
 use ipnet::IpNet;
 
-use crate::cache::{Store, lifetime};
+use crate::cache::{Shards, lifetime};
 use crate::core::{AfterAaaa, Core, Plan, relay, response_to, servfail};
 use crate::fast::{Kept, QueryKey, parse_query, reply, ttl_offsets};
 use crate::upstream::{EDNS_SIZE, Question, Resolve};
@@ -76,7 +75,7 @@ pub struct Server<R> {
     settings: RwLock<Arc<Settings>>,
     resolver: RwLock<Arc<R>>,
     /// Final answers to plain queries, replayed from their bytes.
-    answers: Mutex<Store<QueryKey, Replay>>,
+    answers: Shards<QueryKey, Replay>,
     epoch: Instant,
     /// Counters.
     pub stats: Stats,
@@ -120,7 +119,7 @@ impl<R: Resolve> Server<R> {
         Server {
             settings: RwLock::new(Arc::new(settings)),
             resolver: RwLock::new(Arc::new(resolver)),
-            answers: Mutex::new(Store::new(answers)),
+            answers: Shards::new(answers),
             epoch: Instant::now(),
             stats: Stats::default(),
             querylog: Default::default(),
@@ -133,7 +132,7 @@ impl<R: Resolve> Server<R> {
 
     /// Final answers kept for the fast path.
     pub fn answers_kept(&self) -> usize {
-        lock(&self.answers).len()
+        self.answers.len()
     }
 
     /// The fast path: the answer to a plain query from an allowed client
@@ -149,14 +148,12 @@ impl<R: Resolve> Server<R> {
             q.key.flags |= PLAIN_CLIENT;
         }
         let now = self.now();
-        let mut store = lock(&self.answers);
-        let (r, age) = store.get(&q.key, now)?;
-        let out = reply(&r.kept, wire, &q, age)?;
+        let (out, outcome, n) = self.answers.get_with(&q.key, now, |r, age| {
+            Some((reply(&r.kept, wire, &q, age)?, r.outcome, r.synthesized))
+        })??;
         if udp && out.len() > usize::from(q.udp_size.min(EDNS_SIZE)) {
             return None;
         }
-        let (outcome, n) = (r.outcome, r.synthesized);
-        drop(store);
         self.stats.fast_hits.fetch_add(1, Ordering::Relaxed);
         self.stats.queries[type_index(RecordType::from(q.key.qtype))][outcome as usize]
             .fetch_add(1, Ordering::Relaxed);
@@ -196,13 +193,13 @@ impl<R: Resolve> Server<R> {
     /// old ones.
     pub fn set_settings(&self, s: Settings) {
         *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(s);
-        lock(&self.answers).clear();
+        self.answers.clear();
     }
 
     /// Replaces the resolver (SIGHUP with new upstreams).
     pub fn set_resolver(&self, r: R) {
         *self.resolver.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(r);
-        lock(&self.answers).clear();
+        self.answers.clear();
     }
 
     fn count(&self, qtype: RecordType, o: Outcome) {
@@ -245,7 +242,7 @@ impl<R: Resolve> Server<R> {
     /// Forgets the final answers kept for the fast path (after a cache
     /// flush: they are rebuilt from the upstream cache).
     pub fn forget_answers(&self) {
-        lock(&self.answers).clear();
+        self.answers.clear();
     }
 
     /// [`Self::answer_wire`] past the fast path.
@@ -323,7 +320,7 @@ impl<R: Resolve> Server<R> {
             synthesized,
         };
         let now = self.now();
-        lock(&self.answers).put(q.key, r, ttl, now);
+        self.answers.put(q.key, r, ttl, now);
     }
 
     /// The answer to `q` from `client` (req D1–D14), counted.

@@ -412,7 +412,7 @@ impl Resolve for Client {
 pub struct Cached<R> {
     /// The resolver asked on a miss.
     pub inner: R,
-    cache: Mutex<Cache>,
+    cache: Cache,
     epoch: Instant,
     /// Hits.
     pub hits: AtomicU64,
@@ -425,7 +425,7 @@ impl<R> Cached<R> {
     pub fn new(inner: R, capacity: usize) -> Self {
         Cached {
             inner,
-            cache: Mutex::new(Cache::new(capacity)),
+            cache: Cache::new(capacity),
             epoch: Instant::now(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -438,7 +438,7 @@ impl<R> Cached<R> {
 
     /// Answers cached now.
     pub fn len(&self) -> usize {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.cache.len()
     }
 
     /// Whether nothing is cached.
@@ -447,30 +447,22 @@ impl<R> Cached<R> {
     }
 
     /// At most `limit` cached answers whose key `pick` accepts, and how
-    /// many there are (`nat64gw dns cache lookup|dump`). The cache's lock
-    /// is held for one pass over it; the answers are read after.
+    /// many there are (`nat64gw dns cache lookup|dump`). One shard of the
+    /// cache is locked at a time; the answers are read after.
     pub fn rows(
         &self,
         limit: usize,
         pick: impl Fn(&Key) -> bool,
     ) -> (Vec<crate::cache::Row>, usize) {
         let now = self.now();
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .rows(now, limit, pick)
+        self.cache.rows(now, limit, pick)
     }
 
     /// Forgets the answers for `name`, or all; returns how many went.
     pub fn flush(&self, name: Option<&Name>) -> usize {
-        let mut c = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         match name {
-            Some(n) => c.flush_name(n),
-            None => {
-                let n = c.len();
-                c.clear();
-                n
-            }
+            Some(n) => self.cache.flush_name(n),
+            None => self.cache.clear(),
         }
     }
 }
@@ -478,21 +470,13 @@ impl<R> Cached<R> {
 impl<R: Resolve> Resolve for Cached<R> {
     async fn resolve(&self, q: &Question) -> Result<Message, Failure> {
         let key = Key::new(&q.name, q.qtype, q.qclass, q.cd);
-        let hit = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key, self.now());
-        if let Some(m) = hit {
+        if let Some(m) = self.cache.get(&key, self.now()) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(m);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let m = self.inner.resolve(q).await?;
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .put(key, &m, self.now());
+        self.cache.put(key, &m, self.now());
         Ok(m)
     }
 }
