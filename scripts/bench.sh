@@ -43,7 +43,8 @@
 #        `pin_workers` (default: the file's default, true);
 #        BENCH_COMPARE=PATH measures another nat64d binary (an earlier
 #        build, say) as one more path in every round, right after nat64d,
-#        with its ratio to it (before/after in one run);
+#        with its ratio to it (before/after in one run); its latency only
+#        with BENCH_LATENCY_ONLY=1 (a full run keeps to the throughput);
 #        BENCH_LATENCY_BLOCKS=N splits each latency rate's samples into N
 #        blocks the paths take turns in (default 5);
 #        BENCH_LATENCY_PIN="C S" runs the latency client on CPUs C and its
@@ -272,8 +273,14 @@ col() { awk -v i="$2" '{print $i}' <<<"$1"; }
 percentiles() { "$LAB_PYTHON" "$HERE/bench_stats.py" percentiles; }
 # ping_times: each reply's time (ms) from ping's output, one a line.
 ping_times() { grep -o 'time=[0-9.]*' | cut -d= -f2; }
-# Interval (ms) and count of each rate: 1 s, 3 s and 20 s of traffic.
-LAT_RATES=("1 1000" "15 200" "200 100")
+# Interval (ms) and count of each rate: 1 s, 6 s and 40 s of traffic. A
+# p99 is the second-worst of 200 samples: with fewer, one stall of the
+# machine decides it.
+LAT_RATES=("1 1000" "15 400" "200 200")
+# The paths of the latency figures: the BENCH_COMPARE build only in a
+# latency-only run (at 200 ms a path costs 80 s a round).
+LAT_PATHS=(nat64d tayga kernel)
+[ "${BENCH_LATENCY_ONLY:-0}" = 1 ] && [ -n "$COMPARE" ] && LAT_PATHS=(nat64d before tayga kernel)
 LAT_STATS=(p50 p90 p99 max)
 # A rate's samples come in LAT_BLOCKS blocks; the paths take turns block by
 # block, the order rotating, so a slow second of the machine (a host
@@ -300,7 +307,7 @@ latency_block() {
 # latency_figures ROUND: every rate, the paths taking turns in blocks.
 latency_figures() {
   local r=$1 rate ms n b k kind i v
-  local paths=(nat64d ${COMPARE:+before} tayga kernel)
+  local paths=("${LAT_PATHS[@]}")
   for rate in "${LAT_RATES[@]}"; do
     read -r ms n <<<"$rate"
     rm -f "$LAB_DIR"/lat-*
@@ -362,8 +369,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 stats() { "$LAB_PYTHON" "$HERE/bench_stats.py" "$@"; }
-LAT_COLUMNS="nat64d=nat64d,${COMPARE:+before=nat64d (BENCH_COMPARE),}tayga=TAYGA,kernel=kernel NAT44"
-LAT_RATIOS=nat64d/tayga,nat64d/kernel${COMPARE:+,nat64d/before}
+LAT_COLUMNS="nat64d=nat64d,tayga=TAYGA,kernel=kernel NAT44"
+LAT_RATIOS=nat64d/tayga,nat64d/kernel
+if [ "${#LAT_PATHS[@]}" = 4 ]; then
+  LAT_COLUMNS="nat64d=nat64d,before=nat64d (BENCH_COMPARE),tayga=TAYGA,kernel=kernel NAT44"
+  LAT_RATIOS=$LAT_RATIOS,nat64d/before
+fi
 if [ "$LATENCY_ONLY" = 1 ]; then
   latency_rows | stats table "$RESULTS" "$LAT_COLUMNS" "$LAT_RATIOS"
   exit 0
