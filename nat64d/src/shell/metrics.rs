@@ -124,6 +124,7 @@ pub(crate) struct Metrics {
     bytes: IntCounterVec,
     read: IntCounterVec,
     worker_read: IntCounterVec,
+    worker_super: IntCounterVec,
     forwarded: IntCounterVec,
     drops: IntCounterVec,
     totals: Vec<(IntCounterVec, Get)>,
@@ -166,6 +167,11 @@ impl Metrics {
             "Packets read from the TUN, by worker (each reads its own queue): how the queues share the load.",
             &["worker"],
         );
+        let worker_super = c(
+            "nat64d_worker_superpackets_read_total",
+            "Super-packets (offload) read from the TUN, by worker: they go to a queue by their flow, so bulk flows spread over the workers.",
+            &["worker"],
+        );
         let forwarded = c(
             "nat64d_forwarded_total",
             "Packets read that were translated and sent (a super-packet is one), by direction.",
@@ -202,6 +208,7 @@ impl Metrics {
             bytes,
             read,
             worker_read,
+            worker_super,
             forwarded,
             drops,
             totals,
@@ -229,6 +236,8 @@ impl Metrics {
         for (i, c) in s.counters.iter().enumerate() {
             let n = c.read.iter().map(|r| r.load(Ordering::Relaxed)).sum();
             set_counter(&self.worker_read, &[&i.to_string()], n);
+            let n = c.superpackets_read.load(Ordering::Relaxed);
+            set_counter(&self.worker_super, &[&i.to_string()], n);
         }
 
         for (i, r) in DropReason::ALL.iter().enumerate() {

@@ -40,6 +40,7 @@ mod op {
     pub(super) const MOV_REG: u8 = 0xbf; // BPF_ALU64 | BPF_MOV | BPF_X
     pub(super) const XOR_REG: u8 = 0xaf; // BPF_ALU64 | BPF_XOR | BPF_X
     pub(super) const AND: u8 = 0x57; // BPF_ALU64 | BPF_AND | BPF_K
+    pub(super) const MUL: u8 = 0x27; // BPF_ALU64 | BPF_MUL | BPF_K
     pub(super) const LSH: u8 = 0x67; // BPF_ALU64 | BPF_LSH | BPF_K
     pub(super) const RSH: u8 = 0x77; // BPF_ALU64 | BPF_RSH | BPF_K
     pub(super) const LDX_W: u8 = 0x61; // BPF_LDX | BPF_MEM | BPF_W (the context)
@@ -47,6 +48,11 @@ mod op {
     pub(super) const LD_ABS_B: u8 = 0x30; // BPF_LD | BPF_ABS | BPF_B
     pub(super) const LD_IND_W: u8 = 0x40; // BPF_LD | BPF_IND | BPF_W
 }
+
+/// The multiplier of the flow hash: odd, below 2^31 (the immediate is
+/// sign-extended), its bits spread (Fibonacci hashing's golden ratio,
+/// 2^31 / φ, made odd).
+const MIX: i32 = 0x4f1b_bcdd;
 
 /// `bpf_get_smp_processor_id`.
 const FUNC_CPU: i32 = 8;
@@ -188,15 +194,16 @@ pub(crate) fn program(cpus: &[usize], mtu: u16) -> Vec<Insn> {
     a.push(insn(op::LD_ABS_W, 0, 0, 0, 40));
     a.here(ports);
     a.push(insn(op::XOR_REG, R8, R0, 0, 0));
-    // Fold 32 bits into the 16 the kernel keeps (it takes the result
-    // modulo the number of queues).
+    // Mix the 32 bits into the 16 the kernel keeps (it takes the result
+    // modulo the number of queues): multiply by an odd constant and keep
+    // the product's top bits, each of which depends on every input bit.
+    // (Folding by XOR left the low bits to a few input bits: Linux gives
+    // connect() even ports, so a host's parallel streams, consecutive even
+    // ports, all landed in one queue of two.)
     a.here(mix);
     a.push(insn(op::MOV_REG, R0, R8, 0, 0));
-    a.push(insn(op::RSH, R0, 0, 0, 16));
-    a.push(insn(op::XOR_REG, R0, R8, 0, 0));
-    a.push(insn(op::MOV_REG, R8, R0, 0, 0));
-    a.push(insn(op::RSH, R8, 0, 0, 8));
-    a.push(insn(op::XOR_REG, R0, R8, 0, 0));
+    a.push(insn(op::MUL, R0, 0, 0, MIX));
+    a.push(insn(op::RSH, R0, 0, 0, 47));
     a.push(insn(op::AND, R0, 0, 0, 0xffff));
     a.push(insn(op::EXIT, 0, 0, 0, 0));
     // By CPU.
@@ -248,6 +255,7 @@ fn run(p: &[Insn], cpu: u32, packet: &[u8], len: u32, queues: u32) -> Option<u32
             op::MOV_REG => r[d] = r[s],
             op::XOR_REG => r[d] ^= r[s],
             op::AND => r[d] &= imm,
+            op::MUL => r[d] = r[d].wrapping_mul(imm),
             op::LSH => r[d] <<= imm,
             op::RSH => r[d] >>= imm,
             op::LDX_W if s == 6 && i.off == SKB_LEN => r[d] = u64::from(len),
@@ -437,6 +445,42 @@ mod tests {
         // The ports count: two flows of one host part.
         let (a, b) = (v6(2, 40000), v6(2, 40001));
         assert_ne!(run(&p, 0, &a, 65000, 4), run(&p, 0, &b, 65000, 4));
+    }
+
+    /// Linux's connect() takes even ports, one after another: a host's
+    /// parallel streams differ in a few bits of the source port, and each
+    /// of those flows must still land at random.
+    #[test]
+    fn parallel_streams_on_even_ports_spread_over_the_queues() {
+        for queues in [2u32, 4] {
+            let cpus: Vec<usize> = (0..queues as usize).collect();
+            let p = program(&cpus, MTU);
+            for (name, pkt) in [
+                ("v6", v6 as fn(u8, u16) -> Vec<u8>),
+                ("v4", |_, sport| v4(5, sport)),
+            ] {
+                let mut per = vec![0u32; queues as usize];
+                let mut alike = 0;
+                for start in (32768u16..60000).step_by(1000) {
+                    let q: Vec<u32> = (0..4)
+                        .map(|k| run(&p, 0, &pkt(2, start + 2 * k), 65000, queues).unwrap())
+                        .collect();
+                    q.iter().for_each(|&x| per[x as usize] += 1);
+                    alike += u32::from(q.iter().all(|&x| x == q[0]));
+                }
+                // 28 groups of four streams: about 28 / 8 (two queues) or
+                // 28 / 64 (four) would have all four in one queue at random.
+                assert!(
+                    alike <= 10,
+                    "{name}, {queues} queues: {alike} of 28 groups in one queue"
+                );
+                let even = 28 * 4 / queues;
+                assert!(
+                    per.iter().all(|&n| n >= even / 2 && n <= even * 3 / 2),
+                    "{name}: {per:?}"
+                );
+            }
+        }
     }
 
     #[test]
