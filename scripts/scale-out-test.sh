@@ -462,6 +462,17 @@ NFT
   return $rc
 }
 
+# gone PID: whether the process has exited (or is a zombie, its
+# descriptors released) within 5 s.
+gone() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 # Health: nat64d alone dies -> the prefix and the pool slice are withdrawn
 # (its TUN and routes are gone); dns64d alone dies -> the anycast address is
 # withdrawn; each comes back when the daemon does.
@@ -473,6 +484,10 @@ c_a_daemon_dies_and_its_route_goes() {
   note "nat64d on g1 killed: prefix withdrawn in $ms ms"
   [ -z "$(hops4 "$(pool_of g1)")" ] || { echo "g1's pool slice still routed"; rc=1; }
   [ "$(hop_count "$ANYCAST")" = 3 ] || { echo "dns64d's anycast went with nat64d"; rc=1; }
+  # As a supervisor (systemd) does: restart once the process has exited.
+  # The route goes as soon as the TUN device does, while the dying process
+  # may still hold its other descriptors (the one-instance socket).
+  gone "$pid" || { echo "the killed nat64d has not exited in 5 s"; rc=1; }
   start_nat64d g1 && disown -a
   ms=$(wait_hops "$LAB_PREFIX" 3 15) || { rc=1; echo "the restarted nat64d's log:"; tail -n 5 "$LAB_DIR/g1-nat64d.log"; }
   echo "nat64d on g1 restarted: prefix back in $ms ms"
@@ -483,6 +498,7 @@ c_a_daemon_dies_and_its_route_goes() {
   ms=$(wait_hops "$ANYCAST" 2 10) || rc=1
   note "dns64d on g2 killed: anycast address withdrawn in $ms ms"
   [ -n "$(lab_exec client dig +time=2 +tries=2 +short "@$ANYCAST" twitter.test AAAA)" ] || { echo "no answer from the anycast address"; rc=1; }
+  gone "$pid" || { echo "the killed dns64d has not exited in 5 s"; rc=1; }
   start_dns64d g2 && disown -a
   ms=$(wait_hops "$ANYCAST" 3 15) || { rc=1; echo "the restarted dns64d's log:"; tail -n 5 "$LAB_DIR/g2-dns64d.log"; }
   echo "dns64d on g2 restarted: anycast back in $ms ms"
