@@ -5,13 +5,14 @@
 //! Everything here is pure (no I/O except [`config::load`], which reads the
 //! one file it is given), except the two shells both daemons share:
 //! [`metrics`] (the `/metrics` endpoint), [`control`] (the control socket),
-//! [`logging`] and [`sched`] (a short scheduler slice for the threads that
-//! carry packets).
+//! [`logging`], [`sched`] (a short scheduler slice for the threads that
+//! carry packets) and [`memory`] (no transparent huge pages).
 
 pub mod config;
 pub mod control;
 pub mod logging;
 pub mod manpage;
+pub mod memory;
 pub mod metrics;
 pub mod prefix;
 pub mod sched;

@@ -145,6 +145,8 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    // No 2 MiB page faults on a query's path (common::memory).
+    common::memory::no_huge_pages_logged();
     let threads = f
         .dns64
         .runtime_threads(dns64d::reuseport::allowed_cpus().len().max(1));

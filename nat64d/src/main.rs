@@ -141,6 +141,8 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    // No 2 MiB page faults on a worker's packet (common::memory).
+    common::memory::no_huge_pages_logged();
     match shell::start::run(args, f) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -216,6 +216,24 @@ t_packet_threads_run_with_a_short_slice() {
   return $rc
 }
 
+# Both daemons run with transparent huge pages off for their process
+# (docs/performance.md, "Huge pages"): no 2 MiB page fault on a packet's or
+# a query's path. /proc/PID/status says `THP_enabled: 0`, and neither logs
+# that the kernel refused.
+t_daemons_run_without_huge_pages() {
+  need_gateway || return 1
+  local pid name v rc=0
+  for name in nat64d dns64d; do
+    pid=$("${name%d}_pid")
+    [ -n "$pid" ] || { echo "$name is not running"; rc=1; continue; }
+    v=$(awk '/^THP_enabled:/ {print $2}' "/proc/$pid/status")
+    echo "$name (pid $pid): THP_enabled ${v:-missing}"
+    [ "$v" = 0 ] || rc=1
+  done
+  grep -h "cannot turn transparent huge pages off" "$LAB_DIR/nat64d.log" "$LAB_DIR/dns64d.log" && rc=1
+  return $rc
+}
+
 # After a download, v4server has learnt path MTU 1260 towards the pool
 # (nat64d answered its DF-set 1500-byte segments with Fragmentation Needed),
 # so it fragments its 1428-byte echo replies itself. ICMP cannot be
