@@ -24,7 +24,11 @@
 # Latency at three rates (a packet or a call every 1 ms, 15 ms, 200 ms: a
 # busy, a moderate and an idle client): p50, p90, p99 and max of ping, and
 # of API-call shaped connections (connect, a small request, its reply,
-# close: examples/connrate.rs `latency`), for each path.
+# close: examples/connrate.rs `latency`), for each path; and for both
+# translators, a packet's own time in the translator (p50, p99, max): from
+# the kernel handing it to the translator's TUN device to its translation
+# coming back, captured on the device during those blocks, free of where
+# the lab's client and server run (residence_capture).
 #
 # Rounds: every figure is taken once per round, the paths alternating
 # within the round (nat64d, TAYGA, the kernel, then the offloads-off pair;
@@ -291,18 +295,57 @@ case $LAT_BLOCKS in '' | *[!0-9]* | 0) echo "bench.sh: BENCH_LATENCY_BLOCKS=$LAT
 # latency_block PATH MS COUNT ROUND: one block of pings and calls through
 # PATH, appended to the path's sample files.
 latency_block() {
-  local path=$1 ms=$2 n=$3 r=$4 a fam=-6
+  local path=$1 ms=$2 n=$3 r=$4 a fam=-6 t0
   echo "-- round $r, latency, one every $ms ms: $path ($n)" >&2
-  [ "$path" = before ] && start_nat64d true "$COMPARE"
+  [ "$path" = before ] && { start_nat64d true "$COMPARE"; capture_on nat64; sleep 0.5; }
   # NAT44 only while TAYGA and the kernel are measured (conntrack).
   if [ "$path" = nat64d ] || [ "$path" = before ]; then nat_off; else nat_off; nat_on; fi
   a="[${DST[$path]}]"
   [ "$path" = kernel ] && { fam=-4; a=${DST[$path]}; }
+  t0=$(date +%s.%N)
   lab_exec v6client "${LAT_PIN_C[@]}" ping "$fam" -c "$n" -i "0.$(printf '%03d' "$ms")" -W 1 "${DST[$path]}" 2>/dev/null |
     ping_times >>"$LAB_DIR/lat-$path-ping"
   lab_exec v6client "${LAT_PIN_C[@]}" "$CONNRATE" latency "$a:$(lat_port "$path" "$r")" "$n" "$ms" raw 2>/dev/null >>"$LAB_DIR/lat-$path-call"
-  [ "$path" = before ] && start_nat64d true
+  echo "$path $t0 $(date +%s.%N)" >>"$LAB_DIR/lat-windows"
+  [ "$path" = before ] && { start_nat64d true; capture_on nat64; sleep 0.5; }
   return 0
+}
+# The time a packet spends in the translator, apart from the client's and
+# the server's: each rate's blocks are captured on both translators' TUN
+# devices, where every packet appears twice, handed to the translator and
+# written back translated (scripts/bench_stats.py residence). tcpdump
+# without --immediate-mode wakes about once a second, not per packet, so
+# the capture leaves the round trips it watches alone; it is stopped only
+# after its last buffer was handed over (a second after the traffic).
+residence_capture() {
+  if [ "$1" = start ]; then
+    capture_on nat64
+    capture_on tayga64
+    sleep 0.5
+  else
+    sleep 1.2
+    pkill -INT -f -- "-w $LAB_DIR/lat-capture-" 2>/dev/null
+    sleep 0.3
+  fi
+  return 0
+}
+# capture_on DEV: one more capture of DEV (nat64d's device is made anew
+# when the BENCH_COMPARE build takes over, and the capture on the old one
+# ends with it).
+CAPTURES=0
+capture_on() {
+  CAPTURES=$((CAPTURES + 1))
+  lab_bg gw "capture-$CAPTURES" tcpdump -i "$1" -n -s 96 -w "$LAB_DIR/lat-capture-$1-$CAPTURES.pcap" tcp or icmp or icmp6
+}
+# residence PATH: the residence times (ms) of PATH's packets in its
+# translator, one a line.
+residence() {
+  local dev=nat64
+  [ "$1" = tayga ] && dev=tayga64
+  local f
+  for f in "$LAB_DIR/lat-capture-$dev-"*.pcap; do
+    [ -s "$f" ] && tcpdump -r "$f" -tt -n -S 2>/dev/null
+  done | sort -s -n -k1,1 | "$LAB_PYTHON" "$HERE/bench_stats.py" residence "$LAB_DIR/lat-windows" "$1"
 }
 # latency_figures ROUND: every rate, the paths taking turns in blocks.
 latency_figures() {
@@ -311,10 +354,17 @@ latency_figures() {
   for rate in "${LAT_RATES[@]}"; do
     read -r ms n <<<"$rate"
     rm -f "$LAB_DIR"/lat-*
+    residence_capture start
     for ((b = 0; b < LAT_BLOCKS; b++)); do
       for ((k = 0; k < ${#paths[@]}; k++)); do
         latency_block "${paths[$(((k + b) % ${#paths[@]}))]}" "$ms" $(((n + LAT_BLOCKS - 1) / LAT_BLOCKS)) "$r"
       done
+    done
+    residence_capture stop
+    for k in "${paths[@]}"; do
+      [ "$k" = kernel ] && continue
+      v=$(residence "$k" | percentiles)
+      for i in 0 2 3; do put "$r" "$k" "xl$ms.${LAT_STATS[$i]}" "$(col "$v" $((i + 1)))"; done
     done
     for k in "${paths[@]}"; do
       for kind in ping call; do
@@ -338,6 +388,12 @@ latency_rows() {
       for s in "${LAT_STATS[@]}"; do
         printf '%s\t%s, one every %s ms (%s), %s (ms)\n' "$kind$ms.$s" "$name" "$ms" "$n" "$s"
       done
+    done
+  done
+  for rate in "${LAT_RATES[@]}"; do
+    read -r ms n <<<"$rate"
+    for s in p50 p99 max; do
+      printf '%s\t%s, one every %s ms, %s (ms)\n' "xl$ms.$s" "a packet's time in the translator" "$ms" "$s"
     done
   done
 }

@@ -32,7 +32,21 @@ for the latency figures: TIMES holds one time (ms) a line, pooled from a
 figure's blocks; nearest rank, three decimals; a line that is not a number
 (connrate's `failed`) is counted on stderr and in none of them; nothing is
 printed when there is no time.
+
+    bench_stats.py residence WINDOWS PATH < TCPDUMP  ->  one time (ms) a line
+
+for the time a packet spends in a translator: TCPDUMP is `tcpdump -tt -n
+-S -r` of a capture on the translator's TUN device, where each packet
+appears twice: handed to the translator in one family, written back by it
+in the other. A TCP segment is paired with its translation by its flags,
+sequence and acknowledgement numbers and length (no translator changes
+them), an ICMP echo by its type and sequence number; the time between the
+two is the packet's residence. Only packets handed over within a window
+"PATH START END" (epoch seconds, one a line in WINDOWS) of PATH count, so
+one capture serves several paths measured in turn on the same device.
 """
+
+import re
 
 import math
 import statistics
@@ -139,9 +153,59 @@ def percentiles(lines):
     return "%.3f %.3f %.3f %.3f" % (rank(0.5), rank(0.9), rank(0.99), t[-1])
 
 
+PACKET = re.compile(r"^(\d+\.\d+) (IP6?) (.*)$")
+TCP = re.compile(r"Flags \[([^\]]*)\](?:, seq ([\d:]+))?(?:, ack (\d+))?.*length (\d+)")
+ECHO = re.compile(r"ICMP6?,? echo (request|reply), id \d+, seq (\d+)")
+
+
+def packet_key(rest):
+    """What a packet and its translation share, or None."""
+    m = TCP.search(rest)
+    if m:
+        return ("tcp",) + m.groups()
+    m = ECHO.search(rest)
+    if m:
+        return ("echo",) + m.groups()
+    return None
+
+
+def residence(lines, windows):
+    """The residence times (ms) of the packets handed over in WINDOWS."""
+    waiting = {}  # key -> [(time, family)] not yet paired
+    out = []
+    for line in lines:
+        m = PACKET.match(line.strip())
+        if not m:
+            continue
+        t, family, rest = float(m.group(1)), m.group(2), m.group(3)
+        key = packet_key(rest)
+        if key is None:
+            continue
+        queue = waiting.setdefault(key, [])
+        # The oldest packet of the other family with this key, within a second.
+        queue[:] = [(t0, f0) for t0, f0 in queue if t - t0 <= 1.0]
+        other = next((i for i, (_, f0) in enumerate(queue) if f0 != family), None)
+        if other is None:
+            queue.append((t, family))
+            continue
+        t0, _ = queue.pop(other)
+        if any(a <= t0 <= b for a, b in windows):
+            out.append((t - t0) * 1000)
+    return out
+
+
 def main(argv):
     if len(argv) == 2 and argv[1] == "percentiles":
         print(percentiles(sys.stdin))
+    elif len(argv) == 4 and argv[1] == "residence":
+        windows = []
+        with open(argv[2]) as f:
+            for line in f:
+                w = line.split()
+                if len(w) == 3 and w[0] == argv[3]:
+                    windows.append((float(w[1]), float(w[2])))
+        for v in residence(sys.stdin, windows):
+            print("%.3f" % v)
     elif len(argv) >= 3 and argv[1] == "table":
         data = load(argv[2])
         columns = [tuple(c.split("=", 1)) for c in argv[3].split(",")] if len(argv) > 3 else []

@@ -124,3 +124,36 @@ fn a_malformed_results_line_is_refused_with_its_line_number() {
     assert!(!ok);
     assert!(err.contains("'fast' is not a number"), "{err}");
 }
+
+/// A capture on a translator's TUN device, as `tcpdump -tt -n -S` prints
+/// it: two calls' SYNs and an echo request through nat64d (each packet
+/// handed over in IPv6, written back in IPv4), a segment never translated,
+/// and a SYN of another path measured later on the same device.
+const TUN_CAPTURE: &str = "\
+1000.000100 IP6 2001:db8:1::2.38208 > 64:ff9b::cb00:710a.9010: Flags [S], seq 560232021, win 64800, options [mss 1440], length 0
+1000.000150 IP6 2001:db8:1::2.38210 > 64:ff9b::cb00:710a.9010: Flags [S], seq 77, win 64800, options [mss 1440], length 0
+1000.000160 IP 198.51.100.8.32680 > 203.0.113.10.9010: Flags [S], seq 560232021, win 64800, options [mss 1440], length 0
+1000.000400 IP 198.51.100.8.32682 > 203.0.113.10.9010: Flags [S], seq 77, win 64800, options [mss 1440], length 0
+1000.001000 IP 203.0.113.10.9010 > 198.51.100.8.32680: Flags [P.], seq 1:41, ack 19, win 64, length 40
+1000.002000 IP6 2001:db8:1::2 > 64:ff9b::cb00:710a: ICMP6, echo request, id 37, seq 5, length 64
+1000.003500 IP 198.51.100.8 > 203.0.113.10: ICMP echo request, id 3, seq 5, length 64
+1005.000000 IP6 2001:db8:1::2.40000 > 64:ff9b::cb00:710a.9010: Flags [S], seq 9, win 64800, length 0
+1005.000020 IP 198.51.100.8.40000 > 203.0.113.10.9010: Flags [S], seq 9, win 64800, length 0
+";
+
+#[test]
+fn residence_pairs_each_packet_with_its_translation_within_the_paths_windows() {
+    let w = results("nat64d 999.5 1001.0\nbefore 1004.0 1006.0\n");
+    let (ok, out, err) = stats(&["residence", w.arg(), "nat64d"], TUN_CAPTURE);
+    assert!(ok, "{err}");
+    let times: Vec<&str> = out.lines().collect();
+    // 60 µs and 250 µs for the SYNs, 1.5 ms for the echo (handed over at
+    // 1000.002, inside the window); the untranslated segment has no pair.
+    assert_eq!(times, ["0.060", "0.250", "1.500"]);
+    let (ok, out, _) = stats(&["residence", w.arg(), "before"], TUN_CAPTURE);
+    assert!(ok);
+    assert_eq!(out.trim(), "0.020");
+    let (ok, out, _) = stats(&["residence", w.arg(), "tayga"], TUN_CAPTURE);
+    assert!(ok);
+    assert_eq!(out, "");
+}
