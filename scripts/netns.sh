@@ -234,6 +234,9 @@ ZONE
     printf '*.dual.bench IN A 203.0.113.51\n*.dual.bench IN AAAA 2001:db8:2::51\n'
     # 40 A records: a synthesised answer too large for 512-byte UDP (req D12).
     for ((i = 100; i < 140; i++)); do printf 'many IN A 203.0.113.%d\n' "$i"; done
+    # Any name under big.test has 20 TXT records of 200 bytes (an answer of
+    # about 4 KiB, over TCP): large answers for the cache's byte bound.
+    for ((i = 10; i < 30; i++)); do printf '*.big IN TXT "%s"\n' "$(printf "r$i-%0196d" 0)"; done
   } >"$d/nsd/test.zone"
   cat >"$d/nsd/113.0.203.in-addr.arpa.zone" <<'ZONE'
 $ORIGIN 113.0.203.in-addr.arpa.

@@ -13,6 +13,14 @@
 //! answers those pauses reached 173 ms, every query waiting on the lock;
 //! in a shard they stay near a millisecond, and only the queries whose
 //! names hash to that shard wait.
+//!
+//! A store is also bounded in bytes: [`BYTES_PER_ENTRY`] for each answer it
+//! may hold, on average. Answers are a few hundred bytes, so the count is
+//! what fills a store; but whoever runs an upstream zone decides how large
+//! its answers are (up to 64 KiB over TCP), and a client asking for many
+//! large ones would otherwise make the cache hold `cache_size` times that.
+//! Past the byte bound the oldest answers go first, as past the count, and
+//! each one that went for the bytes is counted.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -65,8 +73,30 @@ struct Entry<K, V> {
     generation: u64,
 }
 
-/// A bounded store of values that expire: when full, the oldest insertion
-/// goes first. Used for upstream answers (as wire bytes: compact) and for
+/// The bytes a store may hold per value it may hold (its byte bound is its
+/// capacity times this): four times a large ordinary answer.
+pub const BYTES_PER_ENTRY: usize = 1024;
+
+/// What a value costs towards a store's byte bound.
+pub trait Weight {
+    /// Its bytes (the part that varies from value to value).
+    fn weight(&self) -> usize;
+}
+
+impl Weight for Box<[u8]> {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Weight for u64 {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<u64>()
+    }
+}
+
+/// A bounded store of values that expire: when full (in values or in
+/// bytes), the oldest insertion goes first. Used for upstream answers (as wire bytes: compact) and for
 /// whole client answers (the server's fast path). Each key is stored once:
 /// the eviction queue holds only (hash, generation).
 #[derive(Debug)]
@@ -76,9 +106,14 @@ pub struct Store<K, V> {
     order: VecDeque<(u64, u64)>,
     capacity: usize,
     generation: u64,
+    /// The values' bytes ([`Weight`]) and their bound.
+    bytes: usize,
+    max_bytes: usize,
+    /// Values evicted, or not kept, to stay within `max_bytes`.
+    byte_evictions: u64,
 }
 
-impl<K: std::hash::Hash + Eq, V> Store<K, V> {
+impl<K: std::hash::Hash + Eq, V: Weight> Store<K, V> {
     /// A store of at most `capacity` values (0: keeps nothing).
     pub fn new(capacity: usize) -> Self {
         Self::with_hasher(capacity, foldhash::fast::RandomState::default())
@@ -93,6 +128,31 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
             order: VecDeque::new(),
             capacity,
             generation: 0,
+            bytes: 0,
+            max_bytes: capacity.saturating_mul(BYTES_PER_ENTRY),
+            byte_evictions: 0,
+        }
+    }
+
+    /// The values' bytes now.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Values evicted, or not kept, to stay within the byte bound.
+    pub fn byte_evictions(&self) -> u64 {
+        self.byte_evictions
+    }
+
+    /// Takes out the entry found by `eq` under hash `h`, if any.
+    fn take(&mut self, h: u64, eq: impl FnMut(&Entry<K, V>) -> bool) -> bool {
+        match self.table.find_entry(h, eq) {
+            Ok(e) => {
+                let (old, _) = e.remove();
+                self.bytes -= old.value.weight();
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -115,9 +175,7 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
     fn get_hashed(&mut self, h: u64, key: &K, now: u64) -> Option<(&V, u32)> {
         let expired = now >= self.table.find(h, |e| e.key == *key)?.expires;
         if expired {
-            if let Ok(e) = self.table.find_entry(h, |e| e.key == *key) {
-                e.remove();
-            }
+            self.take(h, |e| e.key == *key);
             return None;
         }
         let e = self.table.find(h, |e| e.key == *key)?;
@@ -134,15 +192,19 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
         if self.capacity == 0 || ttl == 0 {
             return;
         }
-        if let Ok(e) = self.table.find_entry(h, |e| e.key == key) {
-            e.remove();
+        self.take(h, |e| e.key == key);
+        let w = value.weight();
+        if w > self.max_bytes {
+            self.byte_evictions += 1;
+            return;
         }
-        while self.table.len() >= self.capacity {
+        while self.table.len() >= self.capacity || self.bytes + w > self.max_bytes {
             let Some((oh, g)) = self.order.pop_front() else {
                 break;
             };
-            if let Ok(e) = self.table.find_entry(oh, |e| e.generation == g) {
-                e.remove();
+            let for_bytes = self.table.len() < self.capacity;
+            if self.take(oh, |e| e.generation == g) && for_bytes {
+                self.byte_evictions += 1;
             }
         }
         // The queue also holds entries replaced or expired since; keep it
@@ -154,6 +216,7 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
         }
         self.generation += 1;
         self.order.push_back((h, self.generation));
+        self.bytes += w;
         let hasher = &self.hasher;
         self.table.insert_unique(
             h,
@@ -173,6 +236,7 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
         let n = self.table.len();
         self.table.clear();
         self.order.clear();
+        self.bytes = 0;
         n
     }
 
@@ -209,7 +273,15 @@ impl<K: std::hash::Hash + Eq, V> Store<K, V> {
     /// (The eviction queue's stale positions are skipped as usual.)
     pub fn remove_where(&mut self, pick: impl Fn(&K) -> bool) -> usize {
         let before = self.table.len();
-        self.table.retain(|e| !pick(&e.key));
+        let mut freed = 0;
+        self.table.retain(|e| {
+            let keep = !pick(&e.key);
+            if !keep {
+                freed += e.value.weight();
+            }
+            keep
+        });
+        self.bytes -= freed;
         before - self.table.len()
     }
 }
@@ -234,7 +306,7 @@ pub struct Shards<K, V> {
     hasher: foldhash::fast::RandomState,
 }
 
-impl<K: Hash + Eq, V> Shards<K, V> {
+impl<K: Hash + Eq, V: Weight> Shards<K, V> {
     /// A store of at most `capacity` values (0: keeps nothing).
     pub fn new(capacity: usize) -> Self {
         let n = capacity
@@ -286,6 +358,16 @@ impl<K: Hash + Eq, V> Shards<K, V> {
     /// Whether nothing is kept.
     pub fn is_empty(&self) -> bool {
         self.shards.iter().all(|s| lock(s).is_empty())
+    }
+
+    /// The values' bytes (shard by shard).
+    pub fn bytes(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).bytes()).sum()
+    }
+
+    /// Values evicted, or not kept, to stay within the byte bound.
+    pub fn byte_evictions(&self) -> u64 {
+        self.shards.iter().map(|s| lock(s).byte_evictions()).sum()
     }
 
     /// Forgets everything, shard by shard; returns how many values went.
@@ -365,6 +447,16 @@ impl Cache {
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.store.is_empty()
+    }
+
+    /// The cached answers' bytes.
+    pub fn bytes(&self) -> usize {
+        self.store.bytes()
+    }
+
+    /// Answers evicted, or not kept, to stay within the byte bound.
+    pub fn byte_evictions(&self) -> u64 {
+        self.store.byte_evictions()
     }
 
     /// The cached answer to `key` at `now`, TTLs lowered by its age.
@@ -583,6 +675,51 @@ mod tests {
         let none = Cache::new(0);
         none.put(key("x.test."), &answer(100), 0);
         assert!(none.is_empty());
+    }
+
+    /// Answers far larger than usual fill a store's byte bound before its
+    /// count: the oldest go first, each counted, and the bytes held never
+    /// pass `capacity` x [`BYTES_PER_ENTRY`]; an answer larger than the
+    /// whole bound is not kept. Replacing, expiring, removing and clearing
+    /// give their bytes back.
+    #[test]
+    fn d13_a_store_is_bounded_in_bytes_too() {
+        let big = |n: usize| vec![7u8; n].into_boxed_slice();
+        let mut st: Store<u64, Box<[u8]>> = Store::new(4);
+        let bound = 4 * BYTES_PER_ENTRY;
+        for k in 0..3 {
+            st.put(k, big(2000), 100, 0);
+            assert!(st.bytes() <= bound);
+        }
+        assert_eq!((st.len(), st.bytes(), st.byte_evictions()), (2, 4000, 1));
+        assert!(st.get(&0, 1).is_none(), "the oldest went first");
+        assert!(st.get(&2, 1).is_some());
+        st.put(9, big(bound + 1), 100, 0);
+        assert_eq!((st.len(), st.byte_evictions()), (2, 2));
+        assert!(st.get(&9, 1).is_none());
+        // Small answers: the first needs the room of one large one (a
+        // third eviction for the bytes); then the count binds.
+        for k in 10..20 {
+            st.put(k, big(100), 100, 0);
+        }
+        assert_eq!((st.len(), st.bytes(), st.byte_evictions()), (4, 400, 3));
+        st.put(19, big(50), 100, 0);
+        assert_eq!(st.bytes(), 350);
+        st.put(30, big(10), 5, 0);
+        assert!(st.get(&30, 6).is_none(), "expired");
+        assert_eq!(st.bytes(), 250);
+        assert_eq!(st.remove_where(|k| *k == 18), 1);
+        assert_eq!(st.bytes(), 150);
+        st.clear();
+        assert_eq!(st.bytes(), 0);
+        // The same through the shards of a large store.
+        let sh: Shards<u64, Box<[u8]>> = Shards::new(4 * SHARD_ENTRIES);
+        for k in 0..(4 * SHARD_ENTRIES as u64) {
+            sh.put(k, big(4096), 100, 0);
+        }
+        assert!(sh.bytes() <= 4 * SHARD_ENTRIES * BYTES_PER_ENTRY);
+        assert!(sh.len() <= SHARD_ENTRIES + 4, "{}", sh.len());
+        assert!(sh.byte_evictions() >= 3 * SHARD_ENTRIES as u64 - 4);
     }
 
     /// A large store is split; every key put is found again (the shards

@@ -26,6 +26,8 @@ pub(crate) struct Metrics {
     reloads: common::metrics::ReloadFamilies,
     cache_entries: IntGaugeVec,
     answers_kept: IntGaugeVec,
+    cache_bytes: IntGaugeVec,
+    byte_evictions: IntCounterVec,
     shed: IntCounterVec,
     unsent: IntCounterVec,
     udp_reads: IntCounterVec,
@@ -58,11 +60,38 @@ fn udp_families(f: &Families) -> (IntCounterVec, IntCounterVec, IntCounterVec) {
     )
 }
 
+/// The caches' answers, their bytes, and the evictions for the byte bound.
+fn cache_families(f: &Families) -> (IntGaugeVec, IntGaugeVec, IntGaugeVec, IntCounterVec) {
+    (
+        f.gauge(
+            "dns64d_cache_entries",
+            "Upstream answers in the cache.",
+            &[],
+        ),
+        f.gauge(
+            "dns64d_answer_cache_entries",
+            "Final answers kept for the fast path.",
+            &[],
+        ),
+        f.gauge(
+            "dns64d_cache_bytes",
+            "Bytes of the answers held, by cache (upstream: the upstream answers; answers: the final answers kept for the fast path).",
+            &["cache"],
+        ),
+        f.counter(
+            "dns64d_cache_byte_evictions_total",
+            "Answers evicted, or not kept, to keep a cache within its byte bound (cache_size x 1 KiB), by cache.",
+            &["cache"],
+        ),
+    )
+}
+
 impl Metrics {
     pub(crate) fn new() -> Self {
         let f = Families::for_daemon("dns64d", env!("CARGO_PKG_VERSION"));
         let c = |n, h, l: &[&str]| f.counter(n, h, l);
         let (udp_reads, udp_helped, unsent) = udp_families(&f);
+        let (cache_entries, answers_kept, cache_bytes, byte_evictions) = cache_families(&f);
         Metrics {
             queries: c(
                 "dns64d_queries_total",
@@ -105,16 +134,10 @@ impl Metrics {
                 "1 while an upstream is in use, 0 while it is marked down (it timed out) and probed.",
                 &["server"],
             ),
-            cache_entries: f.gauge(
-                "dns64d_cache_entries",
-                "Upstream answers in the cache.",
-                &[],
-            ),
-            answers_kept: f.gauge(
-                "dns64d_answer_cache_entries",
-                "Final answers kept for the fast path.",
-                &[],
-            ),
+            cache_entries,
+            answers_kept,
+            cache_bytes,
+            byte_evictions,
             shed: c(
                 "dns64d_shed_total",
                 "Queries dropped unanswered: max_inflight queries were in flight.",
@@ -194,6 +217,11 @@ impl Metrics {
         set_counter(&self.misses, &[], get(&r.misses));
         set_gauge(&self.cache_entries, &[], r.len() as u64);
         set_gauge(&self.answers_kept, &[], server.answers_kept() as u64);
+        let (kept_bytes, kept_evicted) = server.answers_bytes();
+        set_gauge(&self.cache_bytes, &["upstream"], r.bytes() as u64);
+        set_gauge(&self.cache_bytes, &["answers"], kept_bytes as u64);
+        set_counter(&self.byte_evictions, &["upstream"], r.byte_evictions());
+        set_counter(&self.byte_evictions, &["answers"], kept_evicted);
         for (i, (addr, s)) in r.inner.servers().iter().zip(&r.inner.stats).enumerate() {
             let addr = addr.to_string();
             set_gauge(&self.upstream_up, &[&addr], u64::from(r.inner.is_up(i)));

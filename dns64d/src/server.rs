@@ -69,6 +69,12 @@ struct Replay {
     synthesized: u16,
 }
 
+impl crate::cache::Weight for Replay {
+    fn weight(&self) -> usize {
+        self.kept.wire.len() + std::mem::size_of_val(&*self.kept.ttls)
+    }
+}
+
 /// The server: settings (reloadable), the resolver, counters.
 #[derive(Debug)]
 pub struct Server<R> {
@@ -133,6 +139,12 @@ impl<R: Resolve> Server<R> {
     /// Final answers kept for the fast path.
     pub fn answers_kept(&self) -> usize {
         self.answers.len()
+    }
+
+    /// The bytes of the final answers kept, and how many were evicted or
+    /// not kept to stay within their byte bound.
+    pub fn answers_bytes(&self) -> (usize, u64) {
+        (self.answers.bytes(), self.answers.byte_evictions())
     }
 
     /// The fast path: the answer to a plain query from an allowed client

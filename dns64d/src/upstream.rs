@@ -446,6 +446,16 @@ impl<R> Cached<R> {
         self.len() == 0
     }
 
+    /// The cached answers' bytes now.
+    pub fn bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+
+    /// Answers evicted, or not kept, to stay within the cache's byte bound.
+    pub fn byte_evictions(&self) -> u64 {
+        self.cache.byte_evictions()
+    }
+
     /// At most `limit` cached answers whose key `pick` accepts, and how
     /// many there are (`nat64gw dns cache lookup|dump`). One shard of the
     /// cache is locked at a time; the answers are read after.

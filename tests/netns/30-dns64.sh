@@ -265,6 +265,40 @@ t_dns64_flood_with_a_dead_upstream_is_bounded() {
   return $rc
 }
 
+# The answer caches are bounded in bytes as well as in answers: a client
+# asking for many names whose answers are large (4 KiB each under big.test,
+# fetched upstream over TCP) fills a cache of 200 answers' byte bound (200
+# KiB) long before its count. The bytes held stay within the bound, the
+# evictions for it are counted, and other names are still answered.
+t_dns64_cache_bounded_in_bytes() {
+  need_dns64d || return 1
+  local conf=$LAB_DIR/bytes.toml pid out bytes evicted entries rc=0
+  sed -e 's/^listen = \["\[2001.*/listen = ["[2001:db8:1::1]:5355"]/' \
+    -e 's/^cache_size = .*/cache_size = 200/' \
+    -e 's/^listen = "127.0.0.1:9465"/listen = "127.0.0.1:9467"/' "$LAB_DIR/gateway.toml" >"$conf"
+  grep -q '^cache_size = 200$' "$conf" || sed -i 's/^\[dns64\]$/[dns64]\ncache_size = 200/' "$conf"
+  own_sockets "$conf" bytes
+  lab_bg gw dns64d-bytes "$DNS64D" --config "$conf"
+  lab_wait 30 dig6 -p 5355 +short ipv4only.arpa A >/dev/null || { cat "$LAB_DIR/dns64d-bytes.log"; return 1; }
+  pid=$(pid_of_conf "$DNS64D" "$conf")
+  for ((i = 0; i < 300; i++)); do echo "u$i.big.test TXT"; done >"$LAB_DIR/big-names"
+  out=$(dig6 -p 5355 +tcp +time=3 +tries=1 +noall +answer -f "$LAB_DIR/big-names" | awk '$4 == "TXT"' | wc -l)
+  echo "TXT records answered: $out (300 names x 20)"
+  [ "$out" -ge 5000 ] || { echo "too few answers"; rc=1; }
+  out=$(lab_exec gw "${CURL[@]}" "http://127.0.0.1:9467/metrics")
+  bytes=$(awk '$1 == "dns64d_cache_bytes{cache=\"upstream\"}" {print $2}' <<<"$out")
+  evicted=$(awk '$1 == "dns64d_cache_byte_evictions_total{cache=\"upstream\"}" {print $2}' <<<"$out")
+  entries=$(awk '$1 == "dns64d_cache_entries" {print $2}' <<<"$out")
+  echo "upstream cache: $entries answers, $bytes bytes (bound 204800), $evicted evicted for the bytes"
+  grep '^dns64d_cache_bytes\|^dns64d_cache_byte_evictions' <<<"$out"
+  [ -n "$bytes" ] && [ "$bytes" -gt 100000 ] && [ "$bytes" -le 204800 ] || rc=1
+  [ "${evicted:-0}" -ge 200 ] || rc=1
+  [ "${entries:-999}" -lt 100 ] || rc=1
+  expect "another name meanwhile" "$(dig6 -p 5355 twitter.test AAAA +short)" "64:ff9b::cb00:710a" || rc=1
+  stop_pid "$pid"
+  return $rc
+}
+
 idle_holder_gone() { ! pgrep -f -- "$NETNS_PY/idle_clients.py $LAB_GW6 53 40" >/dev/null; }
 
 # TCP bounds: one client's connections beyond `max_tcp_per_client` (16) are
